@@ -1,0 +1,76 @@
+"""Fit waveforms to the model's clip length and cut long audio into windows.
+
+Inference crops are deterministic (start or centre); training crops draw from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def fit_length(
+    wave: torch.Tensor,
+    num_samples: int,
+    pad: str = "repeat",
+    crop: str = "start",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Return ``wave[..., :num_samples]`` padded or cropped to exactly ``num_samples``.
+
+    pad: ``repeat`` tiles the clip then cuts (msclap), ``repeatpad`` tiles whole copies then zero-pads
+    (LAION), ``zero`` zero-pads. crop: ``start``, ``center`` or ``random`` (random needs ``generator``
+    so that training randomness flows from one seed).
+    """
+    length = wave.shape[-1]
+    if length == 0:
+        raise ValueError("cannot fit an empty waveform")
+    if length > num_samples:
+        return wave[..., _crop_start(length, num_samples, crop, generator) :][..., :num_samples]
+    if length == num_samples:
+        return wave
+    if pad == "repeat":
+        reps = math.ceil(num_samples / length)
+        return wave.repeat(*([1] * (wave.dim() - 1)), reps)[..., :num_samples]
+    if pad == "repeatpad":
+        reps = num_samples // length
+        wave = wave.repeat(*([1] * (wave.dim() - 1)), reps)
+        return torch.nn.functional.pad(wave, (0, num_samples - wave.shape[-1]))
+    if pad == "zero":
+        return torch.nn.functional.pad(wave, (0, num_samples - length))
+    raise ValueError(f"pad={pad!r} is not valid; choose one of ['repeat', 'repeatpad', 'zero']")
+
+
+def _crop_start(length: int, num_samples: int, crop: str, generator: torch.Generator | None) -> int:
+    overflow = length - num_samples
+    if crop == "start":
+        return 0
+    if crop == "center":
+        return overflow // 2
+    if crop == "random":
+        if generator is None:
+            raise ValueError(
+                "crop='random' needs a seeded torch.Generator (inference crops are deterministic)"
+            )
+        return int(torch.randint(0, overflow + 1, (1,), generator=generator))
+    raise ValueError(f"crop={crop!r} is not valid; choose one of ['start', 'center', 'random']")
+
+
+def sliding_windows(
+    wave: torch.Tensor, num_samples: int, hop_samples: int, sample_rate: int, pad: str = "repeat"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a [N] waveform into windows of ``num_samples`` every ``hop_samples``.
+
+    Returns ``(windows [W, num_samples], start_seconds [W])``. The last window is padded with ``pad``
+    when it runs past the end; a clip shorter than one window yields one padded window.
+    """
+    if wave.dim() != 1:
+        raise ValueError(f"sliding_windows expects a [N] waveform, got shape {tuple(wave.shape)}")
+    if hop_samples <= 0 or num_samples <= 0:
+        raise ValueError("num_samples and hop_samples must be positive")
+    length = wave.shape[0]
+    count = 1 if length <= num_samples else 1 + math.ceil((length - num_samples) / hop_samples)
+    starts = [i * hop_samples for i in range(count)]
+    windows = [fit_length(wave[s : s + num_samples], num_samples, pad=pad) for s in starts]
+    return torch.stack(windows), torch.tensor(starts, dtype=torch.float64) / sample_rate

@@ -1,0 +1,112 @@
+"""Log-mel front end in torch (no torchaudio): STFT power -> mel filterbank -> dB.
+
+Matches ``librosa.feature.melspectrogram(center=True, pad_mode="reflect", power=2, htk=False,
+norm="slaney")`` followed by ``10 * log10(max(x, amin))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from openclap.config import AudioFrontendConfig
+
+
+def hz_to_mel(freq: np.ndarray, scale: str = "slaney") -> np.ndarray:
+    freq = np.asarray(freq, dtype=np.float64)
+    if scale == "htk":
+        return 2595.0 * np.log10(1.0 + freq / 700.0)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    mels = freq / f_sp
+    log_region = freq >= min_log_hz
+    mels[log_region] = min_log_mel + np.log(freq[log_region] / min_log_hz) / logstep
+    return mels
+
+
+def mel_to_hz(mels: np.ndarray, scale: str = "slaney") -> np.ndarray:
+    mels = np.asarray(mels, dtype=np.float64)
+    if scale == "htk":
+        return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    freqs = f_sp * mels
+    log_region = mels >= min_log_mel
+    freqs[log_region] = min_log_hz * np.exp(logstep * (mels[log_region] - min_log_mel))
+    return freqs
+
+
+def mel_filterbank(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    scale: str = "slaney",
+    norm: str | None = "slaney",
+) -> np.ndarray:
+    """Triangular mel filters [n_freqs, n_mels] (float64), as librosa.filters.mel(...).T."""
+    f_max = sample_rate / 2 if f_max is None else f_max
+    fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    mel_points = mel_to_hz(
+        np.linspace(
+            hz_to_mel(np.array([f_min]), scale)[0], hz_to_mel(np.array([f_max]), scale)[0], n_mels + 2
+        ),
+        scale,
+    )
+    fdiff = np.diff(mel_points)
+    ramps = mel_points[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))  # [n_mels, n_freqs]
+    if norm == "slaney":
+        weights *= (2.0 / (mel_points[2 : n_mels + 2] - mel_points[:n_mels]))[:, None]
+    return weights.T
+
+
+class LogMel(nn.Module):
+    """[B, N] waveform -> [B, n_mels, frames] log-mel in dB. Holds no trainable state."""
+
+    def __init__(self, config: AudioFrontendConfig) -> None:
+        super().__init__()
+        self.config = config
+        win_length = config.win_length or config.n_fft
+        fb_rate = config.filterbank_sample_rate or config.sample_rate
+        fb = mel_filterbank(
+            fb_rate,
+            config.n_fft,
+            config.n_mels,
+            config.f_min,
+            config.f_max,
+            config.mel_scale,
+            config.mel_norm,
+        )
+        # Non-persistent: rebuilt from the config, so checkpoints never need to carry them.
+        self.register_buffer("window", torch.hann_window(win_length, periodic=True), persistent=False)
+        self.register_buffer("mel_fb", torch.from_numpy(fb).float(), persistent=False)
+
+    def power_spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
+        """[B, N] -> [B, n_freqs, frames] STFT power (centred, reflect padding)."""
+        cfg = self.config
+        spec = torch.stft(
+            wave,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            win_length=cfg.win_length or cfg.n_fft,
+            window=self.window,
+            center=True,
+            pad_mode="reflect",
+            return_complex=True,
+        )
+        return spec.real.square() + spec.imag.square()
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        power = self.power_spectrogram(wave.float())  # [B, F, T]
+        mel = torch.matmul(power.transpose(1, 2), self.mel_fb).transpose(1, 2)  # [B, n_mels, T]
+        db = 10.0 * torch.log10(torch.clamp(mel, min=self.config.amin))
+        if self.config.top_db is not None:
+            db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.config.top_db)
+        return db

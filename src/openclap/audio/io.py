@@ -1,0 +1,136 @@
+"""Decode audio files into float32 arrays, downmix by mean and resample with soxr (high quality).
+
+Every failure raises ``AudioError`` naming the file and the problem, so batch jobs can report and skip it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192000
+
+
+class AudioError(ValueError):
+    """A file (or array) that cannot be used as audio; the message names the file and the problem."""
+
+    def __init__(self, source: str | os.PathLike[str], problem: str) -> None:
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
+def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Read a file with libsndfile (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...).
+
+    Returns ``(wave [C, N] float32, sample_rate)``. Raises ``AudioError`` for a missing, unreadable,
+    corrupt, empty or non-finite file, or a sample rate outside 8-192 kHz.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise AudioError(path, f"cannot decode audio ({err})") from None
+    wave = np.ascontiguousarray(data.T)  # [C, N]
+    check_wave(wave, int(sample_rate), path)
+    return wave, int(sample_rate)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(path, "file not found")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "file is empty (0 bytes)")
+
+
+def check_wave(wave: np.ndarray, sample_rate: int, source: str | os.PathLike[str] = "<array>") -> None:
+    """Raise ``AudioError`` unless ``wave`` is a non-empty, finite [C, N] or [N] array at a sane rate."""
+    if wave.ndim not in (1, 2):
+        raise AudioError(source, f"expected a [N] or [channels, N] array, got shape {tuple(wave.shape)}")
+    if wave.shape[-1] == 0 or wave.size == 0:
+        raise AudioError(source, "audio has no samples")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            source, f"sample rate {sample_rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
+        )
+    if not np.isfinite(wave).all():
+        bad = int((~np.isfinite(wave)).sum())
+        raise AudioError(source, f"audio holds {bad} non-finite samples (NaN or Inf)")
+
+
+def to_mono(wave: np.ndarray) -> np.ndarray:
+    """Downmix [C, N] to [N] by the mean over channels (a [N] array is returned unchanged)."""
+    if wave.ndim == 1:
+        return wave
+    return wave.mean(axis=0, dtype=np.float32) if wave.shape[0] > 1 else wave[0]
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample [N] or [C, N] float32 audio with soxr's high-quality (VHQ) filter."""
+    if orig_sr == target_sr:
+        return wave.astype(np.float32, copy=False)
+    if wave.ndim == 1:
+        return soxr.resample(wave, orig_sr, target_sr, quality="VHQ").astype(np.float32, copy=False)
+    out = soxr.resample(wave.T, orig_sr, target_sr, quality="VHQ")  # soxr wants [N, C]
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 30.0) -> np.ndarray:
+    """Load a file, downmix by mean and resample to ``sample_rate``: float32 [N].
+
+    The file is decoded in blocks and each block is downmixed and resampled as it streams, so a long
+    multi-channel file never needs its full multi-channel array in memory.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            file_sr = int(fh.samplerate)
+            check_wave(np.zeros((1, 1), np.float32), file_sr, path)
+            resampler = (
+                None
+                if file_sr == sample_rate
+                else soxr.ResampleStream(file_sr, sample_rate, 1, dtype="float32", quality="VHQ")
+            )
+            blocks: list[np.ndarray] = []
+            block_frames = max(1, int(block_seconds * file_sr))
+            while True:
+                data = fh.read(block_frames, dtype="float32", always_2d=True)  # [n, C]
+                last = data.shape[0] < block_frames
+                if data.shape[0] and not np.isfinite(data).all():
+                    raise AudioError(path, "audio holds non-finite samples (NaN or Inf)")
+                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                blocks.append(mono if resampler is None else resampler.resample_chunk(mono, last=last))
+                if last:
+                    break
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioError(path, f"cannot decode audio ({err})") from None
+    wave = np.concatenate(blocks).astype(np.float32, copy=False)
+    if wave.size == 0:
+        raise AudioError(
+            path,
+            "audio has no samples"
+            if resampler is None
+            else f"audio is too short to resample from {file_sr} Hz to {sample_rate} Hz",
+        )
+    return wave
+
+
+def prepare_array(
+    wave: np.ndarray, sample_rate: int, target_sr: int, source: str | os.PathLike[str] = "<array>"
+) -> np.ndarray:
+    """Validate an in-memory [N] or [C, N] array, downmix it by mean and resample it: float32 [N]."""
+    wave = np.asarray(wave, dtype=np.float32)
+    check_wave(wave, sample_rate, source)
+    mono = resample(to_mono(wave), sample_rate, target_sr)
+    if mono.size == 0:
+        raise AudioError(source, f"audio is too short to resample from {sample_rate} Hz to {target_sr} Hz")
+    return mono

@@ -1,0 +1,255 @@
+"""The ``openclap`` command line: thin subcommands, each calling one library function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from openclap.registry import DEFAULT_MODEL
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"registered model name or JSON config (default: {DEFAULT_MODEL}, or the "
+        "config embedded in --checkpoint); see `openclap models`",
+    )
+    parser.add_argument("--checkpoint", default=None, help="openclap checkpoint folder or .safetensors file")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
+    parser.add_argument(
+        "--long-audio",
+        choices=["mean", "crop"],
+        default="mean",
+        help="files longer than the model's clip: average the embeddings of consecutive "
+        "windows (mean, default) or take the config's deterministic crop (crop)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _load_model(args: argparse.Namespace):
+    import torch
+
+    from openclap.factory import create_model, has_trained_weights
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = create_model(args.model, checkpoint=args.checkpoint, device=args.device)
+    if args.checkpoint is None and not has_trained_weights(model.config.name):
+        print(
+            f"warning: model {model.config.name!r} has no trained weights shipped with this install; "
+            "its audio tower is freshly initialised, so results are not meaningful. "
+            "Pass --checkpoint to use trained weights.",
+            file=sys.stderr,
+        )
+    return model
+
+
+def _report_errors(errors: list[tuple[str, str]]) -> None:
+    for path, message in errors:
+        print(f"skipped {path}: {message.removeprefix(path + ': ')}", file=sys.stderr)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from openclap.inference import embed_audio_files, find_audio_files
+
+    files = find_audio_files(args.paths)
+    if not files:
+        print("error: no audio files found in the given paths", file=sys.stderr)
+        return 2
+    model = _load_model(args)
+    result = embed_audio_files(
+        model, files, batch_size=args.batch_size, long_audio=args.long_audio, progress=not args.quiet
+    )
+    _report_errors(result.errors)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        _write_parquet(out, result.paths, result.embeddings)
+    elif out.suffix == ".npz":
+        np.savez(
+            out,
+            paths=np.array(result.paths, dtype=np.str_),
+            embeddings=result.embeddings,
+            model=np.array(model.config.name, dtype=np.str_),
+        )
+    else:
+        print(f"error: --out must end in .npz or .parquet, got {out.name}", file=sys.stderr)
+        return 2
+    print(
+        f"embedded {len(result.paths)} of {len(files)} files -> {out} "
+        f"({result.embeddings.shape[1]}-d); {len(result.errors)} skipped",
+        file=sys.stderr,
+    )
+    return 0 if result.paths else 1
+
+
+def _write_parquet(out: Path, paths: list[str], embeddings: np.ndarray) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise SystemExit("error: writing .parquet needs pyarrow: pip install 'openclap[parquet]'") from None
+    column = pa.FixedSizeListArray.from_arrays(pa.array(embeddings.reshape(-1)), embeddings.shape[1])
+    pq.write_table(pa.table({"path": pa.array(paths, pa.string()), "embedding": column}), out)
+
+
+def _read_labels(args: argparse.Namespace) -> list[str]:
+    if args.labels_file:
+        lines = Path(args.labels_file).read_text(encoding="utf-8").splitlines()
+        return [line.strip() for line in lines if line.strip()]
+    return [label.strip() for label in args.labels.split(",") if label.strip()]
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from openclap.inference import embed_audio_files, find_audio_files
+    from openclap.zero_shot import ZeroShotClassifier
+
+    labels = _read_labels(args)
+    files = find_audio_files(args.paths)
+    if not files:
+        print("error: no audio files found in the given paths", file=sys.stderr)
+        return 2
+    model = _load_model(args)
+    templates = args.template or None
+    clf = ZeroShotClassifier(model, labels, templates=templates, multi_label=args.multi_label)
+    result = embed_audio_files(
+        model, files, batch_size=args.batch_size, long_audio=args.long_audio, progress=False
+    )
+    _report_errors(result.errors)
+    preds = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
+    if args.json:
+        rows = [
+            {"path": p, "predictions": [{"label": x.label, "score": round(x.score, 6)} for x in pr]}
+            for p, pr in zip(result.paths, preds, strict=True)
+        ]
+        rows += [{"path": p, "error": m} for p, m in result.errors]
+        print(json.dumps(rows, indent=2))
+    else:
+        for path, pred in zip(result.paths, preds, strict=True):
+            shown = ", ".join(f"{x.label} ({x.score:.3f})" for x in pred)
+            print(f"{path}\t{shown}")
+    return 0 if result.paths else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from openclap.factory import has_trained_weights
+    from openclap.registry import get_config, list_models
+
+    for name in list_models():
+        cfg = get_config(name)
+        weights = "trained weights bundled" if has_trained_weights(name) else "config only"
+        print(
+            f"{name:28s} audio={cfg.audio_encoder.type:6s} {cfg.audio.sample_rate} Hz "
+            f"{cfg.audio.clip_seconds:g} s  dim={cfg.projection.dim:<5d} {weights}"
+        )
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from safetensors import safe_open
+
+    from openclap.checkpoint import read_metadata, weights_path
+
+    meta = read_metadata(args.checkpoint)
+    file = weights_path(args.checkpoint)
+    with safe_open(str(file), framework="pt") as fh:
+        keys = list(fh.keys())
+        params = sum(int(np.prod(fh.get_slice(k).get_shape())) for k in keys)
+    info = {
+        "file": str(file),
+        "size_mb": round(file.stat().st_size / 1e6, 2),
+        "tensors": len(keys),
+        "parameters": params,
+        **meta,
+    }
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openclap",
+        description="CLAP models: embed, classify, "
+        "train, evaluate, convert. Run `openclap COMMAND --help` for details.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "embed",
+        help="embed audio files into an .npz or .parquet file",
+        description="Embed audio files (folders are searched recursively). Bad files are "
+        "reported on stderr and skipped. The .npz holds 'paths' (str) and 'embeddings' "
+        "(float32 [N, D], L2-normalised) and loads with allow_pickle=False.",
+    )
+    p.add_argument("paths", nargs="+", help="audio files or folders")
+    p.add_argument("--out", required=True, help="output FILE.npz or FILE.parquet")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser(
+        "classify",
+        help="zero-shot classify audio files against a list of labels",
+        description="Zero-shot classification: each label is put into the prompt template(s), "
+        "embedded, and compared with each file's audio embedding. Prints one line per file "
+        "(path, then the top-k labels with probabilities), or JSON with --json.",
+    )
+    p.add_argument("paths", nargs="+", help="audio files or folders")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--labels", help='comma-separated labels, e.g. "dog,rain,siren"')
+    group.add_argument("--labels-file", help="file with one label per line")
+    p.add_argument("--top-k", type=int, default=3, help="labels to show per file (default: 3)")
+    p.add_argument(
+        "--template",
+        action="append",
+        help="prompt template with {} for the label; repeat for a prompt ensemble "
+        "(default: the model's template, e.g. 'this is a sound of {}')",
+    )
+    p.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="score labels independently (cosine similarity) instead of a softmax",
+    )
+    p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser(
+        "models",
+        help="list registered model configurations",
+        description="List registered model configurations and whether trained weights ship.",
+    )
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "info",
+        help="show an openclap checkpoint's config and size",
+        description="Print an openclap checkpoint's embedded config, tensor count, "
+        "parameter count and file size as JSON.",
+    )
+    p.add_argument("checkpoint", help="openclap checkpoint folder or .safetensors file")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from openclap.audio.io import AudioError
+    from openclap.checkpoint import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (AudioError, CheckpointError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""``create_model``: a registered name, a JSON config or a ClapConfig (+ optional checkpoint) -> ClapModel."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from openclap.checkpoint import load_weights, read_config, read_metadata
+from openclap.config import ClapConfig
+from openclap.model import ClapModel
+from openclap.registry import get_config
+
+
+def bundled_weights(name: str) -> Path | None:
+    """Weights shipped inside the package for a registered model name, if any."""
+    entry = resources.files("openclap") / "weights" / f"{name}.safetensors"
+    return Path(str(entry)) if entry.is_file() else None
+
+
+def create_model(
+    name_or_config: str | ClapConfig | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    pretrained: bool = True,
+) -> ClapModel:
+    """Build a model in eval mode.
+
+    - ``checkpoint`` (an openclap folder or ``.safetensors``): its embedded config is used unless
+      ``name_or_config`` is given, and its weights are loaded strictly.
+    - Otherwise a registered name loads the weights bundled with the package when they exist and
+      ``pretrained`` is true; without them the audio side is freshly initialised (see
+      ``has_trained_weights``).
+    """
+    if checkpoint is not None:
+        config = _as_config(name_or_config) if name_or_config is not None else read_config(checkpoint)
+        external_text = read_metadata(checkpoint).get("text_weights") == "external"
+        model = ClapModel(config, load_text_weights=external_text)
+        load_weights(model, checkpoint)
+    else:
+        config = _as_config(name_or_config if name_or_config is not None else "openclap-small")
+        shipped = (
+            bundled_weights(config.name) if pretrained and isinstance(name_or_config, str | None) else None
+        )
+        if shipped is not None:
+            return create_model(None, checkpoint=shipped, device=device)
+        model = ClapModel(config)
+    return model.to(device).eval()
+
+
+def has_trained_weights(name: str) -> bool:
+    return bundled_weights(name) is not None
+
+
+def _as_config(value: str | ClapConfig) -> ClapConfig:
+    return value if isinstance(value, ClapConfig) else get_config(value)

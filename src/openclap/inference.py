@@ -1,0 +1,167 @@
+"""Embedding helpers over files and arrays: bounded-memory batching, long-audio windows, error reports.
+
+Embedding never draws random numbers: clips are fit deterministically and long files are either
+cropped (``long_audio="crop"``, the config's start/centre crop) or cut into windows whose embeddings
+are averaged (``long_audio="mean"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from openclap.audio.clip import sliding_windows
+from openclap.audio.io import AudioError, load_mono, prepare_array
+from openclap.model import ClapModel
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf")
+LONG_AUDIO_MODES = ("mean", "crop")
+
+
+@dataclass
+class EmbeddingResult:
+    """Embeddings [N, D] of the files that worked, their paths, and (path, message) of those that failed."""
+
+    paths: list[str]
+    embeddings: np.ndarray
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def find_audio_files(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Expand folders (recursively, sorted) into audio files; files are kept as given."""
+    found: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(
+                str(p) for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
+            )
+        else:
+            found.append(str(path))
+    return found
+
+
+def embed_texts(model: ClapModel, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+    """L2-normalised text embeddings [N, D] float32."""
+    if isinstance(texts, str):
+        raise TypeError("embed_texts expects a list of strings, not one string")
+    with torch.inference_mode():
+        out = [
+            model.encode_text(list(texts[i : i + batch_size])).float().cpu()
+            for i in range(0, len(texts), batch_size)
+        ]
+    return torch.cat(out).numpy() if out else np.zeros((0, model.config.projection.dim), np.float32)
+
+
+def _clip_batches(model: ClapModel, wave: np.ndarray, long_audio: str) -> list[torch.Tensor]:
+    """The fixed-length clips of one mono waveform: one clip, or every window of a long one."""
+    cfg = model.config.audio
+    tensor = torch.from_numpy(wave)
+    if long_audio == "mean" and tensor.shape[0] > cfg.clip_samples:
+        windows, _ = sliding_windows(tensor, cfg.clip_samples, cfg.clip_samples, cfg.sample_rate, pad=cfg.pad)
+        return list(windows)
+    return [tensor]
+
+
+def _embed_items(
+    model: ClapModel, items: Iterator[tuple[str, np.ndarray | Exception]], batch_size: int, long_audio: str
+) -> EmbeddingResult:
+    if long_audio not in LONG_AUDIO_MODES:
+        raise ValueError(f"long_audio={long_audio!r} is not valid; choose one of {list(LONG_AUDIO_MODES)}")
+    device = model.logit_scale.device
+    pending: list[tuple[int, torch.Tensor]] = []  # (item index, clip)
+    sums: dict[int, torch.Tensor] = {}
+    counts: dict[int, int] = {}
+    paths: list[str] = []
+    errors: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        batch = model.prepare_waveforms([clip for _, clip in pending]).to(device)
+        with torch.inference_mode():
+            emb = model.encode_audio(batch).float().cpu()
+        for (idx, _), row in zip(pending, emb, strict=True):
+            sums[idx] = sums[idx] + row if idx in sums else row.clone()
+            counts[idx] = counts.get(idx, 0) + 1
+        pending.clear()
+
+    for name, wave in items:
+        if isinstance(wave, Exception):
+            errors.append((name, str(wave)))
+            continue
+        idx = len(paths)
+        paths.append(name)
+        for clip in _clip_batches(model, wave, long_audio):
+            pending.append((idx, clip))
+            if len(pending) >= batch_size:
+                flush()
+    if pending:
+        flush()
+    if not paths:
+        return EmbeddingResult([], np.zeros((0, model.config.projection.dim), np.float32), errors)
+    stacked = torch.stack([sums[i] / counts[i] for i in range(len(paths))])
+    return EmbeddingResult(paths, F.normalize(stacked, dim=-1).numpy(), errors)
+
+
+def embed_audio_files(
+    model: ClapModel,
+    paths: Sequence[str | os.PathLike[str]],
+    batch_size: int = 16,
+    long_audio: str = "mean",
+    progress: bool = False,
+) -> EmbeddingResult:
+    """Embed audio files; a bad file is reported in ``errors`` (path, problem) and skipped.
+
+    Memory is bounded by one decoded file plus ``batch_size`` clips.
+    """
+    sample_rate = model.config.audio.sample_rate
+
+    def items() -> Iterator[tuple[str, np.ndarray | Exception]]:
+        iterator: Iterable[str | os.PathLike[str]] = paths
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(paths, desc="embedding", unit="file")
+        for path in iterator:
+            try:
+                yield str(path), load_mono(path, sample_rate)
+            except AudioError as err:
+                yield str(path), err
+
+    return _embed_items(model, items(), batch_size, long_audio)
+
+
+def embed_audio(
+    model: ClapModel,
+    waves: Sequence[np.ndarray],
+    sample_rate: int,
+    batch_size: int = 16,
+    long_audio: str = "mean",
+) -> np.ndarray:
+    """Embed in-memory [N] or [C, N] arrays at ``sample_rate``: [len(waves), D]. Bad arrays raise."""
+    target = model.config.audio.sample_rate
+    prepared = [
+        (f"<array {i}>", prepare_array(w, sample_rate, target, f"<array {i}>")) for i, w in enumerate(waves)
+    ]
+    return _embed_items(model, iter(prepared), batch_size, long_audio).embeddings
+
+
+def embed_audio_windows(
+    model: ClapModel, path: str | os.PathLike[str], hop_seconds: float | None = None, batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-window embeddings of one file: ``(embeddings [W, D], start_seconds [W])``."""
+    cfg = model.config.audio
+    wave = torch.from_numpy(load_mono(path, cfg.sample_rate))
+    hop = int(round((hop_seconds or cfg.clip_seconds) * cfg.sample_rate))
+    windows, starts = sliding_windows(wave, cfg.clip_samples, hop, cfg.sample_rate, pad=cfg.pad)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, windows.shape[0], batch_size):
+            batch = model.prepare_waveforms(list(windows[i : i + batch_size]))
+            out.append(model.encode_audio(batch.to(model.logit_scale.device)).float().cpu())
+    return torch.cat(out).numpy(), starts.numpy()

