@@ -57,7 +57,7 @@ class AudioFrontendConfig:
 
     @property
     def clip_samples(self) -> int:
-        return int(round(self.sample_rate * self.clip_seconds))
+        return round(self.sample_rate * self.clip_seconds)
 
 
 @dataclass(frozen=True)

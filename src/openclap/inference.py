@@ -157,7 +157,7 @@ def embed_audio_windows(
     """Per-window embeddings of one file: ``(embeddings [W, D], start_seconds [W])``."""
     cfg = model.config.audio
     wave = torch.from_numpy(load_mono(path, cfg.sample_rate))
-    hop = int(round((hop_seconds or cfg.clip_seconds) * cfg.sample_rate))
+    hop = round((hop_seconds or cfg.clip_seconds) * cfg.sample_rate)
     windows, starts = sliding_windows(wave, cfg.clip_samples, hop, cfg.sample_rate, pad=cfg.pad)
     out = []
     with torch.inference_mode():
