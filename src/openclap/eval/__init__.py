@@ -1,0 +1,1 @@
+"""Evaluation: benchmark adapters, zero-shot / retrieval / linear-probe protocols, caches and reports."""
