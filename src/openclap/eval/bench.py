@@ -1,0 +1,171 @@
+"""Run a benchmark suite (YAML) with one model and write the results table and plots.
+
+Suite format::
+
+    name: shared-data                  # optional
+    tasks:
+      - protocol: zeroshot             # zeroshot | retrieval | linear-probe
+        dataset: esc50                 # a name from openclap.eval.datasets.list_datasets()
+        root: ../data/esc50            # relative to the suite file's folder
+        label: ESC-50 (2000 clips)     # optional display name
+        dataset_options: {}            # optional get_dataset keywords: folds, min_class_count, adapter's
+        options: {}                    # optional runner keywords: templates; split, group_key, n_splits
+
+``run_suite`` writes ``results.json``, ``results.md`` and ``plots/*.png`` into the output folder,
+rewriting them after every task so a late failure keeps the earlier rows. A task that raises is
+recorded as an error row and the suite goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from openclap.eval.datasets import get_dataset
+from openclap.eval.embedding import EmbedOptions
+from openclap.eval.linear_probe import run_linear_probe
+from openclap.eval.report import plot_result, write_json, write_markdown
+from openclap.eval.retrieval import run_retrieval
+from openclap.eval.zeroshot import run_zeroshot
+
+if TYPE_CHECKING:
+    from openclap.model import ClapModel
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS: dict[str, Callable[..., dict[str, Any]]] = {
+    "zeroshot": run_zeroshot,
+    "retrieval": run_retrieval,
+    "linear-probe": run_linear_probe,
+}
+_TASK_KEYS = {"protocol", "dataset", "root", "label", "dataset_options", "options"}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One suite entry, with ``root`` already resolved."""
+
+    protocol: str
+    dataset: str
+    root: Path
+    label: str | None = None
+    dataset_options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    tasks: tuple[TaskSpec, ...]
+    path: Path
+
+
+def _task_from_entry(entry: Any, index: int, base: Path, source: Path) -> TaskSpec:
+    where = f"{source}: task {index + 1}"
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where} must be a mapping, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - _TASK_KEYS)
+    missing = sorted({"protocol", "dataset", "root"} - set(entry))
+    if unknown or missing:
+        raise ValueError(
+            f"{where}: unknown keys {unknown}, missing keys {missing}; allowed: {sorted(_TASK_KEYS)}"
+        )
+    if entry["protocol"] not in PROTOCOLS:
+        raise ValueError(f"{where}: protocol {entry['protocol']!r} is not one of {sorted(PROTOCOLS)}")
+    root = Path(str(entry["root"])).expanduser()
+    return TaskSpec(
+        entry["protocol"],
+        str(entry["dataset"]),
+        root if root.is_absolute() else (base / root).resolve(),
+        entry.get("label"),
+        dict(entry.get("dataset_options") or {}),
+        dict(entry.get("options") or {}),
+    )
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Parse and check a suite file (task keys, protocols); roots are resolved, not yet opened."""
+    source = Path(path)
+    data = yaml.safe_load(source.read_text())
+    if not isinstance(data, Mapping) or not isinstance(data.get("tasks"), list) or not data["tasks"]:
+        raise ValueError(f"{source}: a suite needs a non-empty 'tasks' list")
+    base = source.resolve().parent
+    tasks = tuple(_task_from_entry(e, i, base, source) for i, e in enumerate(data["tasks"]))
+    return Suite(str(data.get("name") or source.stem), tasks, source)
+
+
+def run_task(model: ClapModel, spec: TaskSpec, embed: EmbedOptions | None = None) -> dict[str, Any]:
+    """Load the task's dataset and run its protocol; returns the result dict."""
+    dataset = get_dataset(spec.dataset, spec.root, **dict(spec.dataset_options))
+    return PROTOCOLS[spec.protocol](model, dataset, options=embed, task=spec.label, **dict(spec.options))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "task"
+
+
+def _error_row(spec: TaskSpec, err: Exception, seconds: float) -> dict[str, Any]:
+    return {
+        "task": spec.label or spec.dataset,
+        "dataset": spec.dataset,
+        "protocol": spec.protocol,
+        "metric": "-",
+        "value": None,
+        "n_items": 0,
+        "seconds": seconds,
+        "error": f"{type(err).__name__}: {err}",
+    }
+
+
+def run_suite(
+    suite_path: str | Path,
+    model: ClapModel,
+    out_dir: str | Path,
+    model_name: str = "model",
+    embed: EmbedOptions | None = None,
+) -> dict[str, Any]:
+    """Run every task of a suite and write ``results.json``, ``results.md`` and ``plots/`` to ``out_dir``.
+
+    ``embed`` sets batch size, progress bars and the embedding cache (``cache_dir`` + ``model_id``).
+    Returns ``{"suite", "model", "results", "json", "markdown", "plots", "seconds", "failed"}``.
+    """
+    suite = load_suite(suite_path)
+    out = Path(out_dir)
+    results: list[dict[str, Any]] = []
+    plots: list[Path] = []
+    start = time.perf_counter()
+    header: dict[str, Any] = {}
+    for i, spec in enumerate(suite.tasks):
+        log.info("task %d/%d: %s %s (%s)", i + 1, len(suite.tasks), spec.protocol, spec.dataset, spec.root)
+        t0 = time.perf_counter()
+        try:
+            result = run_task(model, spec, embed)
+        except Exception as err:  # one broken task must not lose the others
+            log.error("task %s failed: %s", spec.label or spec.dataset, err)
+            result = _error_row(spec, err, time.perf_counter() - t0)
+        results.append(result)
+        if "error" not in result:
+            plots += plot_result(result, out / "plots", f"{i + 1:02d}-{_slug(result['task'])}")
+        header = {"suite": suite.name, "model": model_name, "seconds": time.perf_counter() - start}
+        write_json(results, out / "results.json", header)
+        preamble = [
+            f"Model: `{model_name}`",
+            f"Suite: `{suite.name}` ({suite.path})",
+            f"Total time: {header['seconds']:.1f} s",
+        ]
+        write_markdown(results, out / "results.md", f"Benchmark: {suite.name}", preamble, plots)
+    return {
+        **header,
+        "results": results,
+        "json": out / "results.json",
+        "markdown": out / "results.md",
+        "plots": plots,
+        "failed": sum("error" in r for r in results),
+    }
