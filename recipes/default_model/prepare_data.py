@@ -1,0 +1,808 @@
+"""Assemble the default model's audio-caption corpus from offline-obtainable real recordings.
+
+Usage::
+
+    .venv/bin/python recipes/default_model/prepare_data.py --out /work/openclap-data
+
+Sources: Debian packages fetched with ``apt-get download`` (cached under OUT/debs, never installed)
+whose data holds real sound recordings, plus ``../shared/data/philharmonia`` and
+``../shared/data/fsdd``.  The held-out sets (ESC-50 fold 4, AudioCaps-demo) are never read.
+
+Steps per source: stream the package's data tarball (``dpkg-deb --fsys-tarfile``), keep audio files
+(also inside zip/pk3/wz archives, Qt .rcc resource bundles and the OpenSFX .cat bundle) whose names
+describe a sound (see captions.py), decode them with soundfile, mix to mono, resample to at most
+32 kHz, cut to at most 10 s (long files give up to 6 evenly spaced 10 s segments), drop clips under
+0.3 s or quieter than -60 dBFS RMS and exact duplicates, and write 16-bit FLAC to
+OUT/audio/<source>/.  Each finished source leaves OUT/parts/<source>.jsonl, so a rerun skips it.
+Finally captions are written (captions.py), duplicates across sources removed, and
+OUT/manifest.jsonl, OUT/sources.json and OUT/README.md written; an ESC-50 keyword coverage table is
+printed for planning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import captions as cap
+
+EXTRACT_VERSION = 1
+MAX_SR = 32000
+SEG_SECONDS = 10.0
+MAX_SEGMENTS = 6
+MIN_SECONDS = 0.3
+SILENCE_DBFS = -60.0
+VAL_PERCENT = 5
+CAP_PER_KEY = 25
+AUDIO_EXT = (".wav", ".ogg", ".oga", ".flac", ".mp3", ".opus")
+ARCHIVE_EXT = (".zip", ".pk3", ".wz")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED = REPO_ROOT.parent / "shared" / "data"
+
+# Paths never used: music, spoken dialogue and announcements, localized spoken descriptions.
+GLOBAL_EXCLUDE = re.compile(
+    r"(^|/)(music|musics|songs?|soundtracks?|tracks?|jingles?|speech|announcer|codriver|taunts?|memressp|"
+    r"tutorial|lang|languages|locale|alphabets|symbols|mk-viii|tcas|paintkit)(/|$)|_desc(_[a-z]+)?\.|"
+    r"(^|/)(intro|theme|title|menu_?music|credits)[^/]*\.[a-z0-9]+$",
+    re.IGNORECASE,
+)
+# Concepts that may be kept from folders of recorded voices (no speech).
+NONSPEECH_LABELS = frozenset(
+    {"laughing", "coughing", "sneezing", "snoring", "breathing", "scream", "grunt", "crying", "gasp", "burp"}
+)
+
+
+@dataclass
+class Source:
+    """A Debian package (or alternatives) whose data holds recordings."""
+
+    packages: tuple[str, ...]
+    include: str = r""
+    exclude: str = r""
+    voice: str = r"(^|/)(voices?|vo|taunts?|dialogue)(/|$)"
+    hint: str = ""
+    cap_per_key: int = CAP_PER_KEY
+    name: str = ""
+
+    def key(self) -> str:
+        return self.name or self.packages[0]
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(("sonic-pi-samples",)),
+    Source(("0ad-data",), include=r"public\.zip!audio/"),
+    Source(("openttd-opensfx",)),
+    Source(("gcompris-qt-data",)),
+    Source(("tuxpaint-stamps-default",)),
+    Source(("tuxpaint-data",)),
+    Source(("bucklespring-data",), hint="keyboard", cap_per_key=60),
+    Source(("minetest-data",)),
+    Source(("ufoai-sound",)),
+    Source(("flightgear-data-base",), exclude=r"checklist|/voice|atc"),
+    Source(("lugaru-data",)),
+    Source(("searchandrescue-data",)),
+    Source(("scorched3d-data",)),
+    Source(("supertuxkart-data",)),
+    Source(("supertux-data",)),
+    Source(("wesnoth-1.18-data", "wesnoth-1.16-data", "wesnoth-1.14-data"), name="wesnoth-data"),
+    Source(("widelands-data",)),
+    Source(("megaglest-data",)),
+    Source(("redeclipse-data",)),
+    Source(("hedgewars-data",)),
+    Source(("hydrogen-drumkits",), cap_per_key=20),
+    Source(("lincity-ng-data",)),
+    Source(("warmux-data",)),
+    Source(("micropolis-data",)),
+    Source(("7kaa-data",)),
+    Source(("btanks-data",)),
+    Source(("freedroidrpg-data",)),
+    Source(("boswars-data",)),
+    Source(("nexuiz-data",), exclude=r"/player/"),
+    Source(("openarena-data",), exclude=r"/player/"),
+    Source(("openarena-088-data",), exclude=r"/player/"),
+    Source(("cube2-data",)),
+    Source(("warzone2100-data",)),
+    Source(("trigger-rally-data",)),
+    Source(("torcs-data",)),
+    Source(("freeciv-data",)),
+    Source(("freecol",)),
+    Source(("wordwarvi-sound",)),
+    Source(("mirrormagic-data",)),
+    Source(("caveexpress-data",)),
+    Source(("endless-sky-data",)),
+    Source(("naev-data",)),
+    Source(("bzflag-data",)),
+    Source(("atanks-data",)),
+    Source(("frozen-bubble-data",)),
+    Source(("extremetuxracer-data",)),
+    Source(("gl-117-data",)),
+    Source(("crrcsim-data",)),
+    Source(("opencity-data",)),
+    Source(("stormbaancoureur-data",)),
+    Source(("marsshooter-data",)),
+    Source(("pinball-data",)),
+    Source(("pingus-data",)),
+    Source(("gamine-data",)),
+    Source(("tuxtype-data",)),
+    Source(("tuxmath-data",)),
+    Source(("hex-a-hop-data",)),
+    Source(("heroes-sound-effects",)),
+    Source(("workrave-data",)),
+    Source(("pysiogame",)),
+    Source(("freeorion-data",)),
+    Source(("manaplus-data",)),
+    Source(("kapman",)),
+    Source(("kbounce",)),
+    Source(("ri-li-data",)),
+    Source(("openssn-data",)),
+    Source(("adonthell-data",)),
+    Source(("sound-theme-freedesktop",)),
+    Source(("yaru-theme-sound",)),
+    Source(("deepin-sound-theme",)),
+)
+SHARED_SOURCES = ("philharmonia", "fsdd")
+SHARED_LICENSES = {
+    "philharmonia": (
+        "CC BY-SA 3.0 (Philharmonia Orchestra samples; not to be sold or redistributed as a sample library)"
+    ),
+    "fsdd": "CC BY-SA 4.0 (Free Spoken Digit Dataset)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def stable_percent(text: str) -> int:
+    return cap.stable_int(text) % 100
+
+
+def split_of(source: str, orig: str) -> str:
+    """Deterministic ~5 % validation split by hash of the source file path."""
+    return "val" if stable_percent(f"{source}:{orig}") < VAL_PERCENT else "train"
+
+
+def safe_rel(path: str) -> str:
+    """A filesystem-safe relative output path for an original (possibly nested) path."""
+    path = path.replace("!", "/").lstrip("./")
+    parts = [re.sub(r"[^A-Za-z0-9._-]+", "_", p) for p in path.split("/") if p and p not in (".", "..")]
+    return "/".join(parts)
+
+
+def resolve_package(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        res = subprocess.run(
+            ["apt-cache", "show", "--no-all-versions", name], capture_output=True, text=True, check=False
+        )
+        if res.returncode == 0 and res.stdout.strip():
+            return name
+    return None
+
+
+def fetch_deb(pkg: str, deb_dir: Path) -> Path | None:
+    """Download a .deb into the cache (apt-get download, no install); reuse a cached one."""
+    deb_dir.mkdir(parents=True, exist_ok=True)
+    found = sorted(deb_dir.glob(f"{pkg}_*.deb"))
+    if found:
+        return found[-1]
+    res = subprocess.run(
+        ["apt-get", "download", pkg], cwd=deb_dir, capture_output=True, text=True, check=False
+    )
+    if res.returncode != 0:
+        log(f"  apt-get download {pkg} failed: {res.stderr.strip()[-300:]}")
+        return None
+    found = sorted(deb_dir.glob(f"{pkg}_*.deb"))
+    return found[-1] if found else None
+
+
+def license_summary(text: str) -> str:
+    """Summarise a debian/copyright file: the licence short names, most frequent first."""
+    names = [m.group(1).strip() for m in re.finditer(r"^License:\s*(\S[^\n]*)$", text, re.MULTILINE)]
+    if names:
+        counts = Counter(names)
+        return " / ".join(n for n, _ in counts.most_common(6))
+    low = text.lower()
+    found = [
+        label
+        for key, label in (
+            ("creative commons", "Creative Commons"),
+            ("cc-by-sa", "CC-BY-SA"),
+            ("public domain", "public domain"),
+            ("gnu general public license", "GPL"),
+            ("gpl", "GPL"),
+            ("bsd", "BSD"),
+            ("mit license", "MIT"),
+        )
+        if key in low
+    ]
+    return " / ".join(dict.fromkeys(found)) or "see copyright file"
+
+
+# --------------------------------------------------------------------------------------------
+# Containers
+
+
+def rcc_files(buf: bytes) -> Iterator[tuple[str, bytes]]:
+    """Files inside a Qt resource bundle (.rcc, format versions 1-3, zlib compression)."""
+    if buf[:4] != b"qres":
+        return
+    ver, tree, data, names = struct.unpack(">IIII", buf[4:20])
+    node_size = 14 + (8 if ver >= 2 else 0)
+
+    def name_at(off: int) -> str:
+        (ln,) = struct.unpack(">H", buf[names + off : names + off + 2])
+        return buf[names + off + 6 : names + off + 6 + 2 * ln].decode("utf-16-be")
+
+    stack: list[tuple[int, str]] = [(0, "")]
+    while stack:
+        idx, prefix = stack.pop()
+        p = tree + idx * node_size
+        noff, flags = struct.unpack(">IH", buf[p : p + 6])
+        nm = name_at(noff) if idx else ""
+        if flags & 2:
+            cnt, first = struct.unpack(">II", buf[p + 6 : p + 14])
+            sub = f"{prefix}{nm}/" if nm else prefix
+            stack.extend((c, sub) for c in range(first + cnt - 1, first - 1, -1))
+            continue
+        (doff,) = struct.unpack(">I", buf[p + 10 : p + 14])
+        (size,) = struct.unpack(">I", buf[data + doff : data + doff + 4])
+        raw = buf[data + doff + 4 : data + doff + 4 + size]
+        if flags & 1:
+            raw = zlib.decompress(raw[4:])
+        elif flags & 4:
+            continue  # zstd: not available in the standard library
+        yield prefix + nm, raw
+
+
+def opensfx_files(buf: bytes) -> Iterator[tuple[str, bytes, str]]:
+    """Sounds of an OpenTTD .cat bundle: (name, RIFF bytes, title text)."""
+    (first,) = struct.unpack("<I", buf[:4])
+    count = (first & 0x7FFFFFFF) // 8
+    for i in range(count):
+        off, size = struct.unpack("<II", buf[8 * i : 8 * i + 8])
+        off &= 0x7FFFFFFF
+        ln = buf[off]
+        title = buf[off + 1 : off + 1 + ln].rstrip(b"\0").decode("latin-1")
+        body = buf[off + 1 + ln : off + size]
+        m = re.match(r'"?([^"]+)"?', title)
+        yield f"opensfx_{i:02d}.wav", body, (m.group(1).strip() if m else title)
+
+
+# --------------------------------------------------------------------------------------------
+# Audio
+
+
+@dataclass
+class Clip:
+    data: np.ndarray
+    sr: int
+
+
+def decode(raw: bytes) -> Clip | None:
+    try:
+        data, sr = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
+    except Exception:  # any undecodable file is skipped
+        return None
+    if data.size == 0:
+        return None
+    mono = data.mean(axis=1)
+    if sr > MAX_SR:
+        import soxr
+
+        mono = soxr.resample(mono, sr, MAX_SR, quality="HQ").astype(np.float32)
+        sr = MAX_SR
+    return Clip(np.clip(mono, -1.0, 1.0), int(sr))
+
+
+def segments(clip: Clip) -> list[tuple[int, np.ndarray]]:
+    n = len(clip.data)
+    seg = int(SEG_SECONDS * clip.sr)
+    if n <= seg:
+        return [(0, clip.data)]
+    k = min(MAX_SEGMENTS, n // seg)
+    if k <= 1:
+        return [(0, clip.data[:seg])]
+    starts = [round(i * (n - seg) / (k - 1)) for i in range(k)]
+    return [(i, clip.data[s : s + seg]) for i, s in enumerate(starts)]
+
+
+def rms_dbfs(x: np.ndarray) -> float:
+    r = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+    return 20.0 * math.log10(r) if r > 0 else -math.inf
+
+
+def pcm16(x: np.ndarray) -> np.ndarray:
+    return np.round(x * 32767.0).astype(np.int16)
+
+
+# --------------------------------------------------------------------------------------------
+# Extraction of one source
+
+
+@dataclass
+class Extractor:
+    out: Path
+    source: str
+    seen_hashes: set[str]
+    records: list[dict[str, object]] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)
+    key_counts: Counter[str] = field(default_factory=Counter)
+    cap_per_key: int = CAP_PER_KEY
+    voice_re: re.Pattern[str] | None = None
+
+    def describe(self, orig: str, hint: str) -> cap.Description | None:
+        desc = cap.describe_path(orig, hint)
+        if desc is None:
+            return None
+        in_voice_dir = self.voice_re is not None and self.voice_re.search(orig) is not None
+        if in_voice_dir and not NONSPEECH_LABELS.intersection(desc.labels):
+            return None
+        return desc
+
+    def add(self, orig: str, raw: bytes, hint: str = "", extra: list[str] | None = None) -> None:
+        self.stats["candidates"] += 1
+        desc = self.describe(orig, hint)
+        if desc is None:
+            self.stats["undescribable"] += 1
+            return
+        if self.key_counts[desc.key] >= self.cap_per_key:
+            self.stats["capped"] += 1
+            return
+        clip = decode(raw)
+        if clip is None:
+            self.stats["undecodable"] += 1
+            return
+        kept = 0
+        total_segs = len(segments(clip))
+        for idx, seg in segments(clip):
+            if len(seg) < MIN_SECONDS * clip.sr:
+                self.stats["too_short"] += 1
+                continue
+            if rms_dbfs(seg) < SILENCE_DBFS:
+                self.stats["silent"] += 1
+                continue
+            pcm = pcm16(seg)
+            digest = hashlib.sha1(pcm.tobytes()).hexdigest()
+            if digest in self.seen_hashes:
+                self.stats["duplicate"] += 1
+                continue
+            self.seen_hashes.add(digest)
+            rel = safe_rel(orig)
+            rel = re.sub(r"\.[A-Za-z0-9]+$", "", rel)
+            if total_segs > 1:
+                rel += f".seg{idx}"
+            path = self.out / "audio" / self.source / f"{rel}.flac"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, pcm, clip.sr, format="FLAC", subtype="PCM_16")
+            self.records.append(
+                {
+                    "audio": str(path.relative_to(self.out)),
+                    "orig": orig,
+                    "hint": hint,
+                    "extra": extra or [],
+                    "duration": round(len(seg) / clip.sr, 3),
+                    "sr": clip.sr,
+                    "sha1": digest,
+                    "segment": idx,
+                }
+            )
+            kept += 1
+        if kept:
+            self.key_counts[desc.key] += 1
+            self.stats["files_kept"] += 1
+            self.stats["clips"] += kept
+
+
+def iter_deb_members(deb: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
+    """Extract the useful members of a .deb's data tarball into ``tmp`` (audio, archives, copyright)."""
+    wanted = AUDIO_EXT + ARCHIVE_EXT + (".rcc", ".cat")
+    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    extracted: list[tuple[str, Path]] = []
+    with tarfile.open(fileobj=proc.stdout, mode="r|") as tf:
+        for member in tf:
+            if not member.isfile():
+                continue
+            name = member.name.lstrip("./")
+            low = name.lower()
+            is_copyright = low.startswith("usr/share/doc/") and low.endswith("/copyright")
+            if not (low.endswith(wanted) or is_copyright):
+                continue
+            if low.endswith(ARCHIVE_EXT) and "paintkit" in low:
+                continue
+            dest = tmp / f"{len(extracted):06d}"
+            src = tf.extractfile(member)
+            if src is None:
+                continue
+            with open(dest, "wb") as fh:
+                shutil.copyfileobj(src, fh, 1 << 20)
+            extracted.append((name, dest))
+    proc.wait()
+    yield from sorted(extracted)
+
+
+def strip_root(name: str) -> str:
+    return re.sub(r"^usr/(share/|lib/)?(games/)?", "", name)
+
+
+def extract_deb(src: Source, pkg: str, deb: Path, ex: Extractor, work: Path) -> str:
+    """Process one package; return its licence summary."""
+    include = re.compile(src.include) if src.include else None
+    exclude = re.compile(src.exclude, re.IGNORECASE) if src.exclude else None
+    licence = "unknown"
+    tmp = Path(tempfile.mkdtemp(prefix=f"{pkg}-", dir=work))
+    try:
+        for name, path in iter_deb_members(deb, tmp):
+            low = name.lower()
+            if low.startswith("usr/share/doc/") and low.endswith("/copyright"):
+                if f"/{pkg}/" in name or licence == "unknown":
+                    text = path.read_text(errors="replace")
+                    licence = license_summary(text)
+                    lic_dir = ex.out / "licenses"
+                    lic_dir.mkdir(parents=True, exist_ok=True)
+                    (lic_dir / f"{pkg}.copyright").write_text(text)
+                continue
+            rel = strip_root(name)
+
+            def keep(orig: str) -> bool:
+                if GLOBAL_EXCLUDE.search(orig):
+                    return False
+                if include is not None and not include.search(orig):
+                    return False
+                return not (exclude is not None and exclude.search(orig))
+
+            if low.endswith(AUDIO_EXT):
+                if keep(rel):
+                    ex.add(rel, path.read_bytes(), hint=src.hint)
+            elif low.endswith(ARCHIVE_EXT):
+                try:
+                    zf = zipfile.ZipFile(path)
+                except zipfile.BadZipFile:
+                    continue
+                with zf:
+                    for zi in sorted(zf.infolist(), key=lambda z: z.filename):
+                        orig = f"{rel}!{zi.filename}"
+                        if zi.filename.lower().endswith(AUDIO_EXT) and keep(orig):
+                            ex.add(orig, zf.read(zi), hint=src.hint)
+            elif low.endswith(".rcc"):
+                for inner, raw in sorted(rcc_files(path.read_bytes())):
+                    orig = f"{rel}!{inner}"
+                    if inner.lower().endswith(AUDIO_EXT) and keep(orig):
+                        ex.add(orig, raw, hint=src.hint)
+            elif low.endswith(".cat"):
+                for inner, raw, title in opensfx_files(path.read_bytes()):
+                    orig = f"{rel}!{inner}"
+                    if keep(orig):
+                        ex.add(orig, raw, hint=title, extra=[title])
+            path.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return licence
+
+
+PHIL_DYNAMICS = {
+    "pianissimo": "very softly",
+    "piano": "softly",
+    "mezzo-piano": "moderately softly",
+    "mezzo-forte": "moderately loudly",
+    "forte": "loudly",
+    "fortissimo": "very loudly",
+    "crescendo": "getting louder",
+    "decrescendo": "getting softer",
+}
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def shared_extra(name: str, row: dict[str, str]) -> tuple[str, list[str]]:
+    """Hint and human-style captions for a clip of a shared dataset."""
+    if name == "philharmonia":
+        inst = row["instrument"].strip()
+        dyn = PHIL_DYNAMICS.get(row.get("dynamic", "").strip(), "")
+        note = row.get("note", "").strip()
+        art = row.get("articulation", "").strip().replace("-", " ")
+        caps = [
+            f"a {inst} playing a single note" + (f" {dyn}" if dyn else ""),
+            f"the sound of a {inst}",
+            f"{inst} note" + (f" {note}" if note else ""),
+            f"a solo {inst}" + (f" played {art}" if art and art != "normal" else ""),
+            f"a musical instrument: {inst}",
+        ]
+        return inst, caps
+    digit = DIGITS[int(row["digit"])]
+    caps = [
+        f"a man saying the number {digit}",
+        f"a voice speaking the word {digit}",
+        f"someone says {digit}",
+        f"a spoken digit: {digit}",
+        f"a person speaking: {digit}",
+    ]
+    return "speech", caps
+
+
+def extract_shared(name: str, ex: Extractor) -> str:
+    folder = SHARED / name
+    meta = folder / "metadata.csv"
+    if not meta.is_file():
+        log(f"  {folder} is absent: skipped")
+        return SHARED_LICENSES[name]
+    with open(meta, newline="") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: r["filename"])
+    per_group: Counter[str] = Counter()
+    limit = 20 if name == "philharmonia" else 5
+    for row in rows:
+        group = row["instrument"] if name == "philharmonia" else f"{row['digit']}:{row['speaker']}"
+        if per_group[group] >= limit:
+            continue
+        hint, caps = shared_extra(name, row)
+        raw = (folder / row["filename"]).read_bytes()
+        before = len(ex.records)
+        ex.stats["candidates"] += 1
+        clip = decode(raw)
+        if clip is None:
+            ex.stats["undecodable"] += 1
+            continue
+        seg = clip.data[: int(SEG_SECONDS * clip.sr)]
+        if len(seg) < MIN_SECONDS * clip.sr or rms_dbfs(seg) < SILENCE_DBFS:
+            ex.stats["too_short_or_silent"] += 1
+            continue
+        pcm = pcm16(seg)
+        digest = hashlib.sha1(pcm.tobytes()).hexdigest()
+        if digest in ex.seen_hashes:
+            ex.stats["duplicate"] += 1
+            continue
+        ex.seen_hashes.add(digest)
+        rel = re.sub(r"\.[A-Za-z0-9]+$", "", safe_rel(row["filename"]))
+        path = ex.out / "audio" / name / f"{rel}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, pcm, clip.sr, format="FLAC", subtype="PCM_16")
+        ex.records.append(
+            {
+                "audio": str(path.relative_to(ex.out)),
+                "orig": row["filename"],
+                "hint": hint,
+                "extra": caps,
+                "duration": round(len(seg) / clip.sr, 3),
+                "sr": clip.sr,
+                "sha1": digest,
+                "segment": 0,
+            }
+        )
+        if len(ex.records) > before:
+            per_group[group] += 1
+            ex.stats["clips"] += 1
+    return SHARED_LICENSES[name]
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+
+
+def part_path(out: Path, source: str) -> Path:
+    return out / "parts" / f"{source}.jsonl"
+
+
+def load_part(out: Path, source: str) -> dict[str, object] | None:
+    path = part_path(out, source)
+    if not path.is_file():
+        return None
+    lines = path.read_text().splitlines()
+    if not lines:
+        return None
+    head = json.loads(lines[0])
+    if head.get("extract_version") != EXTRACT_VERSION:
+        return None
+    head["records"] = [json.loads(x) for x in lines[1:]]
+    return head
+
+
+def save_part(out: Path, source: str, head: dict[str, object], records: list[dict[str, object]]) -> None:
+    path = part_path(out, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(head, sort_keys=True) + "\n")
+        for rec in records:
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def run_extraction(out: Path, force: set[str], only: set[str]) -> None:
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    names = [s.key() for s in SOURCES] + list(SHARED_SOURCES)
+    for name in names:
+        if only and name not in only:
+            continue
+        part = load_part(out, name)
+        if part is not None and name not in force:
+            seen.update(str(r["sha1"]) for r in part["records"])  # type: ignore[union-attr]
+            log(f"[{name}] done before: {len(part['records'])} clips")  # type: ignore[arg-type]
+            continue
+        shutil.rmtree(out / "audio" / name, ignore_errors=True)
+        t0 = time.time()
+        src = next((s for s in SOURCES if s.key() == name), None)
+        ex = Extractor(out=out, source=name, seen_hashes=seen)
+        if src is None:
+            licence = extract_shared(name, ex)
+            pkg = name
+        else:
+            ex.cap_per_key = src.cap_per_key
+            ex.voice_re = re.compile(src.voice, re.IGNORECASE) if src.voice else None
+            resolved = resolve_package(src.packages)
+            if resolved is None:
+                log(f"[{name}] no such package: {src.packages}")
+                continue
+            pkg = resolved
+            deb = fetch_deb(pkg, out / "debs")
+            if deb is None:
+                continue
+            licence = extract_deb(src, pkg, deb, ex, work)
+        head: dict[str, object] = {
+            "extract_version": EXTRACT_VERSION,
+            "source": name,
+            "package": pkg,
+            "license": licence,
+            "stats": dict(sorted(ex.stats.items())),
+            "seconds": round(time.time() - t0, 1),
+        }
+        save_part(out, name, head, ex.records)
+        log(f"[{name}] {len(ex.records)} clips in {time.time() - t0:.0f}s  {dict(sorted(ex.stats.items()))}")
+
+
+def build_manifest(out: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    seen: set[str] = set()
+    sources: dict[str, dict[str, object]] = {}
+    names = [s.key() for s in SOURCES] + list(SHARED_SOURCES)
+    for name in names:
+        part = load_part(out, name)
+        if part is None:
+            continue
+        src = next((s for s in SOURCES if s.key() == name), None)
+        voice_re = re.compile(src.voice, re.IGNORECASE) if src and src.voice else None
+        limit = src.cap_per_key if src else 10**9
+        key_files: dict[str, set[str]] = {}
+        n = 0
+        secs = 0.0
+        for rec in part["records"]:  # type: ignore[union-attr]
+            sha = str(rec["sha1"])
+            if sha in seen:
+                continue
+            orig = str(rec["orig"])
+            extra = [str(x) for x in rec.get("extra", [])]
+            if src is None:
+                desc = cap.Description(phrases=[], labels=[str(rec["hint"])], key=str(rec["hint"]))
+                labels = ["music", str(rec["hint"])] if name == "philharmonia" else ["speech", "digit"]
+            else:
+                d = cap.describe_path(orig, str(rec["hint"]))
+                if d is None:
+                    continue
+                if (
+                    voice_re is not None
+                    and voice_re.search(orig)
+                    and not NONSPEECH_LABELS.intersection(d.labels)
+                ):
+                    continue
+                desc = d
+                labels = d.labels
+            files = key_files.setdefault(desc.key, set())
+            if orig not in files and len(files) >= limit:
+                continue
+            files.add(orig)
+            seen.add(sha)
+            clip_key = f"{name}:{rec['audio']}"
+            caps = cap.write_captions(desc, clip_key, float(rec["duration"]), extra=extra, n=5)
+            if not caps:
+                continue
+            rows.append(
+                {
+                    "audio": str((out / str(rec["audio"])).resolve()),
+                    "captions": caps,
+                    "labels": labels,
+                    "split": split_of(name, orig),
+                    "source": name,
+                    "license": part["license"],
+                    "duration": rec["duration"],
+                    "orig": orig,
+                }
+            )
+            n += 1
+            secs += float(rec["duration"])  # type: ignore[arg-type]
+        sources[name] = {
+            "package": part["package"],
+            "clips": n,
+            "seconds": round(secs, 1),
+            "license": part["license"],
+            "extract_stats": part["stats"],
+        }
+    with open(out / "manifest.jsonl", "w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    (out / "sources.json").write_text(json.dumps(sources, indent=2, sort_keys=True) + "\n")
+    write_readme(out, rows, sources)
+    return rows
+
+
+def coverage_table(rows: list[dict[str, object]]) -> str:
+    counts = cap.esc50_coverage([list(r["captions"]) for r in rows])  # type: ignore[call-overload]
+    lines = ["| ESC-50 class | clips whose captions mention it |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in counts.items()]
+    return "\n".join(lines)
+
+
+def write_readme(out: Path, rows: list[dict[str, object]], sources: dict[str, dict[str, object]]) -> None:
+    total = sum(float(r["duration"]) for r in rows)  # type: ignore[arg-type]
+    n_val = sum(1 for r in rows if r["split"] == "val")
+    lines = [
+        "# openclap default-model corpus",
+        "",
+        "Made by `recipes/default_model/prepare_data.py` from real recordings in Debian packages",
+        "(fetched with `apt-get download`, never installed) and ../shared/data (Philharmonia, FSDD).",
+        "ESC-50 fold 4 and AudioCaps-demo are never used.",
+        "",
+        f"- clips: {len(rows)} ({len(rows) - n_val} train, {n_val} val)",
+        f"- audio: {total / 3600:.2f} h, mono 16-bit FLAC, at most 32 kHz, at most 10 s a clip",
+        "- `manifest.jsonl`: audio, captions, labels, split, source, license",
+        "- `licenses/`: each package's debian/copyright",
+        "",
+        "| source | package | clips | minutes | licence |",
+        "|---|---|---|---|---|",
+    ]
+    for name, info in sources.items():
+        minutes = float(info["seconds"]) / 60  # type: ignore[arg-type]
+        lines.append(f"| {name} | {info['package']} | {info['clips']} | {minutes:.1f} | {info['license']} |")
+    lines += ["", "## ESC-50 class coverage by caption keyword (planning only)", "", coverage_table(rows), ""]
+    (out / "README.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="output folder (also caches .debs)")
+    ap.add_argument("--force", default="", help="comma-separated sources to extract again")
+    ap.add_argument("--only", default="", help="comma-separated sources to extract (default: all)")
+    ap.add_argument("--manifest-only", action="store_true", help="only rebuild manifest from parts")
+    args = ap.parse_args(argv)
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    if not args.manifest_only:
+        force = {s for s in args.force.split(",") if s}
+        only = {s for s in args.only.split(",") if s}
+        run_extraction(out, force, only)
+    rows = build_manifest(out)
+    total = sum(float(r["duration"]) for r in rows)  # type: ignore[arg-type]
+    log(f"\nmanifest: {len(rows)} clips, {total / 3600:.2f} h -> {out / 'manifest.jsonl'}")
+    log(coverage_table(rows))
+    log(f"total time {time.time() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
