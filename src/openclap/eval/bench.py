@@ -107,6 +107,23 @@ def run_task(model: ClapModel, spec: TaskSpec, embed: EmbedOptions | None = None
     return PROTOCOLS[spec.protocol](model, dataset, options=embed, task=spec.label, **dict(spec.options))
 
 
+def run_eval(
+    model: ClapModel,
+    protocol: str,
+    dataset: str,
+    root: str | Path,
+    embed: EmbedOptions | None = None,
+    label: str | None = None,
+    dataset_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """One protocol on one dataset (what ``openclap eval <protocol>`` runs); returns the result dict."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} is not one of {sorted(PROTOCOLS)}")
+    spec = TaskSpec(protocol, dataset, Path(root), label, dict(dataset_options or {}), options)
+    return run_task(model, spec, embed)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "task"
 

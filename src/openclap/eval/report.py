@@ -69,13 +69,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def to_json(payload: Any) -> str:
+    """JSON text of a result (or list of results): numpy values converted, NaN as null."""
+    return json.dumps(_jsonable(payload), indent=2)
+
+
 def write_json(
     results: Sequence[Mapping[str, Any]], path: Path, header: Mapping[str, Any] | None = None
 ) -> Path:
     """All results (and a header such as the model and run time) as JSON; NaN becomes null."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {**(header or {}), "results": list(results)}
-    path.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
+    path.write_text(to_json(payload) + "\n")
     return path
 
 

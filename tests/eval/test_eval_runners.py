@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from openclap.eval.bench import load_suite, run_suite
+from openclap.eval.bench import load_suite, run_eval, run_suite
 from openclap.eval.datasets import get_dataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.linear_probe import run_linear_probe
+from openclap.eval.report import to_json
 from openclap.eval.retrieval import run_retrieval
 from openclap.eval.zeroshot import run_zeroshot
 
@@ -63,6 +64,17 @@ def test_retrieval_and_linear_probe(model, clips: Path) -> None:
     assert 0 <= result["retrieval"]["audio_to_text"]["map10"] <= 1
     labels = get_dataset("csv", clips / "labels.csv", label_column="label")
     probe = run_linear_probe(model, labels, split="folds", c_grid=(1.0,), options=QUIET)
+    same = run_eval(
+        model,
+        "linear-probe",
+        "csv",
+        clips / "labels.csv",
+        QUIET,
+        dataset_options={"label_column": "label"},
+        split="folds",
+        c_grid=(1.0,),
+    )
+    assert json.loads(to_json(same))["fold_accuracy"] == probe["fold_accuracy"]
     assert probe["splits"] == "leave-one-fold-out over 4 folds" and set(probe["fold_accuracy"]) == {
         "0",
         "1",
