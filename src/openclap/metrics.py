@@ -1,6 +1,6 @@
 """Classification metrics, implemented once: numpy arrays in, Python floats (or small arrays) out.
 
-Every metric returns a fraction in [0, 1] (reports turn them into percentages). Ties between scores
+Accuracies, AP and AUC are fractions in [0, 1] (reports turn them into percentages). Ties between scores
 are resolved pessimistically wherever a rank is involved: a true class that ties with another class
 counts as ranked below it, so a model that gives every class the same score earns no credit.
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from openclap.eval.bench import load_suite, run_eval, run_suite
+from openclap.eval.bench import load_suite, parse_options, run_eval, run_suite
 from openclap.eval.datasets import get_dataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.linear_probe import run_linear_probe
@@ -132,3 +132,14 @@ def test_shared_suite_file_parses() -> None:
         ("linear-probe", "fsdd"),
         ("linear-probe", "philharmonia"),
     ]
+
+
+def test_parse_options() -> None:
+    assert parse_options(["split=group", "n-splits=6", "folds=[1, 2]", "templates=['a {}', 'b {}']"]) == {
+        "split": "group",
+        "n_splits": 6,
+        "folds": [1, 2],
+        "templates": ["a {}", "b {}"],
+    }
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_options(["split"])

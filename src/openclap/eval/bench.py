@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,6 +122,19 @@ def run_eval(
         raise ValueError(f"protocol {protocol!r} is not one of {sorted(PROTOCOLS)}")
     spec = TaskSpec(protocol, dataset, Path(root), label, dict(dataset_options or {}), options)
     return run_task(model, spec, embed)
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` command-line options to a dict, values read as YAML and '-' in keys made '_':
+    ``["split=group", "n-splits=6", "folds=[1, 2]"]`` -> ``{"split": "group", "n_splits": 6,
+    "folds": [1, 2]}``."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"option {pair!r} is not KEY=VALUE")
+        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return out
 
 
 def _slug(text: str) -> str:
