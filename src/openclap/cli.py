@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("checkpoint", help="openclap checkpoint folder or .safetensors file")
     p.set_defaults(func=cmd_info)
+
+    from openclap.eval.cli import register_cli as register_eval
+
+    register_eval(sub, _add_model_args, _load_model)
     return parser
 
 
