@@ -1,0 +1,180 @@
+"""``TrainConfig``: every setting of a training run, loadable from YAML, saved next to its checkpoints.
+
+Relative paths are relative to the working directory. Unknown keys are errors that list the valid ones.
+``--set section.key=value`` overrides (YAML-parsed values) are applied on top of the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class DataConfig:
+    """Where the clips come from. ``train_shards`` (a shard folder / pattern) replaces the manifest."""
+
+    train_manifest: str | None = None
+    train_split: str | None = "train"
+    train_shards: str | None = None
+    val_manifest: str | None = None  # default: train_manifest
+    val_split: str | None = "val"
+    zero_shot_manifest: str | None = None  # default: the validation manifest and split
+    zero_shot_split: str | None = None  # default: val_split
+    zero_shot_template: str | None = None  # default: the model's prompt template
+    max_val_clips: int | None = None
+    num_workers: int = 0
+    cache_dir: str | None = None
+    shuffle_buffer: int = 1000
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with per-tower learning rates; no weight decay on norms, biases and the logit scale."""
+
+    lr: float = 1e-4  # projections and logit scale (and towers without their own lr)
+    audio_lr: float | None = None
+    text_lr: float | None = None
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.0  # cosine floor as a fraction of each group's peak lr
+    clip_grad_norm: float | None = 1.0
+    grad_accum_steps: int = 1
+
+
+@dataclass
+class AugmentConfig:
+    """Waveform augmentation (crop, gain, mixing two clips) and SpecAugment masks on the log-mel."""
+
+    random_crop: bool = True
+    gain_db: float = 0.0  # uniform gain in [-gain_db, +gain_db]
+    mix_prob: float = 0.0  # share of clips mixed with another clip of the batch (captions joined)
+    mix_joiner: str = " and "
+    time_masks: int = 0
+    time_mask_frames: int = 0
+    freq_masks: int = 0
+    freq_mask_bins: int = 0
+
+
+@dataclass
+class FreezeConfig:
+    """Lock a tower (LiT: ``text: true``) or only its lowest ``*_layers`` blocks."""
+
+    audio: bool = False
+    text: bool = False
+    audio_layers: int = 0
+    text_layers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = "runs/clap"
+    model: str = "openclap-small"  # registered name or a JSON config file
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    init_checkpoint: str | None = None  # fine-tune from these weights
+    seed: int = 0
+    batch_size: int = 32  # per rank and micro-step
+    epochs: int = 1
+    max_steps: int | None = None  # optimiser steps; overrides epochs
+    precision: str = "fp32"
+    device: str = "auto"
+    threads: int | None = None
+    local_loss: bool = False
+    gather_with_grad: bool = True
+    eval_every: int = 0  # optimiser steps; 0: only at the start and the end
+    eval_at_start: bool = True
+    eval_batch_size: int = 32
+    best_metric: str = "val/mean_r1"
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    tensorboard: bool = True
+    plot: bool = True
+    progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r} is not valid; choose one of {list(PRECISIONS)}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 for a contrastive loss, got {self.batch_size}")
+        if self.optim.grad_accum_steps < 1:
+            raise ValueError(f"optim.grad_accum_steps must be >= 1, got {self.optim.grad_accum_steps}")
+        if not (self.data.train_manifest or self.data.train_shards):
+            raise ValueError("data.train_manifest or data.train_shards is required")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["optim"]["betas"] = list(self.optim.betas)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _build(cls, data, "")
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "optim": OptimConfig,
+    "augment": AugmentConfig,
+    "freeze": FreezeConfig,
+}
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"'{where or 'config'}' must be a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)} in '{where or 'config'}'; valid: {sorted(known)}")
+    values = dict(data)
+    for key, section in SECTIONS.items():
+        if cls is TrainConfig and key in values:
+            values[key] = _build(section, values[key] or {}, key)
+    if cls is OptimConfig and "betas" in values:
+        values["betas"] = tuple(float(b) for b in values["betas"])
+    return cls(**values)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested config dict."""
+    data = dict(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} must look like key=value or section.key=value")
+        parts = key.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            node[part] = dict(node.get(part) or {})
+            node = node[part]
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_train_config(path: str | os.PathLike[str], overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML run file (see ``recipes/``) and apply ``overrides``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: run config not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: the run config must be a YAML mapping")
+    return TrainConfig.from_dict(apply_overrides(data, overrides or []))
+
+
+def dump_train_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,342 @@
+"""The training loop: micro-steps with gradient accumulation, the optimiser step, logging, evaluation,
+best-model selection and checkpoints.
+
+Randomness: dropout reseeds the global generator from ``(seed, step, rank)`` before every step, and
+augmentation draws from generators seeded by ``(seed, step, micro-step, rank)``; with the data order and
+crops seeded per epoch and per clip, a resumed run replays exactly what the killed one would have done.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openclap.data.datasets import derive_seed, seeded_generator
+from openclap.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    broadcast_object,
+    broadcast_tensors,
+)
+from openclap.loss import ClapLoss, clamp_logit_scales_
+from openclap.model import ClapModel
+from openclap.train.augment import augment_waves, spec_augment, uses_spec_augment
+from openclap.train.batches import Batch, TrainBatches
+from openclap.train.config import AugmentConfig, TrainConfig
+from openclap.train.evaluate import Evaluator
+from openclap.train.optim import WarmupCosine
+from openclap.train.state import TrainState, save_model_folder, save_train_checkpoint
+from openclap.train.tracker import MetricsTracker
+
+StepCallback = Callable[[TrainState, dict[str, float]], None]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the batch's files."""
+
+
+class TrainModule(nn.Module):
+    """What DDP wraps: the CLAP forward with SpecAugment between the log-mel and the audio encoder.
+
+    The log-mel runs in float32 outside autocast; modules in ``frozen`` stay in eval mode.
+    """
+
+    def __init__(self, model: ClapModel, augment: AugmentConfig, frozen: Sequence[nn.Module] = ()) -> None:
+        super().__init__()
+        self.model = model
+        self.augment = augment
+        self.frozen = list(frozen)  # a plain list: not registered twice as submodules
+
+    def train(self, mode: bool = True) -> TrainModule:
+        super().train(mode)
+        for module in self.frozen:
+            module.eval()
+        return self
+
+    def forward(self, wave: torch.Tensor, tokens: dict[str, torch.Tensor], spec_seed: int) -> dict[str, Any]:
+        model = self.model
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            mel = model.frontend(wave.float())  # [B, n_mels, T]
+        if self.training and uses_spec_augment(self.augment):
+            aug = self.augment
+            gen = torch.Generator().manual_seed(spec_seed)
+            mel = spec_augment(
+                mel, aug.time_masks, aug.time_mask_frames, aug.freq_masks, aug.freq_mask_bins, gen
+            )
+        audio = F.normalize(model.audio_projection(model.audio_encoder(mel)), dim=-1)
+        out: dict[str, Any] = {
+            "audio_emb": audio,
+            "text_emb": model.encode_text(tokens),
+            "logit_scale": model.logit_scale,
+        }
+        if model.config.separate_logit_scales:
+            out["logit_scale_t"] = model.logit_scale_t
+        return out
+
+
+def autocast_context(precision: str, device: torch.device) -> AbstractContextManager[Any]:
+    if precision == "fp32":
+        return nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@dataclass
+class LoopParts:
+    """Everything the loop needs, built by ``runner.train``."""
+
+    config: TrainConfig
+    info: DistInfo
+    device: torch.device
+    model: ClapModel
+    module: nn.Module  # TrainModule, DDP-wrapped when distributed
+    optimizer: torch.optim.Optimizer
+    schedule: WarmupCosine
+    scaler: Any
+    loss_fn: ClapLoss
+    data: TrainBatches
+    tracker: MetricsTracker
+    evaluator: Evaluator | None
+    total_steps: int
+    state: TrainState
+    callbacks: list[StepCallback] = field(default_factory=list)
+
+
+class TrainLoop:
+    def __init__(self, parts: LoopParts) -> None:
+        self.p = parts
+        self.cfg = parts.config
+        self.out = Path(parts.config.output_dir)
+        self.window: list[float] = []
+        self.window_start = time.perf_counter()
+        self.window_samples = 0
+        self.last_eval: dict[str, float] = {}
+        self.last_eval_step = -1
+        self.last_ckpt_step = -1
+        self.reported: set[str] = set()
+        self.bar: Any = None
+
+    # ----- driver -------------------------------------------------------------------------------------
+    def run(self) -> dict[str, float]:
+        st = self.p.state
+        self._open_progress()
+        try:
+            if st.step == 0 and self.cfg.eval_at_start:
+                self._evaluate()
+            while st.step < self.p.total_steps:
+                self._run_epoch()
+            self._finish()
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+        return self.last_eval
+
+    def _open_progress(self) -> None:
+        if self.p.info.is_main and self.cfg.progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.p.total_steps,
+                initial=self.p.state.step,
+                unit="step",
+                dynamic_ncols=True,
+                desc="train",
+            )
+
+    def _run_epoch(self) -> None:
+        st, accum = self.p.state, self.cfg.optim.grad_accum_steps
+        usable = (self.p.data.batches_per_epoch(st.epoch) // accum) * accum
+        if usable == 0:
+            raise ValueError(f"an epoch holds fewer than grad_accum_steps={accum} batches; use more data")
+        group: list[Batch] = []
+        for batch in self.p.data.iterate(st.epoch, st.batch_in_epoch):
+            group.append(batch)
+            if len(group) < accum:
+                continue
+            metrics = self._train_step(group)
+            group = []
+            rolled = st.batch_in_epoch >= usable
+            if rolled:
+                st.epoch, st.batch_in_epoch = st.epoch + 1, 0
+            self._after_step(metrics)
+            if rolled or st.step >= self.p.total_steps:
+                return
+        st.epoch, st.batch_in_epoch = st.epoch + 1, 0  # the loader ran short of ``usable``
+
+    def _finish(self) -> None:
+        st = self.p.state
+        # DDP keeps parameters equal; BatchNorm running statistics are per rank until made equal here.
+        broadcast_tensors([b for b in self.p.model.buffers() if b.is_floating_point()])
+        if self.last_eval_step != st.step:
+            self._evaluate()
+        if self.last_ckpt_step != st.step:
+            self._checkpoint()
+        if self.p.info.is_main:
+            info = {"step": st.step, "metrics": self.last_eval}
+            save_model_folder(self.p.model, self.out / "final", info)
+            if self.cfg.plot:
+                self.p.tracker.plot()
+        barrier()
+
+    # ----- one optimiser step ---------------------------------------------------------------------------
+    def _train_step(self, group: list[Batch]) -> dict[str, float]:
+        p, st = self.p, self.p.state
+        torch.manual_seed(derive_seed(self.cfg.seed, "dropout", st.step, p.info.rank))
+        lr = p.schedule.apply(p.optimizer, st.step)
+        losses = [self._micro_step(batch, i, i == len(group) - 1) for i, batch in enumerate(group)]
+        finite = [loss for loss in losses if torch.isfinite(loss)]
+        skipped = sum(len(batch["skipped"]) for batch in group)
+        local = [float(sum(finite)), float(len(losses) - len(finite)), float(skipped)]
+        totals = all_reduce_sum(torch.tensor(local, dtype=torch.float64))
+        if totals[1] > 0:
+            raise self._non_finite(group, losses)
+        grad_norm = self._apply_gradients()
+        clamp_logit_scales_(p.model, p.loss_fn.max_logit_scale)
+        self._report_skipped(group)
+        st.step += 1
+        st.batch_in_epoch += len(group)
+        st.samples_seen += p.info.world_size * self.cfg.batch_size * len(group)
+        st.bad_clips += int(totals[2])
+        loss = float(totals[0]) / (p.info.world_size * len(group))
+        return {"loss": loss, "lr": lr, "grad_norm": grad_norm}
+
+    def _micro_step(self, batch: Batch, micro: int, last: bool) -> torch.Tensor:
+        p, step, rank = self.p, self.p.state.step, self.p.info.rank
+        wave = batch["wave"].to(p.device, non_blocking=True)
+        gen = seeded_generator(self.cfg.seed, "augment", step, micro, rank)
+        wave, captions = augment_waves(wave, batch["captions"], self.cfg.augment, gen)
+        tokens = {k: v.to(p.device) for k, v in p.model.tokenize(captions).items()}
+        spec_seed = derive_seed(self.cfg.seed, "spec", step, micro, rank)
+        no_sync = getattr(p.module, "no_sync", None)
+        sync = nullcontext() if last or no_sync is None else no_sync()
+        with sync:
+            with autocast_context(self.cfg.precision, p.device):
+                out = p.module(wave, tokens, spec_seed)
+            loss = p.loss_fn(out["audio_emb"], out["text_emb"], out["logit_scale"], out.get("logit_scale_t"))
+            # every rank back-propagates, even a NaN, so collectives stay matched; the step is refused later
+            p.scaler.scale(loss / self.cfg.optim.grad_accum_steps).backward()
+        return loss.detach()
+
+    def _apply_gradients(self) -> float:
+        p = self.p
+        norm = float("nan")
+        clip = self.cfg.optim.clip_grad_norm
+        if clip:
+            p.scaler.unscale_(p.optimizer)
+            params = [q for q in p.model.parameters() if q.requires_grad]
+            norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+        p.scaler.step(p.optimizer)
+        p.scaler.update()
+        p.optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    def _non_finite(self, group: list[Batch], losses: list[torch.Tensor]) -> NonFiniteLossError:
+        st = self.p.state
+        bad = [b for b, loss in zip(group, losses, strict=True) if not torch.isfinite(loss)]
+        files = [path for b in (bad or group) for path in b["paths"]]
+        where = "this rank's batch" if bad else "another rank's batch (this rank's batch follows)"
+        values = ", ".join(f"{float(loss):g}" for loss in losses)
+        return NonFiniteLossError(
+            f"non-finite loss ({values}) at step {st.step + 1} (epoch {st.epoch}); the last checkpoint is "
+            f"untouched; {where} held {len(files)} files: " + ", ".join(files)
+        )
+
+    def _report_skipped(self, group: list[Batch]) -> None:
+        for batch in group:
+            for path, problem in batch["skipped"]:
+                if path not in self.reported:
+                    self.reported.add(path)
+                    self._print(f"skipped bad clip {path}: {problem}")
+
+    # ----- after the step ------------------------------------------------------------------------------
+    def _after_step(self, metrics: dict[str, float]) -> None:
+        st, cfg = self.p.state, self.cfg
+        self.window.append(metrics["loss"])
+        self.window_samples += self.p.info.world_size * cfg.batch_size * cfg.optim.grad_accum_steps
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}")
+        if st.step % max(1, cfg.log_every) == 0 or st.step == self.p.total_steps:
+            self._log_train(metrics)
+        if cfg.eval_every and st.step % cfg.eval_every == 0:
+            self._evaluate()
+        if cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0:
+            self._checkpoint()
+        for callback in self.p.callbacks:
+            callback(st, metrics)
+
+    def _log_train(self, metrics: dict[str, float]) -> None:
+        st = self.p.state
+        elapsed = max(time.perf_counter() - self.window_start, 1e-9)
+        row = {
+            "loss": sum(self.window) / len(self.window),
+            "lr": metrics["lr"],
+            "grad_norm": metrics["grad_norm"],
+            "logit_scale": float(self.p.model.logit_scale.detach().exp()),
+            "samples_per_s": self.window_samples / elapsed,
+            "epoch": float(st.epoch),
+            "bad_clips": float(st.bad_clips),
+        }
+        self.p.tracker.log("train", st.step, row)
+        self.window, self.window_samples, self.window_start = [], 0, time.perf_counter()
+
+    def _evaluate(self) -> None:
+        p, st = self.p, self.p.state
+        metrics: dict[str, float] = {}
+        if p.info.is_main and p.evaluator is not None:
+            metrics = p.evaluator(p.model)
+            p.tracker.log("eval", st.step, metrics)
+            self._print(f"step {st.step}: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+            self._update_best(metrics)
+        p.module.train()
+        st.best_value, st.best_step = broadcast_object((st.best_value, st.best_step))
+        self.last_eval = broadcast_object(metrics)
+        self.last_eval_step = st.step
+        barrier()
+
+    def _update_best(self, metrics: dict[str, float]) -> None:
+        st, key = self.p.state, self.cfg.best_metric
+        value = metrics.get(key)
+        if value is None or math.isnan(value):
+            if key not in self.reported:
+                self.reported.add(key)
+                self._print(f"best_metric {key!r} is not among the eval metrics {sorted(metrics)}")
+            return
+        if st.best_value is None or value > st.best_value:
+            st.best_value, st.best_step = value, st.step
+            save_model_folder(
+                self.p.model, self.out / "best", {"step": st.step, key: value, "metrics": metrics}
+            )
+
+    def _checkpoint(self) -> None:
+        p = self.p
+        if p.info.is_main:
+            extra = {
+                "config": self.cfg.to_dict(),
+                "world_size": p.info.world_size,
+                "total_steps": p.total_steps,
+            }
+            root = self.out / "checkpoints"
+            save_train_checkpoint(
+                root, p.model, p.optimizer, p.scaler, p.state, extra, self.cfg.keep_checkpoints
+            )
+        self.last_ckpt_step = p.state.step
+        barrier()
+
+    def _print(self, message: str) -> None:
+        prefix = f"[rank {self.p.info.rank}] " if self.p.info.is_distributed else ""
+        if self.bar is not None:
+            self.bar.write(prefix + message, file=sys.stderr)
+        else:
+            print(prefix + message, file=sys.stderr)
