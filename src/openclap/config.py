@@ -12,6 +12,7 @@ from typing import Any
 PAD_MODES = ("repeat", "repeatpad", "zero")
 CROP_MODES = ("start", "center")
 POOLINGS = ("cls", "last", "pooler", "mean")
+FUSION_SHRINKS = (None, "antialias", "bilinear")
 PROJECTION_STYLES = ("msclap", "laion", "linear")
 
 
@@ -27,7 +28,11 @@ class AudioFrontendConfig:
     ``filterbank_sample_rate`` builds the mel filterbank for another rate than the audio's (msclap-2023
     builds it for 32 kHz and applies it to 44.1 kHz audio). ``pad``: ``repeat`` tiles then cuts (msclap),
     ``repeatpad`` tiles whole copies then zero-pads (LAION), ``zero`` zero-pads. ``crop`` picks the
-    deterministic window of a long clip at inference.
+    deterministic window of a long clip at inference. ``fusion_shrink`` turns on LAION's feature fusion
+    for clips longer than ``clip_seconds`` (needs an HTS-AT encoder with ``fusion``) and says how the
+    whole clip's log-mel is shrunk: ``antialias`` (torchvision >= 0.17 ``Resize``, i.e. laion_clap as it
+    runs today) or ``bilinear`` (no antialiasing: the torchvision that trained the models, and
+    Hugging Face).
     """
 
     sample_rate: int = 16000
@@ -46,8 +51,10 @@ class AudioFrontendConfig:
     pad: str = "repeat"
     crop: str = "start"
     quantize_int16: bool = False
+    fusion_shrink: str | None = None
 
     def __post_init__(self) -> None:
+        _check_choice("fusion_shrink", self.fusion_shrink, FUSION_SHRINKS)
         _check_choice("pad", self.pad, PAD_MODES)
         _check_choice("crop", self.crop, CROP_MODES)
         _check_choice("mel_scale", self.mel_scale, ("slaney", "htk"))

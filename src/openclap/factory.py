@@ -29,12 +29,18 @@ def create_model(
     """Build a model in eval mode.
 
     - ``checkpoint`` (an openclap folder or ``.safetensors``): its embedded config is used unless
-      ``name_or_config`` is given, and its weights are loaded strictly.
+      ``name_or_config`` is given, and its weights are loaded strictly. A published checkpoint (msclap
+      ``.pth``, LAION ``.pt``, a Hugging Face folder) is converted on the fly (``openclap.convert``).
     - Otherwise a registered name loads the weights bundled with the package when they exist and
       ``pretrained`` is true; without them the audio side is freshly initialised (see
       ``has_trained_weights``).
     """
     if checkpoint is not None:
+        from openclap.convert import is_published_checkpoint, load_published
+
+        if is_published_checkpoint(checkpoint):  # msclap / LAION .pth/.pt, Hugging Face folder: convert
+            override = _as_config(name_or_config) if name_or_config is not None else None
+            return load_published(checkpoint, config=override).to(device).eval()
         config = _as_config(name_or_config) if name_or_config is not None else read_config(checkpoint)
         external_text = read_metadata(checkpoint).get("text_weights") == "external"
         model = ClapModel(config, load_text_weights=external_text)

@@ -18,6 +18,7 @@ from torch import nn
 from openclap.audio.clip import fit_length
 from openclap.audio.encoders import build_audio_encoder
 from openclap.audio.frontend import LogMel
+from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames, prepare_fusion
 from openclap.config import ClapConfig
 from openclap.layers import build_projection
 from openclap.text.tower import TextEncoder, load_tokenizer
@@ -30,6 +31,8 @@ class ClapModel(nn.Module):
         self.config = config
         self.frontend = LogMel(config.audio)
         self.audio_encoder = build_audio_encoder(config.audio_encoder, config.audio)
+        if config.audio.fusion_shrink is not None and not getattr(self.audio_encoder, "fusion", False):
+            raise ValueError("audio.fusion_shrink needs an HTS-AT audio encoder with fusion=true")
         self.text_encoder = TextEncoder(config.text_encoder, load_weights=load_text_weights)
         self.audio_projection = build_projection(config.projection, self.audio_encoder.out_dim)
         self.text_projection = build_projection(config.projection, self.text_encoder.out_dim)
@@ -39,9 +42,14 @@ class ClapModel(nn.Module):
         self._tokenizer: Any = None
 
     # ----- audio -------------------------------------------------------------------------------------
-    def prepare_waveforms(self, waves: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Fit mono clips at ``config.audio.sample_rate`` to the clip length (deterministic): [B, N]."""
+    def prepare_waveforms(self, waves: Sequence[torch.Tensor]) -> torch.Tensor | FusionBatch:
+        """Fit mono clips at ``config.audio.sample_rate`` to the clip length (deterministic): [B, N].
+
+        Fusion models (``audio.fusion_shrink``) keep long clips whole and return a ``FusionBatch``.
+        """
         cfg = self.config.audio
+        if cfg.fusion_shrink is not None:
+            return prepare_fusion(waves, cfg)
         batch = []
         for wave in waves:
             wave = torch.as_tensor(wave, dtype=torch.float32)
@@ -50,11 +58,16 @@ class ClapModel(nn.Module):
             batch.append(fit_length(wave, cfg.clip_samples, pad=cfg.pad, crop=cfg.crop))
         return torch.stack(batch)
 
-    def audio_features(self, wave: torch.Tensor) -> torch.Tensor:
-        """[B, N] waveform -> pooled audio-encoder features [B, D_audio]."""
+    def audio_features(self, wave: torch.Tensor | FusionBatch) -> torch.Tensor:
+        """[B, N] waveform (or a ``FusionBatch``) -> pooled audio-encoder features [B, D_audio]."""
+        if isinstance(wave, FusionBatch):
+            cfg = self.config.audio
+            mel, longer = fusion_mel(self.frontend, wave, num_frames(cfg.clip_samples, cfg.hop_length),
+                                     antialias=cfg.fusion_shrink == "antialias")
+            return self.audio_encoder(mel, longer)
         return self.audio_encoder(self.frontend(wave))
 
-    def encode_audio(self, wave: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    def encode_audio(self, wave: torch.Tensor | FusionBatch, normalize: bool = True) -> torch.Tensor:
         """[B, N] waveform at the model's sample rate -> audio embeddings [B, D] (L2-normalised)."""
         emb = self.audio_projection(self.audio_features(wave))
         return F.normalize(emb, dim=-1) if normalize else emb

@@ -55,12 +55,13 @@ def chunk_starts(total_frames: int, chunk_frames: int,
     return [int(state.choice(p)) for p in parts]
 
 
-def shrink_time(mel: torch.Tensor, frames: int) -> torch.Tensor:
-    """[n_mels, T] -> [n_mels, frames] bilinear with antialiasing (torchvision ``Resize`` on a [T, n_mels]
-    tensor; torchvision >= 0.17 antialiases, which changes the result by up to 5.5 dB)."""
+def shrink_time(mel: torch.Tensor, frames: int, antialias: bool = True) -> torch.Tensor:
+    """[n_mels, T] -> [n_mels, frames] bilinear, by default with antialiasing as torchvision's ``Resize``
+    on a [T, n_mels] tensor since torchvision 0.17 (laion_clap today); ``antialias=False`` is the older
+    torchvision that trained the models, and Hugging Face's extractor (they differ by up to 5.5 dB)."""
     img = mel.T[None, None]  # [1, 1, T, n_mels], the layout LAION resized
     size = (frames, mel.shape[0])
-    out = F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=True)
+    out = F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=antialias)
     return out[0, 0].T
 
 
@@ -109,8 +110,8 @@ def prepare_fusion(waves: Sequence[torch.Tensor], config: AudioFrontendConfig,
     return FusionBatch(kept, torch.tensor(starts, dtype=torch.int64).reshape(-1, 3))
 
 
-def fusion_mel(frontend: nn.Module, batch: FusionBatch,
-               chunk_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+def fusion_mel(frontend: nn.Module, batch: FusionBatch, chunk_frames: int,
+               antialias: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-mel every clip with ``frontend`` ([1, N] -> [1, n_mels, T]) and build the 4-channel input.
 
     Returns ``(mel [B, 4, n_mels, chunk_frames], longer [B] bool)``.
@@ -125,5 +126,5 @@ def fusion_mel(frontend: nn.Module, batch: FusionBatch,
             out.append(mel.expand(4, -1, -1))
         else:
             chunks = [mel[:, s : s + chunk_frames] for s in starts]
-            out.append(torch.stack([shrink_time(mel, chunk_frames), *chunks]))
+            out.append(torch.stack([shrink_time(mel, chunk_frames, antialias), *chunks]))
     return torch.stack(out), batch.longer

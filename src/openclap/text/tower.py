@@ -32,20 +32,59 @@ def resolve_text_path(source: str) -> Path:
     return path
 
 
+# Files a tokenizer folder needs per text-tower type (a tokenizer.json alone also works).
+TOKENIZER_FILES_BY_TYPE = {"bert": ("vocab.txt",), "gpt2": ("vocab.json", "merges.txt"),
+                           "roberta": ("vocab.json", "merges.txt")}
+_TOKENIZER_CLASSES = {"bert": "BertTokenizerFast", "gpt2": "GPT2TokenizerFast",
+                      "roberta": "RobertaTokenizerFast"}
+
+
+def _tower_type(config: TextEncoderConfig) -> str | None:
+    return (config.hf_config or {}).get("model_type")
+
+
+def check_tokenizer_folder(folder: str, config: TextEncoderConfig) -> Path:
+    """Resolve a tokenizer folder and check that it holds the files this text tower's tokenizer needs;
+    the error lists the missing ones."""
+    path = resolve_text_path(folder)
+    if (path / "tokenizer.json").is_file():
+        return path
+    kind = _tower_type(config)
+    need = TOKENIZER_FILES_BY_TYPE.get(kind or "")
+    if need is None:
+        if not any((path / name).exists() for name in TOKENIZER_FILES):
+            raise FileNotFoundError(f"no tokenizer files in {path}: expected tokenizer.json, or vocab.txt "
+                                    "(WordPiece), or vocab.json + merges.txt (BPE)")
+        return path
+    missing = [name for name in need if not (path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"tokenizer folder {path} lacks {', '.join(missing)}: a {kind} tokenizer "
+                                f"needs {' + '.join(need)} (or tokenizer.json)")
+    return path
+
+
 def load_tokenizer(config: TextEncoderConfig) -> Any:
     """Load the tokenizer from ``config.tokenizer`` (or ``config.source``), never from a hub."""
-    from transformers import AutoTokenizer
+    import transformers
 
     source = config.tokenizer or config.source
+    kind = _tower_type(config)
     if source is None:
-        raise ValueError("text_encoder.tokenizer must name a local folder (or 'minilm') for this config")
-    path = resolve_text_path(source)
-    if not any((path / name).exists() for name in TOKENIZER_FILES):
-        raise FileNotFoundError(
-            f"no tokenizer files in {path}: expected tokenizer.json, or vocab.txt "
-            "(WordPiece), or vocab.json + merges.txt (BPE)"
-        )
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        need = " + ".join(TOKENIZER_FILES_BY_TYPE.get(kind or "", ("tokenizer.json",)))
+        raise ValueError(f"this model needs a {kind or 'text'} tokenizer: set text_encoder.tokenizer to a "
+                         f"local folder holding {need} (e.g. `openclap convert ... --tokenizer DIR`)")
+    path = check_tokenizer_folder(source, config)
+    has_config = any((path / name).is_file() for name in ("tokenizer_config.json", "config.json"))
+    if kind in _TOKENIZER_CLASSES and not has_config:  # bare vocabulary files: the class comes from the tower
+        cls = getattr(transformers, _TOKENIZER_CLASSES[kind])
+        if (path / "tokenizer.json").is_file():
+            tokenizer = cls(tokenizer_file=str(path / "tokenizer.json"))
+        elif kind == "bert":
+            tokenizer = cls(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+        else:
+            tokenizer = cls(vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt"))
+    else:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     if config.pad_token_id is not None:
         tokenizer.pad_token = tokenizer.convert_ids_to_tokens(config.pad_token_id)
     elif tokenizer.pad_token is None:

@@ -286,8 +286,10 @@ class HTSAT(nn.Module):
         self.norm = nn.LayerNorm(self.out_dim)
         self.final_grid = grid // 2 ** (len(depths) - 1)  # 8 x 8 tokens
         freq_rows = self.final_grid // self.freq_ratio  # token rows per time chunk (2)
-        self.tscam_conv = nn.Conv2d(self.out_dim, num_classes, kernel_size=(freq_rows, 3), padding=(0, 1))
-        self.head = nn.Linear(num_classes, num_classes)  # stored in the checkpoints, unused by the references
+        self.num_classes = num_classes
+        if num_classes > 0:  # Hugging Face's conversion drops the tagging head: num_classes=0
+            self.tscam_conv = nn.Conv2d(self.out_dim, num_classes, kernel_size=(freq_rows, 3), padding=(0, 1))
+            self.head = nn.Linear(num_classes, num_classes)  # in the checkpoints, unused by the references
 
     def to_image(self, mel: torch.Tensor) -> torch.Tensor:
         """[B, C, n_mels, T] log-mel -> ``bn0`` -> [B, C, 256, 256] image (4 time chunks stacked)."""
@@ -308,7 +310,8 @@ class HTSAT(nn.Module):
     def forward_features(
         self, mel: torch.Tensor, longer: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """``{"embedding": [B, out_dim], "clipwise_output": [B, num_classes]}`` (sigmoid probabilities)."""
+        """``{"embedding": [B, out_dim], "clipwise_output": [B, num_classes]}`` (sigmoid probabilities;
+        absent when ``num_classes=0``)."""
         if mel.dim() == 3:
             mel = mel.unsqueeze(1)
         longer_idx = torch.nonzero(longer.reshape(-1)).flatten() if longer is not None else None
@@ -321,13 +324,16 @@ class HTSAT(nn.Module):
         x = x.transpose(1, 2).reshape(b, c, g, g)  # [B, C, F', T']
         # Token-semantic regrouping: each time chunk's frequency rows side by side -> [B, C, 2, 4 * T'].
         x = x.reshape(b, c, self.freq_ratio, rows, g).permute(0, 1, 3, 2, 4).reshape(b, c, rows, -1)
-        embedding = x.flatten(2).mean(dim=2)
-        logits = self.tscam_conv(x).flatten(2).mean(dim=2)
-        return {"embedding": embedding, "clipwise_output": torch.sigmoid(logits)}
+        out = {"embedding": x.flatten(2).mean(dim=2)}
+        if self.num_classes > 0:
+            out["clipwise_output"] = torch.sigmoid(self.tscam_conv(x).flatten(2).mean(dim=2))
+        return out
 
     def forward(self, mel: torch.Tensor, longer: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_features(mel, longer)["embedding"]
 
     def clipwise(self, mel: torch.Tensor, longer: torch.Tensor | None = None) -> torch.Tensor:
         """The AudioSet tagging output (sigmoid over 527 classes) of the HTS-AT checkpoint."""
+        if self.num_classes == 0:
+            raise ValueError("this HTS-AT has no tagging head (num_classes=0, e.g. from Hugging Face)")
         return self.forward_features(mel, longer)["clipwise_output"]
