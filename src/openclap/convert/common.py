@@ -78,19 +78,19 @@ def load_legacy(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"{path}: file not found")
-    try:
-        with torch.serialization.safe_globals(_numpy_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        message = str(err)
-        if "Unsupported operand" not in message:
-            raise _refused(path, message) from None
-    try:  # pickle protocol >= 4: same allowlist, Python's unpickler with find_class restricted
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        try:
+            with torch.serialization.safe_globals(_numpy_globals()):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            message = str(err)
+            if "Unsupported operand" not in message:
+                raise _refused(path, message) from None
+        try:  # pickle protocol >= 4: the same allowlist, Python's unpickler with find_class restricted
             return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
-    except pickle.UnpicklingError as err:
-        raise _refused(path, str(err)) from None
+        except pickle.UnpicklingError as err:
+            raise _refused(path, str(err)) from None
 
 
 def _refused(path: Path, message: str) -> ConversionError:

@@ -75,16 +75,10 @@ def load_tokenizer(config: TextEncoderConfig) -> Any:
                          f"local folder holding {need} (e.g. `openclap convert ... --tokenizer DIR`)")
     path = check_tokenizer_folder(source, config)
     has_config = any((path / name).is_file() for name in ("tokenizer_config.json", "config.json"))
-    if kind in _TOKENIZER_CLASSES and not has_config:  # bare vocabulary files: the class comes from the tower
-        cls = getattr(transformers, _TOKENIZER_CLASSES[kind])
-        if (path / "tokenizer.json").is_file():
-            tokenizer = cls(tokenizer_file=str(path / "tokenizer.json"))
-        elif kind == "bert":
-            tokenizer = cls(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
-        else:
-            tokenizer = cls(vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt"))
-    else:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    # Bare vocabulary files name no tokenizer class: it follows from the text tower's type.
+    use_class = kind in _TOKENIZER_CLASSES and not has_config
+    cls = getattr(transformers, _TOKENIZER_CLASSES[kind or ""]) if use_class else transformers.AutoTokenizer
+    tokenizer = cls.from_pretrained(str(path), local_files_only=True)
     if config.pad_token_id is not None:
         tokenizer.pad_token = tokenizer.convert_ids_to_tokens(config.pad_token_id)
     elif tokenizer.pad_token is None:
