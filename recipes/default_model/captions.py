@@ -37,7 +37,7 @@ STOP_TOKENS: frozenset[str] = frozenset(
     std standard stdsounds custom user unit units techs tech megapack factions faction actor actors
     sounds stamps stamp tuxpaint openclonk minetest megaglest wesnoth warmux widelands hedgewars
     supertux supertuxkart scorched lincity redeclipse flightgear boswars freedroidrpg
-    activities activity gcompris qml mehackit menegass freesound
+    activities activity gcompris qml mehackit menegass freesound ocg ocd ocf
     """
     )
 )
@@ -52,6 +52,28 @@ JARGON: dict[str, str] = {
     "explodes": "explosion",
     "lrgexpl": "large explosion",
     "lrg": "large",
+    "fs": "footstep",
+    "lachen": "laugh",
+    "klopf": "knock",
+    "autsch": "ouch",
+    "holz": "wood",
+    "oeffnen": "open",
+    "quiek": "squeak",
+    "zisch": "hiss",
+    "schlurf": "footstep",
+    "kabumm": "explosion",
+    "booom": "explosion",
+    "hitground": "impact",
+    "metalhitground": "metal impact",
+    "aaah": "scream",
+    "citysounds": "city",
+    "whizz": "whoosh",
+    "outwater": "water splash",
+    "engstart": "engine start",
+    "stadium": "crowd",
+    "sunny": "day",
+    "nightime": "night",
+    "con": "construction",
     "sml": "small",
     "smlexpl": "small explosion",
     "brk": "break",
@@ -410,7 +432,7 @@ def segment_compound(token: str, vocab: frozenset[str]) -> list[str]:
     """Split a run-together token ("metalfootstep") into known words, or return [].
 
     A full segmentation into vocabulary words (each at least 3 letters) is preferred; failing that,
-    known words of at least 5 letters found inside the token are returned (longest first, no overlap).
+    known words of at least 6 letters found inside the token are returned (longest first, no overlap).
     """
     n = len(token)
     best: list[list[str] | None] = [None] * (n + 1)
@@ -421,7 +443,7 @@ def segment_compound(token: str, vocab: frozenset[str]) -> list[str]:
             continue
         for j in range(i + 3, n + 1):
             piece = token[i:j]
-            if piece in vocab or piece in JARGON:
+            if piece != token and (piece in vocab or piece in JARGON):
                 cand = [*cur, piece]
                 old = best[j]
                 if old is None or len(cand) < len(old):
@@ -431,7 +453,7 @@ def segment_compound(token: str, vocab: frozenset[str]) -> list[str]:
         return full
     found: list[tuple[int, str]] = []
     taken = [False] * n
-    for word in sorted((w for w in vocab if len(w) >= 5 and w in token), key=lambda w: (-len(w), w)):
+    for word in sorted((w for w in vocab if len(w) >= 6 and w in token), key=lambda w: (-len(w), w)):
         start = token.find(word)
         while start >= 0:
             if not any(taken[start : start + len(word)]):
@@ -524,18 +546,18 @@ CONCEPTS: tuple[Concept, ...] = (
     # --- domestic and farm animals
     _c("dog growl|growling|snarl", "dog,animal", "a dog growling; an angry dog snarling; a growling dog"),
     _c("dog|hound|wolf whine|whimper", "dog,animal", "a dog whining; a whimpering dog"),
-    _c("dog|hound", "dog,animal", "a dog barking; a barking dog; a dog barks loudly; a dog"),
+    _c("dog|hound", "dog,animal", "a dog barking; a barking dog; a dog barking loudly; a dog"),
     _c("wolf|wolves howl*", "wolf,animal", "a wolf howling; wolves howling"),
     _c("wolf|wolves|coyote", "wolf,animal", "a wolf growling and howling; a wild wolf; a wolf snarling"),
     _c("growl|growls|snarl|snarls", "growl,animal", "an animal growling; a beast snarling"),
     _c(
         "rooster|cock|cockerel",
         "rooster,bird,animal",
-        "a rooster crowing; a rooster crows; a cock-a-doodle-doo",
+        "a rooster crowing; a rooster crowing loudly; a cock-a-doodle-doo",
     ),
     _c("chicken|chick", "chicken,hen,bird,animal", "chickens clucking; a hen clucking; a hen; farm chickens"),
     _c("pig|piglet|hog|swine", "pig,animal", "a pig oinking; pigs grunting; a pig squealing; a pig"),
-    _c("cow|calf|moo", "cow,animal", "a cow mooing; cattle mooing; a cow moos; a cow"),
+    _c("cow|calf|moo", "cow,animal", "a cow mooing; cattle mooing; a mooing cow; a cow"),
     _c("sheep|goat|ewe", "sheep,animal", "a sheep bleating; sheep baaing; a goat bleating"),
     _c(
         "horse canter|gallop*|trot*|hoof*|walk|ride|riding",
@@ -580,7 +602,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     # --- birds and insects
     _c("crow|crows|raven|caw*", "crow,bird,animal", "a crow cawing; crows cawing; a raven croaking"),
-    _c("owl|owls|hoot*", "owl,bird,animal", "an owl hooting; an owl hoots at night"),
+    _c("owl|owls|hoot*", "owl,bird,animal", "an owl hooting; an owl hooting at night"),
     _c("cuckoo", "cuckoo,bird,animal", "a cuckoo calling; a cuckoo bird"),
     _c("seagull|gull|gulls|albatross", "seagull,bird,animal", "seagulls crying; a seagull calling"),
     _c(
@@ -628,12 +650,12 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "thunder|thunderstorm|lightning|storm",
         "thunderstorm,thunder,weather",
-        "thunder rumbling; a thunderstorm; a clap of thunder; thunder crashing during a storm",
+        "thunder rumbling; a thunderstorm; a thunderclap; thunder crashing during a storm",
     ),
     _c(
         "rain|raining|rainfall|drizzle|shower",
         "rain,weather,water",
-        "rain falling; rain pouring down; raindrops falling; the sound of rain; heavy rain",
+        "rain falling; heavy rain coming down; raindrops falling; the sound of rain; heavy rain",
     ),
     _c("rain windshield|window|roof", "rain,weather,water", "rain on a window; rain drumming on a roof"),
     _c(
@@ -670,7 +692,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("bubble pour", "pouring,water", "a liquid being poured; a drink pouring and fizzing"),
     _c("pour|pouring|fill|filling", "pouring water,water", "water being poured; pouring water into a glass"),
     _c(
-        "water splash|splat*",
+        "water splash|splat*|impact|hit|land|drop",
         "splash,water",
         "a splash of water; something splashing into water; water splashing",
     ),
@@ -718,26 +740,33 @@ CONCEPTS: tuple[Concept, ...] = (
         2,
     ),
     _c("night", "night ambience", "a quiet night ambience", 2),
+    _c(
+        "day|morning tileset*|ambience|ambient",
+        "nature ambience,chirping birds",
+        "birds singing in the daytime; a daytime nature ambience with birds",
+    ),
     _c("desert|sand|dune", "desert ambience", "desert wind ambience", 2),
     # --- human non-speech sounds
-    _c("cough|coughs|hack", "coughing,human", "a person coughing; someone coughs; a man coughing; coughing"),
-    _c("sneeze|achoo", "sneezing,human", "a person sneezing; someone sneezes"),
+    _c(
+        "cough|coughs|hack", "coughing,human", "a person coughing; someone coughing; a man coughing; coughing"
+    ),
+    _c("sneeze|achoo", "sneezing,human", "a person sneezing; someone sneezing"),
     _c("snore|snores|sleep|sleeping", "snoring,human", "a person snoring; someone snoring loudly"),
     _c(
         "breath|breathe|inhale|exhale|pant|panting|sigh",
         "breathing,human",
         "a person breathing; heavy breathing; someone breathing in and out",
     ),
-    _c("gasp", "gasp,human", "a person gasping; someone gasps"),
+    _c("gasp", "gasp,human", "a person gasping; someone gasping"),
     _c(
         "laugh|chuckle|giggle|cackle|haha",
         "laughing,human",
-        "a person laughing; someone laughs; laughter; a man laughing",
+        "a person laughing; someone laughing; laughter; a man laughing",
     ),
     _c("witch|witches|female|woman laugh", "laughing,human", "a woman laughing; a witch cackling"),
     _c("cry|crying|sob|weep|wail|wailing", "crying,human", "a person crying; someone wailing; sobbing"),
     _c("baby|infant|newborn", "crying baby,human", "a baby crying; an infant crying; a crying baby"),
-    _c("scream|shriek|yell|shout", "scream,human", "a person screaming; a loud scream; someone shrieks"),
+    _c("scream|shriek|yell|shout", "scream,human", "a person screaming; a loud scream; someone shrieking"),
     _c("female|woman|girl|civfem scream|shriek", "scream,human", "a woman screaming; a female scream"),
     _c(
         f"{HUMANS} die|death|dying|dead|kill*",
@@ -752,7 +781,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         f"{HUMANS} pain|hurt|hit|ow|ouch|ooff|ugh|damage|injur*",
         "grunt,human",
-        "a man grunting in pain; a man groaning; someone cries out in pain",
+        "a man grunting in pain; a man groaning; someone crying out in pain",
     ),
     _c(
         "female|woman|girl pain|hurt|hit|ow|ouch|ooff|ugh|damage|injur*",
@@ -792,7 +821,9 @@ CONCEPTS: tuple[Concept, ...] = (
     _c("hiccup", "hiccup,human", "someone hiccuping"),
     _c("brush teeth", "brushing teeth,human", "someone brushing their teeth; a toothbrush scrubbing teeth"),
     # --- household and everyday objects
-    _c("door knock", "door knock,door", "knocking on a door; someone knocks on a door; a knock at the door"),
+    _c(
+        "door knock", "door knock,door", "knocking on a door; someone knocking on a door; a knock at the door"
+    ),
     _c("knock|knocks|rap", "door knock,door", "knocking on wood; a knock; someone knocking"),
     _c(
         "door|gate|hatch|doors creak*|squeak*",
@@ -808,7 +839,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "door|doors|gate|fencegate|gates|stonegate|hatch open|opening|opened",
         "door,door open",
-        "a door opening; someone opens a door; a door swinging open",
+        "a door opening; someone opening a door; a door swinging open",
     ),
     _c("door|doors|gate|fencegate|gates|stonegate|hatch", "door", "a door; a door opening and closing"),
     _c("window|windows open|opening|close|closing", "window", "a window being opened; a window sliding shut"),
@@ -1028,7 +1059,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "stone impact|hit|bang|fall|falling|land",
         "stone,impact",
-        "a stone hitting stone; rocks knocking together",
+        "a stone hitting stone; rocks clacking together",
     ),
     _c(
         "rock|rocks|stone|stones|boulder|debris|rubble|gravel|collapse|avalanche|cave",
@@ -1041,7 +1072,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "wood,breaking",
         "wood breaking; a wooden plank snapping; splintering wood",
     ),
-    _c("wood|wooden|plank|planks|crate|bridge|log|logs", "wood", "a wooden knock; wood clattering", 2),
+    _c("wood|wooden|plank|planks|crate|bridge|log|logs", "wood", "wood clattering; a wooden thud", 2),
     _c(
         "break|breaks|breaking|broken|crack|cracking|cracky|snap",
         "breaking",
@@ -1119,7 +1150,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "tires screeching; a car skidding; brakes squealing",
     ),
     _c("crash|collision|wreck", "crash,impact", "a crash; a car crash; a loud collision", 2),
-    _c("bicycle|bike|cycle", "bicycle", "a bicycle bell ringing"),
+    _c("level crossing|crossings", "bell,train", "a railroad crossing bell ringing; a level crossing signal"),
+    _c("bicycle|bike", "bicycle", "a bicycle bell ringing"),
     _c(
         "rocket engine|takeoff|launch|launching|liftoff",
         "rocket,vehicle",
@@ -1207,6 +1239,7 @@ CONCEPTS: tuple[Concept, ...] = (
     # --- music instruments and percussion (hydrogen, sonic pi, gcompris)
     _c("kick", "kick drum,drum,music", "a kick drum hit; a bass drum thump; a kick drum"),
     _c("snare", "snare drum,drum,music", "a snare drum hit; a snare drum crack; a snare drum"),
+    _c("drum|cymbal|crash splash", "cymbal,music", "a splash cymbal; a cymbal being struck"),
     _c("hihat|hat", "hi-hat,cymbal,music", "a hi-hat cymbal; a hi-hat being struck; a hi-hat tap"),
     _c(
         "cymbal|crash|splash|china|ride",
@@ -1540,13 +1573,13 @@ ESC50_KEYWORDS: dict[str, str] = {
     "footsteps": r"footstep|\bwalking\b",
     "laughing": r"laugh|cackl|giggl",
     "brushing teeth": r"brushing|toothbrush",
-    "snoring": r"snor",
+    "snoring": r"snor(e|es|ing)\b",
     "drinking sipping": r"drink|\bsip|slurp|gulp",
     "door knock": r"knock",
-    "mouse click": r"\bmouse\b.*click|click",
+    "mouse click": r"\bmouse\b|\bclick",
     "keyboard typing": r"typing|keyboard|typewriter",
     "door wood creaks": r"creak",
-    "can opening": r"\bcan\b.*open|can popping",
+    "can opening": r"\bcan (being opened|popping)|opening a can|soda can",
     "washing machine": r"washing machine",
     "vacuum cleaner": r"vacuum",
     "clock alarm": r"alarm",

@@ -48,16 +48,17 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import captions as cap
 
-EXTRACT_VERSION = 1
+EXTRACT_VERSION = 3
 MAX_SR = 32000
 SEG_SECONDS = 10.0
 MAX_SEGMENTS = 6
 MIN_SECONDS = 0.3
 SILENCE_DBFS = -60.0
 VAL_PERCENT = 5
-CAP_PER_KEY = 25
+CAP_PER_KEY = 40
 AUDIO_EXT = (".wav", ".ogg", ".oga", ".flac", ".mp3", ".opus")
 ARCHIVE_EXT = (".zip", ".pk3", ".wz")
+C4GROUP_EXT = (".ocg", ".ocd", ".ocf")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared" / "data"
 
@@ -65,6 +66,7 @@ SHARED = REPO_ROOT.parent / "shared" / "data"
 GLOBAL_EXCLUDE = re.compile(
     r"(^|/)(music|musics|songs?|soundtracks?|tracks?|jingles?|speech|announcer|codriver|taunts?|memressp|"
     r"tutorial|lang|languages|locale|alphabets|symbols|mk-viii|tcas|paintkit)(/|$)|_desc(_[a-z]+)?\.|"
+    r"(^|/)music|"
     r"(^|/)(intro|theme|title|menu_?music|credits)[^/]*\.[a-z0-9]+$",
     re.IGNORECASE,
 )
@@ -158,6 +160,7 @@ SOURCES: tuple[Source, ...] = (
     Source(("ri-li-data",)),
     Source(("openssn-data",)),
     Source(("adonthell-data",)),
+    Source(("openclonk-data",), voice=r"/Skin\.ocg/"),
     Source(("sound-theme-freedesktop",)),
     Source(("yaru-theme-sound",)),
     Source(("deepin-sound-theme",)),
@@ -224,7 +227,8 @@ def fetch_deb(pkg: str, deb_dir: Path) -> Path | None:
 def license_summary(text: str) -> str:
     """Summarise a debian/copyright file: the licence short names, most frequent first."""
     names = [m.group(1).strip() for m in re.finditer(r"^License:\s*(\S[^\n]*)$", text, re.MULTILINE)]
-    if names:
+    names = [n for n in names if len(n) <= 60]
+    if names and re.search(r"^Format:.*copyright-format", text, re.MULTILINE | re.IGNORECASE):
         counts = Counter(names)
         return " / ".join(n for n, _ in counts.most_common(6))
     low = text.lower()
@@ -294,6 +298,29 @@ def opensfx_files(buf: bytes) -> Iterator[tuple[str, bytes, str]]:
         yield f"opensfx_{i:02d}.wav", body, (m.group(1).strip() if m else title)
 
 
+def c4group_files(buf: bytes, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+    """Files inside an OpenClonk group (.ocg/.ocd/.ocf): gzip with a changed magic, a scrambled
+    204-byte header, 316-byte entry records, then the data; child groups nest the same layout."""
+    if buf[:2] == b"\x1e\x8c":
+        buf = zlib.decompress(b"\x1f\x8b" + buf[2:], 16 + zlib.MAX_WBITS)
+    head = bytearray(x ^ 237 for x in buf[:204])
+    for i in range(0, 202, 3):
+        head[i], head[i + 2] = head[i + 2], head[i]
+    if not head.startswith(b"RedWolf Design GrpFolder"):
+        return
+    (count,) = struct.unpack("<i", head[0x24:0x28])
+    base = 204 + 316 * count
+    for k in range(count):
+        entry = buf[204 + 316 * k : 204 + 316 * (k + 1)]
+        name = entry[:260].split(b"\0")[0].decode("latin-1")
+        _packed, child, size, _reserved, offset = struct.unpack("<iiiii", entry[260:280])
+        data = buf[base + offset : base + offset + size]
+        if child:
+            yield from c4group_files(data, f"{prefix}{name}/")
+        else:
+            yield prefix + name, data
+
+
 # --------------------------------------------------------------------------------------------
 # Audio
 
@@ -355,9 +382,10 @@ class Extractor:
     key_counts: Counter[str] = field(default_factory=Counter)
     cap_per_key: int = CAP_PER_KEY
     voice_re: re.Pattern[str] | None = None
+    skipped: list[str] = field(default_factory=list)
 
     def describe(self, orig: str, hint: str) -> cap.Description | None:
-        desc = cap.describe_path(orig, hint)
+        desc = describe(orig, hint)
         if desc is None:
             return None
         in_voice_dir = self.voice_re is not None and self.voice_re.search(orig) is not None
@@ -370,6 +398,7 @@ class Extractor:
         desc = self.describe(orig, hint)
         if desc is None:
             self.stats["undescribable"] += 1
+            self.skipped.append(orig)
             return
         if self.key_counts[desc.key] >= self.cap_per_key:
             self.stats["capped"] += 1
@@ -421,7 +450,7 @@ class Extractor:
 
 def iter_deb_members(deb: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
     """Extract the useful members of a .deb's data tarball into ``tmp`` (audio, archives, copyright)."""
-    wanted = AUDIO_EXT + ARCHIVE_EXT + (".rcc", ".cat")
+    wanted = AUDIO_EXT + ARCHIVE_EXT + C4GROUP_EXT + (".rcc", ".cat")
     proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     extracted: list[tuple[str, Path]] = []
@@ -449,6 +478,13 @@ def iter_deb_members(deb: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
 
 def strip_root(name: str) -> str:
     return re.sub(r"^usr/(share/|lib/)?(games/)?", "", name)
+
+
+def describe(orig: str, hint: str) -> cap.Description | None:
+    """Describe a clip from its path inside the package, without the package's own top folder
+    (a game's name, such as "frozen-bubble", says nothing about the sound)."""
+    parts = orig.split("/", 1)
+    return cap.describe_path(parts[1] if len(parts) == 2 else orig, hint)
 
 
 def extract_deb(src: Source, pkg: str, deb: Path, ex: Extractor, work: Path) -> str:
@@ -492,6 +528,11 @@ def extract_deb(src: Source, pkg: str, deb: Path, ex: Extractor, work: Path) -> 
                             ex.add(orig, zf.read(zi), hint=src.hint)
             elif low.endswith(".rcc"):
                 for inner, raw in sorted(rcc_files(path.read_bytes())):
+                    orig = f"{rel}!{inner}"
+                    if inner.lower().endswith(AUDIO_EXT) and keep(orig):
+                        ex.add(orig, raw, hint=src.hint)
+            elif low.endswith(C4GROUP_EXT):
+                for inner, raw in sorted(c4group_files(path.read_bytes())):
                     orig = f"{rel}!{inner}"
                     if inner.lower().endswith(AUDIO_EXT) and keep(orig):
                         ex.add(orig, raw, hint=src.hint)
@@ -671,6 +712,7 @@ def run_extraction(out: Path, force: set[str], only: set[str]) -> None:
             "license": licence,
             "stats": dict(sorted(ex.stats.items())),
             "seconds": round(time.time() - t0, 1),
+            "undescribable": ex.skipped,
         }
         save_part(out, name, head, ex.records)
         log(f"[{name}] {len(ex.records)} clips in {time.time() - t0:.0f}s  {dict(sorted(ex.stats.items()))}")
@@ -701,7 +743,7 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
                 desc = cap.Description(phrases=[], labels=[str(rec["hint"])], key=str(rec["hint"]))
                 labels = ["music", str(rec["hint"])] if name == "philharmonia" else ["speech", "digit"]
             else:
-                d = cap.describe_path(orig, str(rec["hint"]))
+                d = describe(orig, str(rec["hint"]))
                 if d is None:
                     continue
                 if (
@@ -727,7 +769,7 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
                     "captions": caps,
                     "labels": labels,
                     "split": split_of(name, orig),
-                    "source": name,
+                    "source": str(part["package"]),
                     "license": part["license"],
                     "duration": rec["duration"],
                     "orig": orig,
@@ -735,8 +777,8 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
             )
             n += 1
             secs += float(rec["duration"])  # type: ignore[arg-type]
-        sources[name] = {
-            "package": part["package"],
+        sources[str(part["package"])] = {
+            "source_key": name,
             "clips": n,
             "seconds": round(secs, 1),
             "license": part["license"],
@@ -772,12 +814,12 @@ def write_readme(out: Path, rows: list[dict[str, object]], sources: dict[str, di
         "- `manifest.jsonl`: audio, captions, labels, split, source, license",
         "- `licenses/`: each package's debian/copyright",
         "",
-        "| source | package | clips | minutes | licence |",
-        "|---|---|---|---|---|",
+        "| source | clips | minutes | licence |",
+        "|---|---|---|---|",
     ]
     for name, info in sources.items():
         minutes = float(info["seconds"]) / 60  # type: ignore[arg-type]
-        lines.append(f"| {name} | {info['package']} | {info['clips']} | {minutes:.1f} | {info['license']} |")
+        lines.append(f"| {name} | {info['clips']} | {minutes:.1f} | {info['license']} |")
     lines += ["", "## ESC-50 class coverage by caption keyword (planning only)", "", coverage_table(rows), ""]
     (out / "README.md").write_text("\n".join(lines))
 

@@ -1,0 +1,132 @@
+"""Teacher embeddings for distillation: the pretrained aisfx sound-effects CNN (weights only).
+
+The aisfx wheel (PyPI, CC BY 4.0 weights, Ma & Lerch, ISMIR 2022) ships a 4-block CNN; its package pins
+old numpy/librosa, so only its weights file is used (``torch.load(weights_only=True)`` with an
+allowlist of the two numpy types it holds) and the network and features are rebuilt here from the
+description in AISFX.md. Output: one 512-d embedding per clip (mean over 100-frame blocks).
+
+Usage: .venv/bin/python recipes/default_model/teacher.py --data /work/openclap-data
+Writes DATA/teacher.npz (paths, embeddings) and resumes from it when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openclap.audio.frontend import mel_filterbank
+from openclap.audio.io import AudioError, load_mono
+
+SAMPLE_RATE = 44100
+N_FFT, HOP, N_MELS, BLOCK, BLOCK_HOP = 2048, 1024, 96, 100, 50
+LOG_SCALE = 9.457798957824707
+
+
+class _Block(nn.Module):
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.bn2 = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor, pool: bool) -> torch.Tensor:
+        x = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+        return F.max_pool2d(x, 2) if pool else x
+
+
+class SfxTeacher(nn.Module):
+    """[B, 1, 100, 96] time-major feature blocks -> [B, 512] (mean over frequency, max over time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for i, (c_in, c_out) in enumerate([(1, 64), (64, 128), (128, 256), (256, 512)], start=1):
+            setattr(self, f"conv_block{i}", _Block(c_in, c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(1, 5):
+            x = getattr(self, f"conv_block{i}")(x, pool=i < 4)
+        return x.mean(dim=3).amax(dim=2)
+
+
+def load_teacher(path: Path) -> SfxTeacher:
+    allowed = [(np._core.multiarray.scalar, "numpy.core.multiarray.scalar"), np.dtype, np.dtypes.Int64DType]
+    with torch.serialization.safe_globals(allowed):
+        state, _heads = torch.load(path, weights_only=True, map_location="cpu")
+    model = SfxTeacher()
+    prefix = "embedding_net."
+    model.load_state_dict(
+        {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}, strict=True
+    )
+    return model.eval()
+
+
+class TeacherFeatures(nn.Module):
+    """Mono 44.1 kHz wave [N] -> blocks [nb, 1, 100, 96] of log10(1e4 * mel + 1) / 9.4578."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        fb = mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS, 0.0, SAMPLE_RATE / 2, "htk", None)
+        fb = fb / np.maximum(fb.sum(axis=0, keepdims=True), 1e-12)  # unit-sum filters
+        self.register_buffer("fb", torch.from_numpy(fb).float())
+        self.register_buffer("window", torch.hann_window(N_FFT))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        peak = wave.abs().max().clamp(min=1e-8)
+        spec = torch.stft(wave / peak, N_FFT, HOP, window=self.window, center=True, return_complex=True)
+        mel = (spec.abs() ** 2).T @ self.fb  # [T, 96]
+        feats = torch.log10(1e4 * mel + 1.0) / LOG_SCALE
+        if feats.shape[0] < BLOCK:
+            feats = F.pad(feats, (0, 0, 0, BLOCK - feats.shape[0]))
+        starts = range(0, feats.shape[0] - BLOCK + 1, BLOCK_HOP)
+        return torch.stack([feats[s : s + BLOCK] for s in starts]).unsqueeze(1)
+
+
+def embed(model: SfxTeacher, feats: TeacherFeatures, path: str) -> np.ndarray:
+    with torch.inference_mode():
+        blocks = feats(torch.from_numpy(load_mono(path, SAMPLE_RATE)))
+        return model(blocks).mean(dim=0).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True, help="folder with manifest.jsonl and aisfx/")
+    parser.add_argument("--weights", type=Path, default=None, help="aisfx checkpoint.pth")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    weights = args.weights or args.data / "aisfx/unz/aisfx/models/checkpoint.pth"
+    model, feats = load_teacher(weights), TeacherFeatures()
+    out = args.data / "teacher.npz"
+    done: dict[str, np.ndarray] = {}
+    if out.exists():
+        old = np.load(out, allow_pickle=False)
+        done = dict(zip(old["paths"].tolist(), old["embeddings"], strict=True))
+    paths = [json.loads(line)["audio"] for line in (args.data / "manifest.jsonl").read_text().splitlines()]
+    todo = [p for p in paths if p not in done]
+    print(f"{len(done)} cached, {len(todo)} to embed")
+    start = time.time()
+    for i, path in enumerate(todo, 1):
+        try:
+            done[path] = embed(model, feats, path)
+        except AudioError as err:
+            print(f"skipped {err}")
+        if i % 500 == 0 or i == len(todo):
+            keys = sorted(done)
+            tmp = out.with_suffix(".tmp.npz")
+            np.savez(tmp, paths=np.array(keys, dtype=np.str_), embeddings=np.stack([done[k] for k in keys]))
+            tmp.replace(out)
+            print(f"{i}/{len(todo)} in {time.time() - start:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
