@@ -65,8 +65,13 @@ def save_checkpoint(
         for k, v in model.state_dict().items()
         if include_text or not k.startswith(TEXT_PREFIX)
     }
-    if not include_text and not config.text_encoder.pretrained:
-        raise CheckpointError("include_text=False needs a pretrained text tower source in the config")
+    text_cfg = config.text_encoder
+    if not include_text and not (text_cfg.pretrained and text_cfg.source is not None):
+        # Without a pretrained source the tower would be rebuilt at random when loading.
+        raise CheckpointError(
+            "include_text=False needs a pretrained text tower source in the config "
+            "(text_encoder.source set and pretrained true)"
+        )
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

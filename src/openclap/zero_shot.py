@@ -79,8 +79,10 @@ class ZeroShotClassifier:
         self, audio_emb: np.ndarray | torch.Tensor, top_k: int = 1, threshold: float | None = None
     ) -> list[list[Prediction]]:
         """Top-k labels per clip (multi-label: optionally only those scoring at least ``threshold``)."""
+        if top_k < 1:
+            raise ValueError(f"top_k={top_k} is not valid; it must be at least 1")
         scores = self.predict_proba(audio_emb)
-        top_k = max(1, min(top_k, len(self.labels)))
+        top_k = min(top_k, len(self.labels))
         results = []
         for row in scores:
             order = np.argsort(-row, kind="stable")[:top_k]

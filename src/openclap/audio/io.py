@@ -127,9 +127,24 @@ def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: flo
 def prepare_array(
     wave: np.ndarray, sample_rate: int, target_sr: int, source: str | os.PathLike[str] = "<array>"
 ) -> np.ndarray:
-    """Validate an in-memory [N] or [C, N] array, downmix it by mean and resample it: float32 [N]."""
-    wave = np.asarray(wave, dtype=np.float32)
+    """Validate an in-memory [N] or [C, N] array, downmix it by mean and resample it: float32 [N].
+
+    Integer PCM arrays (int8, uint8, int16, int32, e.g. from ``scipy.io.wavfile``) are scaled to [-1, 1)
+    as libsndfile does.
+    """
+    wave = np.asarray(wave)
+    if wave.dtype in (np.int8, np.uint8, np.int16, np.int32):
+        info = np.iinfo(wave.dtype)
+        half = (float(info.max) - float(info.min) + 1.0) / 2.0  # 32768 for int16, 128 for uint8
+        wave = (wave.astype(np.float64) - (float(info.min) + half)) / half
+    wave = wave.astype(np.float32, copy=False)
     check_wave(wave, sample_rate, source)
+    if wave.ndim == 2 and wave.shape[0] > wave.shape[1]:
+        raise AudioError(
+            source,
+            f"array of shape {tuple(wave.shape)} has more channels than samples; pass [channels, N] "
+            "(transpose a [N, channels] array such as soundfile.read returns)",
+        )
     mono = resample(to_mono(wave), sample_rate, target_sr)
     if mono.size == 0:
         raise AudioError(source, f"audio is too short to resample from {sample_rate} Hz to {target_sr} Hz")

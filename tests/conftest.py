@@ -1,0 +1,28 @@
+"""Shared fixtures of the core tests: one tiny model for the whole session, and a checkpoint of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from openclap import ClapModel, create_model, save_checkpoint
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> ClapModel:
+    """``tiny-test`` (16 kHz, 1 s clips, 2-stage small CNN, 1-layer random BERT, MiniLM tokenizer).
+
+    Freshly initialised, in eval mode. Shared: tests must not modify it.
+    """
+    torch.manual_seed(0)
+    return create_model("tiny-test")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_model: ClapModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An openclap checkpoint folder holding ``tiny_model``'s weights (text tower included)."""
+    return save_checkpoint(tiny_model, tmp_path_factory.mktemp("ckpt") / "tiny")
