@@ -1026,7 +1026,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "electric|electricity|spark|sparks|zap|electro|bzzt|bzap|shock|transformer|power|powerline|substation",
         "electricity",
-        "electricity crackling; electric sparks buzzing; an electrical hum",
+        "electric sparks zapping; an electrical hum; electricity arcing",
         2,
     ),
     _c("hum|humming|drone|droning|buzz", "hum", "a low hum; an electrical drone; a constant humming", 2),
@@ -1226,7 +1226,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "catapult|onager|ballista|ballist|trebuchet|siege",
         "catapult,weapon",
-        "a catapult launching; a siege engine firing; a wooden catapult creaking",
+        "a catapult launching; a siege weapon firing; a wooden catapult creaking",
     ),
     _c("shield|armor|armour|armorimpact", "armor,metal", "metal armor clanking; a blow on a shield", 2),
     _c(
