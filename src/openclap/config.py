@@ -32,7 +32,8 @@ class AudioFrontendConfig:
     for clips longer than ``clip_seconds`` (needs an HTS-AT encoder with ``fusion``) and says how the
     whole clip's log-mel is shrunk: ``antialias`` (torchvision >= 0.17 ``Resize``, i.e. laion_clap as it
     runs today) or ``bilinear`` (no antialiasing: the torchvision that trained the models, and
-    Hugging Face).
+    Hugging Face). ``stft_dtype``: precision of the STFT and mel product (``float64``: exact;
+    ``float32``: reproduces the rounding of float32 ``torch.stft`` front ends such as torchaudio's).
     """
 
     sample_rate: int = 16000
@@ -52,9 +53,11 @@ class AudioFrontendConfig:
     crop: str = "start"
     quantize_int16: bool = False
     fusion_shrink: str | None = None
+    stft_dtype: str = "float64"
 
     def __post_init__(self) -> None:
         _check_choice("fusion_shrink", self.fusion_shrink, FUSION_SHRINKS)
+        _check_choice("stft_dtype", self.stft_dtype, ("float64", "float32"))
         _check_choice("pad", self.pad, PAD_MODES)
         _check_choice("crop", self.crop, CROP_MODES)
         _check_choice("mel_scale", self.mel_scale, ("slaney", "htk"))

@@ -13,7 +13,7 @@ import torch
 from openclap.audio.encoders.htsat import HTSAT
 from openclap.audio.frontend import LogMel
 from openclap.audio.fusion import fusion_mel, prepare_fusion, quantize_int16
-from openclap.config import AudioFrontendConfig
+from openclap.registry import get_config
 
 DERIVED = ("attn_mask", "relative_position_index", "spectrogram_extractor.", "logmel_extractor.")
 CASES = {  # case -> (encoder prefix, fusion, stored network input)
@@ -48,8 +48,8 @@ def test_htsat_matches_reference_on_stored_mel(get_case, name: str) -> None:  # 
 
 def test_fusion_frontend_matches_laion(get_case) -> None:  # type: ignore[no-untyped-def]
     case = get_case("laion-htsat-tiny-fusion")
-    cfg = AudioFrontendConfig(sample_rate=48000, clip_seconds=10, hop_length=480, f_min=50, f_max=14000,
-                              mel_scale="htk", mel_norm=None, pad="repeatpad", quantize_int16=True)
+    cfg = get_config("laion-htsat-tiny-fusion").audio  # torchaudio HTK mel, float32 STFT, quantised
+    assert (cfg.mel_scale, cfg.mel_norm, cfg.stft_dtype, cfg.pad) == ("htk", None, "float32", "repeatpad")
     frontend = LogMel(cfg)
     batch = prepare_fusion(case.clips(), cfg, rng=np.random.RandomState(4242))
     assert torch.equal(batch.chunk_starts, case.expected["chunk_starts"])

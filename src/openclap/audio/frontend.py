@@ -84,19 +84,30 @@ class LogMel(nn.Module):
             config.mel_scale,
             config.mel_norm,
         )
-        # Non-persistent: rebuilt from the config, so checkpoints never need to carry them.
-        self.register_buffer("window", torch.hann_window(win_length, periodic=True), persistent=False)
-        self.register_buffer("mel_fb", torch.from_numpy(fb).float(), persistent=False)
+        # Non-persistent: rebuilt from the config, so checkpoints never need to carry them. The STFT and
+        # the mel product run in ``config.stft_dtype``: float64 is exact at float32 output precision; in
+        # float32 the rounding of the window and the FFT around loud bins leaks into weak bins (~1e-2 dB),
+        # which is what float32 references (torchaudio) computed.
+        dtype = torch.float64 if config.stft_dtype == "float64" else torch.float32
+        window = torch.hann_window(win_length, periodic=True, dtype=dtype)
+        self.register_buffer("window", window, persistent=False)
+        self.register_buffer("mel_fb", torch.from_numpy(fb).to(dtype), persistent=False)
+
+    def _compute_dtype(self, wave: torch.Tensor) -> torch.dtype:
+        if wave.device.type == "mps":  # MPS has no float64
+            return torch.float32
+        return torch.float64 if self.config.stft_dtype == "float64" else torch.float32
 
     def power_spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
-        """[B, N] -> [B, n_freqs, frames] STFT power (centred, reflect padding)."""
+        """[B, N] -> [B, n_freqs, frames] STFT power (centred, reflect padding) in ``stft_dtype``."""
         cfg = self.config
+        dtype = self._compute_dtype(wave)
         spec = torch.stft(
-            wave,
+            wave.to(dtype),
             n_fft=cfg.n_fft,
             hop_length=cfg.hop_length,
             win_length=cfg.win_length or cfg.n_fft,
-            window=self.window,
+            window=self.window.to(dtype),
             center=True,
             pad_mode="reflect",
             return_complex=True,
@@ -104,9 +115,9 @@ class LogMel(nn.Module):
         return spec.real.square() + spec.imag.square()
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        power = self.power_spectrogram(wave.float())  # [B, F, T]
-        mel = torch.matmul(power.transpose(1, 2), self.mel_fb).transpose(1, 2)  # [B, n_mels, T]
+        power = self.power_spectrogram(wave)  # [B, F, T]
+        mel = torch.matmul(power.transpose(1, 2), self.mel_fb.to(power.dtype)).transpose(1, 2)  # [B, M, T]
         db = 10.0 * torch.log10(torch.clamp(mel, min=self.config.amin))
         if self.config.top_db is not None:
             db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.config.top_db)
-        return db
+        return db.float()
