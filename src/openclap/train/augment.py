@@ -27,10 +27,19 @@ def mix_pairs(
 ) -> tuple[torch.Tensor, list[str]]:
     """With probability ``prob`` per clip, add another clip of the batch at a random level (ratio in
     [0.3, 0.7]) and join their captions: ``"a dog barks and rain falls"``."""
+    wave, captions, _ = mix_pairs_marked(wave, captions, prob, joiner, gen)
+    return wave, captions
+
+
+def mix_pairs_marked(
+    wave: torch.Tensor, captions: Sequence[str], prob: float, joiner: str, gen: torch.Generator
+) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+    """``mix_pairs`` that also returns a bool mask [B] of the clips that were mixed."""
     batch = wave.shape[0]
     captions = list(captions)
+    chosen = torch.zeros(batch, dtype=torch.bool)
     if prob <= 0 or batch < 2:
-        return wave, captions
+        return wave, captions, chosen
     chosen = torch.rand(batch, generator=gen) < prob
     partners = (torch.arange(batch) + 1 + torch.randint(batch - 1, (batch,), generator=gen)) % batch
     ratios = 0.3 + 0.4 * torch.rand(batch, generator=gen)
@@ -39,7 +48,7 @@ def mix_pairs(
         j, r = int(partners[i]), float(ratios[i])
         mixed[i] = r * wave[i] + (1 - r) * wave[j]
         captions[i] = f"{captions[i]}{joiner}{captions[j]}"
-    return mixed, captions
+    return mixed, captions, chosen
 
 
 def spec_augment(
@@ -75,8 +84,16 @@ def augment_waves(
     wave: torch.Tensor, captions: Sequence[str], config: AugmentConfig, gen: torch.Generator
 ) -> tuple[torch.Tensor, list[str]]:
     """Gain then mixing, as configured."""
+    wave, captions, _ = augment_waves_marked(wave, captions, config, gen)
+    return wave, captions
+
+
+def augment_waves_marked(
+    wave: torch.Tensor, captions: Sequence[str], config: AugmentConfig, gen: torch.Generator
+) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+    """``augment_waves`` that also returns the bool mask [B] of mixed clips."""
     wave = random_gain(wave, config.gain_db, gen)
-    return mix_pairs(wave, captions, config.mix_prob, config.mix_joiner, gen)
+    return mix_pairs_marked(wave, captions, config.mix_prob, config.mix_joiner, gen)
 
 
 def uses_spec_augment(config: AugmentConfig) -> bool:

@@ -76,6 +76,16 @@ class FreezeConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Optional distillation: a linear head from the pooled audio features to precomputed teacher
+    embeddings (``teacher``: an .npz of ``paths`` and ``embeddings``), loss weighted by ``weight``."""
+
+    teacher: str | None = None
+    weight: float = 1.0
+    loss: str = "cosine"  # or "mse" (both on per-dimension standardised teacher embeddings)
+
+
+@dataclass
 class TrainConfig:
     output_dir: str = "runs/clap"
     model: str = "openclap-small"  # registered name or a JSON config file
@@ -104,6 +114,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -130,6 +141,7 @@ SECTIONS: dict[str, type] = {
     "optim": OptimConfig,
     "augment": AugmentConfig,
     "freeze": FreezeConfig,
+    "distill": DistillConfig,
 }
 
 

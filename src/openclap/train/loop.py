@@ -31,9 +31,10 @@ from openclap.distributed import (
 )
 from openclap.loss import ClapLoss, clamp_logit_scales_
 from openclap.model import ClapModel
-from openclap.train.augment import augment_waves, spec_augment, uses_spec_augment
+from openclap.train.augment import augment_waves_marked, spec_augment, uses_spec_augment
 from openclap.train.batches import Batch, TrainBatches
 from openclap.train.config import AugmentConfig, TrainConfig
+from openclap.train.distill import TeacherTargets, distill_loss
 from openclap.train.evaluate import Evaluator
 from openclap.train.optim import WarmupCosine
 from openclap.train.state import TrainState, save_model_folder, save_train_checkpoint
@@ -49,14 +50,22 @@ class NonFiniteLossError(RuntimeError):
 class TrainModule(nn.Module):
     """What DDP wraps: the CLAP forward with SpecAugment between the log-mel and the audio encoder.
 
-    The log-mel runs in float32 outside autocast; modules in ``frozen`` stay in eval mode.
+    The log-mel runs in float32 outside autocast; modules in ``frozen`` stay in eval mode. With a
+    ``distill_head``, the output also holds its prediction from the pooled audio features.
     """
 
-    def __init__(self, model: ClapModel, augment: AugmentConfig, frozen: Sequence[nn.Module] = ()) -> None:
+    def __init__(
+        self,
+        model: ClapModel,
+        augment: AugmentConfig,
+        frozen: Sequence[nn.Module] = (),
+        distill_head: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.augment = augment
         self.frozen = list(frozen)  # a plain list: not registered twice as submodules
+        self.distill_head = distill_head
 
     def train(self, mode: bool = True) -> TrainModule:
         super().train(mode)
@@ -74,12 +83,15 @@ class TrainModule(nn.Module):
             mel = spec_augment(
                 mel, aug.time_masks, aug.time_mask_frames, aug.freq_masks, aug.freq_mask_bins, gen
             )
-        audio = F.normalize(model.audio_projection(model.audio_encoder(mel)), dim=-1)
+        features = model.audio_encoder(mel)
+        audio = F.normalize(model.audio_projection(features), dim=-1)
         out: dict[str, Any] = {
             "audio_emb": audio,
             "text_emb": model.encode_text(tokens),
             "logit_scale": model.logit_scale,
         }
+        if self.distill_head is not None:
+            out["distill"] = self.distill_head(features)
         if model.config.separate_logit_scales:
             out["logit_scale_t"] = model.logit_scale_t
         return out
@@ -111,6 +123,7 @@ class LoopParts:
     total_steps: int
     state: TrainState
     callbacks: list[StepCallback] = field(default_factory=list)
+    teacher: TeacherTargets | None = None  # distillation targets (with TrainModule.distill_head)
 
 
 class TrainLoop:
@@ -121,6 +134,7 @@ class TrainLoop:
         self.window: list[float] = []
         self.window_start = time.perf_counter()
         self.window_samples = 0
+        self.distill_window: list[float] = []
         self.last_eval: dict[str, float] = {}
         self.last_eval_step = -1
         self.last_ckpt_step = -1
@@ -215,7 +229,7 @@ class TrainLoop:
         p, step, rank = self.p, self.p.state.step, self.p.info.rank
         wave = batch["wave"].to(p.device, non_blocking=True)
         gen = seeded_generator(self.cfg.seed, "augment", step, micro, rank)
-        wave, captions = augment_waves(wave, batch["captions"], self.cfg.augment, gen)
+        wave, captions, mixed = augment_waves_marked(wave, batch["captions"], self.cfg.augment, gen)
         tokens = {k: v.to(p.device) for k, v in p.model.tokenize(captions).items()}
         spec_seed = derive_seed(self.cfg.seed, "spec", step, micro, rank)
         no_sync = getattr(p.module, "no_sync", None)
@@ -224,6 +238,11 @@ class TrainLoop:
             with autocast_context(self.cfg.precision, p.device):
                 out = p.module(wave, tokens, spec_seed)
             loss = p.loss_fn(out["audio_emb"], out["text_emb"], out["logit_scale"], out.get("logit_scale_t"))
+            if p.teacher is not None:
+                targets, known = p.teacher.lookup(batch["paths"])
+                extra = distill_loss(out["distill"], targets, known & ~mixed, self.cfg.distill.loss)
+                self.distill_window.append(float(extra.detach()))
+                loss = loss + self.cfg.distill.weight * extra
             # every rank back-propagates, even a NaN, so collectives stay matched; the step is refused later
             p.scaler.scale(loss / self.cfg.optim.grad_accum_steps).backward()
         return loss.detach()
@@ -288,6 +307,9 @@ class TrainLoop:
             "epoch": float(st.epoch),
             "bad_clips": float(st.bad_clips),
         }
+        if self.distill_window:
+            row["distill_loss"] = sum(self.distill_window) / len(self.distill_window)
+            self.distill_window = []
         self.p.tracker.log("train", st.step, row)
         self.window, self.window_samples, self.window_start = [], 0, time.perf_counter()
 
@@ -329,10 +351,14 @@ class TrainLoop:
             }
             root = self.out / "checkpoints"
             save_train_checkpoint(
-                root, p.model, p.optimizer, p.scaler, p.state, extra, self.cfg.keep_checkpoints
+                root, p.model, p.optimizer, p.scaler, p.state, extra, self.cfg.keep_checkpoints, self._aux()
             )
         self.last_ckpt_step = p.state.step
         barrier()
+
+    def _aux(self) -> nn.Module | None:
+        """Trained modules outside the ``ClapModel`` (the distillation head), saved in checkpoints."""
+        return getattr(self.p.module, "module", self.p.module).distill_head
 
     def _print(self, message: str) -> None:
         prefix = f"[rank {self.p.info.rank}] " if self.p.info.is_distributed else ""

@@ -28,6 +28,7 @@ from openclap.model import ClapModel
 from openclap.registry import get_config
 from openclap.train.batches import ManifestBatches, ShardBatches, TrainBatches
 from openclap.train.config import TrainConfig, dump_train_config
+from openclap.train.distill import TeacherTargets, add_head_params, build_head, check_config
 from openclap.train.evaluate import Evaluator, load_eval_clips
 from openclap.train.freeze import apply_freeze, freeze_unused
 from openclap.train.loop import LoopParts, StepCallback, TrainLoop, TrainModule
@@ -142,9 +143,12 @@ def _probe_loss(module: TrainModule, device: torch.device) -> torch.Tensor:
     return sum((value.float().sum() for value in out.values()), torch.zeros((), device=device))
 
 
-def prepare_module(config: TrainConfig, model: ClapModel, device: torch.device) -> TrainModule:
+def prepare_module(
+    config: TrainConfig, model: ClapModel, device: torch.device, teacher: TeacherTargets | None = None
+) -> TrainModule:
     frozen = apply_freeze(model, config.freeze)
-    module = TrainModule(model, config.augment, frozen)
+    head = build_head(model.audio_encoder.out_dim, teacher.dim).to(device) if teacher is not None else None
+    module = TrainModule(model, config.augment, frozen, head)
     unused = freeze_unused(module, lambda: _probe_loss(module, device))
     if unused:
         print(f"not trained (no gradient in the CLAP forward): {', '.join(unused)}", file=sys.stderr)
@@ -153,7 +157,12 @@ def prepare_module(config: TrainConfig, model: ClapModel, device: torch.device) 
 
 # ----- output folder ----------------------------------------------------------------------------------
 def _resume_state(
-    config: TrainConfig, resume: bool, model: ClapModel, optimizer: torch.optim.Optimizer, scaler: Any
+    config: TrainConfig,
+    resume: bool,
+    model: ClapModel,
+    optimizer: torch.optim.Optimizer,
+    scaler: Any,
+    aux: torch.nn.Module | None = None,
 ) -> TrainState:
     root = Path(config.output_dir) / "checkpoints"
     folder = latest_checkpoint(root)
@@ -166,7 +175,7 @@ def _resume_state(
             f"{config.output_dir} already holds a run ({folder.name}); pass --resume to continue it "
             "or choose another output_dir"
         )
-    state, _ = load_train_checkpoint(folder, model, optimizer, scaler)
+    state, _ = load_train_checkpoint(folder, model, optimizer, scaler, aux)
     print(f"resuming from {folder} (step {state.step}, epoch {state.epoch})", file=sys.stderr)
     return state
 
@@ -197,10 +206,16 @@ def _train(
     config: TrainConfig, resume: bool, callbacks: list[StepCallback], info: DistInfo, device: torch.device
 ) -> TrainResult:
     model = build_model(config, device)
-    module = prepare_module(config, model, device)
+    teacher = None
+    if config.distill.teacher:
+        check_config(config.distill)
+        teacher = TeacherTargets(config.distill.teacher)
+    module = prepare_module(config, model, device, teacher=teacher)
     optimizer = build_optimizer(model, config.optim)
+    if module.distill_head is not None:
+        add_head_params(optimizer, module.distill_head, config.optim)
     scaler = build_scaler(config, device)
-    state = _resume_state(config, resume, model, optimizer, scaler)
+    state = _resume_state(config, resume, model, optimizer, scaler, module.distill_head)
     batches = build_batches(config, model, info)
     steps = total_steps(config, batches)
     if info.is_main:
@@ -223,6 +238,7 @@ def _train(
         total_steps=steps,
         state=state,
         callbacks=callbacks,
+        teacher=teacher,
     )
     try:
         metrics = TrainLoop(parts).run()

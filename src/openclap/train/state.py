@@ -103,8 +103,11 @@ def save_train_checkpoint(
     state: TrainState,
     extra: dict[str, Any],
     keep: int = 2,
+    aux: nn.Module | None = None,
 ) -> Path:
-    """Write ``root/step-NNNNNNNN`` atomically, point ``latest.json`` at it, prune old ones."""
+    """Write ``root/step-NNNNNNNN`` atomically, point ``latest.json`` at it, prune old ones.
+
+    ``aux``: trained modules outside the model (a distillation head), kept in ``train_state.pt``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{state.step:08d}"
@@ -112,6 +115,8 @@ def save_train_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp, include_text=True, extra={"train_step": state.step})
     payload = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()}
+    if aux is not None:
+        payload["aux"] = aux.state_dict()
     atomic_write(tmp / STATE_FILE, lambda p: torch.save(payload, p))
     trainer = {"state": state.to_dict(), **extra}
     atomic_write(tmp / TRAINER_FILE, lambda p: p.write_text(json.dumps(trainer, indent=1) + "\n"))
@@ -146,11 +151,19 @@ def latest_checkpoint(root: str | os.PathLike[str]) -> Path | None:
 
 
 def load_train_checkpoint(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: Any,
+    aux: nn.Module | None = None,
 ) -> tuple[TrainState, dict[str, Any]]:
     """Restore weights, optimiser, scaler and RNG states; return the progress and the trainer.json."""
     load_weights(model, folder)
     payload = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+    if aux is not None:
+        if "aux" not in payload:
+            raise ValueError(f"{folder}: the checkpoint holds no distillation head to resume")
+        aux.load_state_dict(payload["aux"])
     optimizer.load_state_dict(payload["optimizer"])
     scaler.load_state_dict(payload["scaler"])
     set_rng_state(payload["rng"])

@@ -12,12 +12,20 @@ from torch import nn
 
 
 class _Stage(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, convs: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, convs: int, stride: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(convs):
+            first = i == 0
             layers += [
-                nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1, bias=False),
+                nn.Conv2d(
+                    in_channels if first else out_channels,
+                    out_channels,
+                    3,
+                    stride=stride if first else 1,
+                    padding=1,
+                    bias=False,
+                ),
                 nn.BatchNorm2d(out_channels),
                 nn.ReLU(inplace=True),
             ]
@@ -37,13 +45,17 @@ class SmallCnn(nn.Module):
         convs_per_stage: int = 1,
         embed_dim: int = 512,
         dropout: float = 0.1,
+        stem_stride: int = 1,
     ) -> None:
+        """``stem_stride`` > 1 strides the first convolution (time and frequency), which divides the
+        cost of every later stage by its square: the cheap option for fast CPU inference."""
         super().__init__()
         self.out_dim = embed_dim
         self.bn0 = nn.BatchNorm2d(n_mels)
         widths = [1, *channels]
         self.stages = nn.ModuleList(
-            _Stage(widths[i], widths[i + 1], convs_per_stage) for i in range(len(channels))
+            _Stage(widths[i], widths[i + 1], convs_per_stage, stem_stride if i == 0 else 1)
+            for i in range(len(channels))
         )
         self.dropout = dropout
         self.fc = nn.Linear(widths[-1], embed_dim)
