@@ -13,6 +13,7 @@ median of 3 passes after a warm-up, against the reference figures of ``../shared
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -51,7 +52,8 @@ def parity(cases: list[str]) -> dict[str, dict[str, tuple[float, bool]]]:
             model = convert(src, Path(tmp) / "openclap")
             inputs = load_file(str(root / case / "inputs.safetensors"))
             expected = load_file(str(root / case / "expected.safetensors"))
-            results[case] = compare(case, run_case(model, case, inputs, expected), expected)
+            texts = json.loads((root / case / "inputs.json").read_text())["texts"]
+            results[case] = compare(case, run_case(model, case, inputs, expected, texts), expected)
         passed = sum(ok for _, ok in results[case].values())
         print(f"  {case}: {passed}/{len(results[case])} within tolerance", file=sys.stderr)
     return results
@@ -59,7 +61,8 @@ def parity(cases: list[str]) -> dict[str, dict[str, tuple[float, bool]]]:
 
 def print_parity(results: dict[str, dict[str, tuple[float, bool]]]) -> None:
     cases = list(results)
-    names = sorted({n for r in results.values() for n in r}, key=lambda n: (n.startswith("stored_"), n))
+    names = sorted({n for r in results.values() for n in r},
+                   key=lambda n: (n.startswith(("stored_", "tokenized_")), n))
     print("| tensor | " + " | ".join(cases) + " |")
     print("|---|" + "---|" * len(cases))
     for name in names:

@@ -5,6 +5,7 @@ Shared by ``test_parity_models.py`` and ``benchmarks/parity_report.py``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ NOT_REPRODUCED = {  # expected tensors that record a random draw openclap delibe
 
 def tolerance(case: str, name: str) -> tuple[float, float]:
     """(atol, rtol) of README §6 for ``name`` in ``case``; ``stored_*`` entries are 10x tighter."""
+    if name.startswith("tokenized_"):
+        return tolerance(case, name[len("tokenized_") :])
     if name.startswith("stored_"):
         atol, rtol = tolerance(case, name[len("stored_") :])
         return atol / 10, rtol / 10
@@ -69,9 +72,10 @@ def _tokens(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def run_case(model: ClapModel, case: str, inputs: dict[str, torch.Tensor],
-             expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+             expected: dict[str, torch.Tensor], texts: list[str] | None = None) -> dict[str, torch.Tensor]:
     """openclap's value for every tensor the reference recorded (and ``stored_*``: audio outputs of the
-    encoder fed the reference's own network input)."""
+    encoder fed the reference's own network input; ``tokenized_text_embeds``: msclap-2022's texts
+    tokenised by openclap, whose bert-base-uncased ids are real)."""
     clips = originals = [inputs[k] for k in sorted(k for k in inputs if k.startswith("clip"))]
     cfg = model.config.audio
     encoder = model.audio_encoder
@@ -111,6 +115,8 @@ def run_case(model: ClapModel, case: str, inputs: dict[str, torch.Tensor],
     out["stored_audio_proj"] = model.audio_projection(out["stored_audio_pooled"])
     out["text_pooled"] = model.text_features(_tokens(inputs))
     out["text_proj"] = model.text_projection(out["text_pooled"])
+    if case == "msclap-2022" and texts is not None:
+        out["tokenized_text_embeds"] = model.encode_text(texts, normalize=False)
     if case.startswith("msclap"):
         out["audio_embeds"], out["text_embeds"] = out["audio_proj"], out["text_proj"]  # not normalised
         out["logit_scale"] = model.logit_scale.detach().clone()
@@ -134,10 +140,10 @@ def compare(case: str, got: dict[str, torch.Tensor], expected: dict[str, torch.T
             ) -> dict[str, tuple[float, bool]]:
     """``{tensor: (max |diff|, within tolerance)}`` for every expected tensor (and ``stored_*``)."""
     result: dict[str, tuple[float, bool]] = {}
-    for name in sorted(set(expected) | {k for k in got if k.startswith("stored_")}):
+    for name in sorted(set(expected) | {k for k in got if k.startswith(("stored_", "tokenized_"))}):
         if name in NOT_REPRODUCED:
             continue
-        want = expected[name[len("stored_") :] if name.startswith("stored_") else name]
+        want = expected[re.sub(r"^(stored|tokenized)_", "", name)]
         have = got[name]
         assert have.shape == want.shape, f"{case} {name}: shape {tuple(have.shape)} vs {tuple(want.shape)}"
         diff = float((have.double() - want.double()).abs().max()) if want.numel() else 0.0

@@ -4,6 +4,8 @@ saved as an openclap checkpoint and reloaded with bit-identical outputs."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from harness import compare, run_case, write_published
@@ -22,7 +24,8 @@ def test_published_checkpoint_reproduces_reference(get_case, tmp_path, name: str
     src = write_published(name, case.state, tmp_path)
     assert is_published_checkpoint(src)
     model = convert(src, tmp_path / "openclap", family=None)
-    got = run_case(model, name, case.inputs, case.expected)
+    texts = json.loads((case.dir / "inputs.json").read_text())["texts"]
+    got = run_case(model, name, case.inputs, case.expected, texts)
     result = compare(name, got, case.expected)
     failed = {k: f"{d:.3g}" for k, (d, ok) in result.items() if not ok}
     assert not failed, f"{name}: outside tolerance: {failed}"
@@ -30,6 +33,6 @@ def test_published_checkpoint_reproduces_reference(get_case, tmp_path, name: str
 
     src.unlink()  # the round trip must not need the published file
     reloaded = create_model(checkpoint=tmp_path / "openclap")
-    again = run_case(reloaded, name, case.inputs, case.expected)
+    again = run_case(reloaded, name, case.inputs, case.expected, texts)
     changed = [k for k in got if not torch.equal(got[k], again[k])]
     assert not changed, f"{name}: outputs changed after the safetensors round trip: {changed}"
