@@ -62,15 +62,20 @@ def sliding_windows(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cut a [N] waveform into windows of ``num_samples`` every ``hop_samples``.
 
-    Returns ``(windows [W, num_samples], start_seconds [W])``. The last window is padded with ``pad``
-    when it runs past the end; a clip shorter than one window yields one padded window.
+    Returns ``(windows [W, num_samples], start_seconds [W])``. When the hops do not land on the end,
+    one more window is aligned with the end of the clip, so every window is full audio (no padded
+    tail that would weigh a few samples as much as a whole window). A clip shorter than one window
+    yields one window padded with ``pad``.
     """
     if wave.dim() != 1:
         raise ValueError(f"sliding_windows expects a [N] waveform, got shape {tuple(wave.shape)}")
     if hop_samples <= 0 or num_samples <= 0:
         raise ValueError("num_samples and hop_samples must be positive")
     length = wave.shape[0]
-    count = 1 if length <= num_samples else 1 + math.ceil((length - num_samples) / hop_samples)
-    starts = [i * hop_samples for i in range(count)]
-    windows = [fit_length(wave[s : s + num_samples], num_samples, pad=pad) for s in starts]
-    return torch.stack(windows), torch.tensor(starts, dtype=torch.float64) / sample_rate
+    if length <= num_samples:
+        return fit_length(wave, num_samples, pad=pad).unsqueeze(0), torch.zeros(1, dtype=torch.float64)
+    starts = list(range(0, length - num_samples + 1, hop_samples))
+    if starts[-1] + num_samples < length:
+        starts.append(length - num_samples)
+    windows = torch.stack([wave[s : s + num_samples] for s in starts])
+    return windows, torch.tensor(starts, dtype=torch.float64) / sample_rate
