@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,10 @@ def test_failed_save_keeps_the_old_checkpoint(
         save_checkpoint(create_model("tiny-test"), folder)
     assert sorted(p.name for p in folder.iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]
     assert (folder / WEIGHTS_NAME).read_bytes() == before
+
+
+def test_create_model_reports_a_corrupt_safetensors_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\xff" * 100)
+    with pytest.raises(CheckpointError, match=re.escape(f"{bad}: not a readable safetensors file")):
+        create_model(checkpoint=bad)

@@ -76,8 +76,11 @@ def is_published_checkpoint(path: str | os.PathLike[str]) -> bool:
     if path.suffix in LEGACY_SUFFIXES:
         return True
     if path.suffix == ".safetensors" and path.is_file():
-        with safe_open(str(path), framework="pt") as fh:
-            return "openclap" not in (fh.metadata() or {})
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                return "openclap" not in (fh.metadata() or {})
+        except Exception:  # corrupt header: let the openclap loader report it with the file name
+            return False
     return False
 
 
