@@ -52,3 +52,13 @@ def test_lit_freeze_locks_text_tower_and_lower_audio_blocks() -> None:
     assert all(p.requires_grad for p in model.audio_encoder.stages[1].parameters())
     assert all(p.requires_grad for p in model.text_projection.parameters())
     assert model.text_encoder in frozen
+
+
+def test_repeated_captions_are_one_query_relevant_to_every_clip() -> None:
+    from openclap.train.evaluate import caption_relevance
+
+    texts, clips_of_text, texts_of_clip = caption_relevance(
+        [("seven", "a seven"), ("seven",), ("one", "one")]
+    )
+    assert texts == ["seven", "a seven", "one"]
+    assert clips_of_text == [[0, 1], [0], [2]] and texts_of_clip == [[0, 1], [0], [2]]

@@ -11,6 +11,7 @@ One row per clip with the fields
 | ``source`` | optional dataset name |
 | ``license`` | optional licence of the clip |
 
+Other fields (``duration``, provenance, ...) are kept in ``extra`` and written back unchanged.
 Training samples one caption per clip per epoch; evaluation uses all of them.
 """
 
@@ -48,6 +49,7 @@ class ManifestEntry:
     split: str | None = None
     source: str | None = None
     license: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not self.audio:
@@ -66,6 +68,7 @@ class ManifestEntry:
             "split": self.split,
             "source": self.source,
             "license": self.license,
+            **self.extra,
         }
 
 
@@ -93,9 +96,6 @@ def _optional_text(value: Any) -> str | None:
 
 def entry_from_row(row: dict[str, Any], base: Path | None = None) -> ManifestEntry:
     """Validate one manifest row; relative audio paths are joined to ``base``."""
-    unknown = set(row) - set(FIELDS)
-    if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)}; valid fields: {list(FIELDS)}")
     audio = str(row.get("audio") or "")
     if audio and base is not None and not os.path.isabs(audio):
         audio = str(base / audio)
@@ -106,6 +106,7 @@ def entry_from_row(row: dict[str, Any], base: Path | None = None) -> ManifestEnt
         split=_optional_text(row.get("split")),
         source=_optional_text(row.get("source")),
         license=_optional_text(row.get("license")),
+        extra={k: v for k, v in row.items() if k not in FIELDS},
     )
 
 
@@ -169,13 +170,20 @@ def manifest_text(entries: Iterable[ManifestEntry], suffix: str, relative_to: Pa
     if suffix != ".csv":
         raise ManifestError(f"unknown manifest format {suffix!r}; use one of {list(FORMATS)}")
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(FIELDS), lineterminator="\n")
+    extras = sorted({k for row in rows for k in row} - set(FIELDS))
+    writer = csv.DictWriter(buffer, fieldnames=[*FIELDS, *extras], lineterminator="\n")
     writer.writeheader()
     for row in rows:
         row["captions"] = json.dumps(row["captions"], ensure_ascii=False)
         row["labels"] = json.dumps(row["labels"], ensure_ascii=False) if row["labels"] else ""
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
     return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def write_manifest(

@@ -103,7 +103,9 @@ def _write_tar(path: Path, samples: Sequence[tuple[str, bytes, dict[str, Any]]])
     atomic_write(path, write)
 
 
-def _encoded(entries: Iterable[ManifestEntry], sample_rate: int | None, index: ShardIndex):
+def _encoded(
+    entries: Iterable[ManifestEntry], sample_rate: int | None, index: ShardIndex
+) -> Iterator[tuple[str, bytes, dict[str, Any]]]:
     """(key, flac bytes, record) of every decodable clip; bad clips go to ``index.skipped``."""
     for number, entry in enumerate(entries):
         try:

@@ -1,5 +1,5 @@
-"""Validation during training: retrieval R@1/5/10 and mAP@10 on a captioned set (every caption of every
-clip; ``openclap.retrieval``) and zero-shot accuracy on a labelled set (first label of each clip,
+"""Validation during training: retrieval R@1/5/10 and mAP@10 on a captioned set (every distinct caption
+of every clip; ``openclap.retrieval``) and zero-shot accuracy on a labelled set (first label of each clip,
 classes = the labels present; ``openclap.zero_shot``).
 
 The validation clips are decoded once and kept in memory; embedding uses the model's deterministic
@@ -20,7 +20,7 @@ from openclap.data.manifest import ManifestEntry
 from openclap.inference import embed_audio, embed_texts
 from openclap.metrics import accuracy
 from openclap.model import ClapModel
-from openclap.retrieval import evaluate_retrieval
+from openclap.retrieval import rank_relevant, retrieval_metrics
 from openclap.zero_shot import ZeroShotClassifier
 
 
@@ -54,17 +54,44 @@ def load_eval_clips(
     return clips
 
 
+def caption_relevance(
+    captions: Sequence[Sequence[str]],
+) -> tuple[list[str], list[list[int]], list[list[int]]]:
+    """Unique caption texts, the clips each text describes, and the texts of each clip.
+
+    Datasets built from labels repeat captions ("a person saying the digit seven"); a repeated text is
+    one query relevant to every clip it describes, so identical texts do not count as wrong answers.
+    With unique captions this is the usual AudioCaps / Clotho protocol.
+    """
+    index: dict[str, int] = {}
+    clips_of_text: list[list[int]] = []
+    texts_of_clip: list[list[int]] = []
+    for clip, caps in enumerate(captions):
+        mine: list[int] = []
+        for caption in caps:
+            if caption not in index:
+                index[caption] = len(index)
+                clips_of_text.append([])
+            text = index[caption]
+            if text not in mine:
+                mine.append(text)
+                clips_of_text[text].append(clip)
+        texts_of_clip.append(mine)
+    return list(index), clips_of_text, texts_of_clip
+
+
 def retrieval_scores(
     model: ClapModel, clips: EvalClips, audio_emb: np.ndarray, batch_size: int
 ) -> dict[str, float]:
     """Text-to-audio and audio-to-text R@1/5/10, mAP@10 and their mean R@1."""
-    texts = [c for caps in clips.captions for c in caps]
-    text_to_audio = np.repeat(np.arange(len(clips.captions)), [len(c) for c in clips.captions])
+    texts, clips_of_text, texts_of_clip = caption_relevance(clips.captions)
     text_emb = embed_texts(model, texts, batch_size=batch_size)
-    results = evaluate_retrieval(audio_emb, text_emb, text_to_audio)
+    results = {
+        "t2a": retrieval_metrics(rank_relevant(text_emb, audio_emb, clips_of_text)),
+        "a2t": retrieval_metrics(rank_relevant(audio_emb, text_emb, texts_of_clip)),
+    }
     out: dict[str, float] = {}
-    for direction, short in (("text_to_audio", "t2a"), ("audio_to_text", "a2t")):
-        metrics = results[direction]
+    for short, metrics in results.items():
         out.update({f"{short}_r1": metrics.r1, f"{short}_r5": metrics.r5, f"{short}_r10": metrics.r10})
         out[f"{short}_map10"] = metrics.map10
     out["mean_r1"] = (out["t2a_r1"] + out["a2t_r1"]) / 2

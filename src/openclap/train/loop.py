@@ -135,6 +135,7 @@ class TrainLoop:
         self.window_start = time.perf_counter()
         self.window_samples = 0
         self.distill_window: list[float] = []
+        self.paused = 0.0  # seconds of evaluation / checkpointing inside the current log window
         self.last_eval: dict[str, float] = {}
         self.last_eval_step = -1
         self.last_ckpt_step = -1
@@ -212,7 +213,7 @@ class TrainLoop:
         finite = [loss for loss in losses if torch.isfinite(loss)]
         skipped = sum(len(batch["skipped"]) for batch in group)
         local = [float(sum(finite)), float(len(losses) - len(finite)), float(skipped)]
-        totals = all_reduce_sum(torch.tensor(local, dtype=torch.float64))
+        totals = all_reduce_sum(torch.tensor(local, dtype=torch.float64, device=p.device)).cpu()
         if totals[1] > 0:
             raise self._non_finite(group, losses)
         grad_norm = self._apply_gradients()
@@ -297,7 +298,7 @@ class TrainLoop:
 
     def _log_train(self, metrics: dict[str, float]) -> None:
         st = self.p.state
-        elapsed = max(time.perf_counter() - self.window_start, 1e-9)
+        elapsed = max(time.perf_counter() - self.window_start - self.paused, 1e-9)
         row = {
             "loss": sum(self.window) / len(self.window),
             "lr": metrics["lr"],
@@ -312,8 +313,10 @@ class TrainLoop:
             self.distill_window = []
         self.p.tracker.log("train", st.step, row)
         self.window, self.window_samples, self.window_start = [], 0, time.perf_counter()
+        self.paused = 0.0
 
     def _evaluate(self) -> None:
+        started = time.perf_counter()
         p, st = self.p, self.p.state
         metrics: dict[str, float] = {}
         if p.info.is_main and p.evaluator is not None:
@@ -326,6 +329,7 @@ class TrainLoop:
         self.last_eval = broadcast_object(metrics)
         self.last_eval_step = st.step
         barrier()
+        self.paused += time.perf_counter() - started
 
     def _update_best(self, metrics: dict[str, float]) -> None:
         st, key = self.p.state, self.cfg.best_metric
@@ -342,6 +346,7 @@ class TrainLoop:
             )
 
     def _checkpoint(self) -> None:
+        started = time.perf_counter()
         p = self.p
         if p.info.is_main:
             extra = {
@@ -355,6 +360,7 @@ class TrainLoop:
             )
         self.last_ckpt_step = p.state.step
         barrier()
+        self.paused += time.perf_counter() - started
 
     def _aux(self) -> nn.Module | None:
         """Trained modules outside the ``ClapModel`` (the distillation head), saved in checkpoints."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -144,13 +145,17 @@ def _probe_loss(module: TrainModule, device: torch.device) -> torch.Tensor:
 
 
 def prepare_module(
-    config: TrainConfig, model: ClapModel, device: torch.device, teacher: TeacherTargets | None = None
+    config: TrainConfig,
+    model: ClapModel,
+    device: torch.device,
+    verbose: bool = True,
+    teacher: TeacherTargets | None = None,
 ) -> TrainModule:
     frozen = apply_freeze(model, config.freeze)
     head = build_head(model.audio_encoder.out_dim, teacher.dim).to(device) if teacher is not None else None
     module = TrainModule(model, config.augment, frozen, head)
     unused = freeze_unused(module, lambda: _probe_loss(module, device))
-    if unused:
+    if unused and verbose:
         print(f"not trained (no gradient in the CLAP forward): {', '.join(unused)}", file=sys.stderr)
     return module.train()
 
@@ -193,6 +198,8 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[StepCal
     """Train (or fine-tune) a CLAP model as configured; see ``TrainConfig`` and ``recipes/``."""
     if config.threads:
         torch.set_num_threads(config.threads)
+    # the tokenizer runs before data-loader workers fork; keep its thread pool out of the children
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     launched_here = not torch.distributed.is_initialized()
     info, device = init_distributed(config.device)
     try:
@@ -210,7 +217,7 @@ def _train(
     if config.distill.teacher:
         check_config(config.distill)
         teacher = TeacherTargets(config.distill.teacher)
-    module = prepare_module(config, model, device, teacher=teacher)
+    module = prepare_module(config, model, device, verbose=info.is_main, teacher=teacher)
     optimizer = build_optimizer(model, config.optim)
     if module.distill_head is not None:
         add_head_params(optimizer, module.distill_head, config.optim)
