@@ -21,6 +21,12 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "config embedded in --checkpoint); see `openclap models`",
     )
     parser.add_argument("--checkpoint", default=None, help="openclap checkpoint folder or .safetensors file")
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="local folder with the text tokenizer files, for published models whose "
+        "tokenizer does not ship with openclap (gpt2, roberta-base)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
     parser.add_argument(
@@ -40,7 +46,7 @@ def _load_model(args: argparse.Namespace):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = create_model(args.model, checkpoint=args.checkpoint, device=args.device)
+    model = create_model(args.model, checkpoint=args.checkpoint, device=args.device, tokenizer=args.tokenizer)
     if args.checkpoint is None and not has_trained_weights(model.config.name):
         print(
             f"warning: model {model.config.name!r} has no trained weights shipped with this install; "

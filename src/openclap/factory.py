@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from importlib import resources
 from pathlib import Path
@@ -25,6 +26,7 @@ def create_model(
     checkpoint: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     pretrained: bool = True,
+    tokenizer: str | None = None,
 ) -> ClapModel:
     """Build a model in eval mode.
 
@@ -34,24 +36,29 @@ def create_model(
     - Otherwise a registered name loads the weights bundled with the package when they exist and
       ``pretrained`` is true; without them the audio side is freshly initialised (see
       ``has_trained_weights``).
+    - ``tokenizer``: a local folder with the text tokenizer files, replacing the config's (needed for
+      published models whose tokenizer does not ship with openclap: gpt2, roberta-base).
     """
     if checkpoint is not None:
         from openclap.convert import is_published_checkpoint, load_published
 
         if is_published_checkpoint(checkpoint):  # msclap / LAION .pth/.pt, Hugging Face folder: convert
             override = _as_config(name_or_config) if name_or_config is not None else None
-            return load_published(checkpoint, config=override).to(device).eval()
+            return load_published(checkpoint, config=override, tokenizer=tokenizer).to(device).eval()
         config = _as_config(name_or_config) if name_or_config is not None else read_config(checkpoint)
+        config = _with_tokenizer(config, tokenizer)
         external_text = read_metadata(checkpoint).get("text_weights") == "external"
         model = ClapModel(config, load_text_weights=external_text)
         load_weights(model, checkpoint)
     else:
-        config = _as_config(name_or_config if name_or_config is not None else "openclap-small")
+        config = _with_tokenizer(
+            _as_config(name_or_config if name_or_config is not None else "openclap-small"), tokenizer
+        )
         shipped = (
             bundled_weights(config.name) if pretrained and isinstance(name_or_config, str | None) else None
         )
         if shipped is not None:
-            return create_model(None, checkpoint=shipped, device=device)
+            return create_model(None, checkpoint=shipped, device=device, tokenizer=tokenizer)
         model = ClapModel(config)
     return model.to(device).eval()
 
@@ -62,3 +69,13 @@ def has_trained_weights(name: str) -> bool:
 
 def _as_config(value: str | ClapConfig) -> ClapConfig:
     return value if isinstance(value, ClapConfig) else get_config(value)
+
+
+def _with_tokenizer(config: ClapConfig, tokenizer: str | None) -> ClapConfig:
+    if tokenizer is None:
+        return config
+    from openclap.text.tower import check_tokenizer_folder
+
+    check_tokenizer_folder(tokenizer, config.text_encoder)
+    folder = tokenizer if tokenizer == "minilm" else str(Path(tokenizer).expanduser().resolve())
+    return config.replace(text_encoder=dataclasses.replace(config.text_encoder, tokenizer=folder))
