@@ -112,8 +112,8 @@ def test_run_suite_writes_table_plots_and_keeps_going(model, clips: Path, tmp_pa
 
 def test_suite_validation_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("tasks:\n  - {protocol: finetune, dataset: esc50, root: x}\n")
-    with pytest.raises(ValueError, match="protocol 'finetune'"):
+    bad.write_text("tasks:\n  - {protocol: few-shot, dataset: esc50, root: x}\n")
+    with pytest.raises(ValueError, match="protocol 'few-shot'"):
         load_suite(bad)
     bad.write_text("tasks:\n  - {protocol: zeroshot, dataset: esc50, root: x, colour: red}\n")
     with pytest.raises(ValueError, match=r"unknown keys \['colour'\]"):

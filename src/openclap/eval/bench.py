@@ -4,12 +4,13 @@ Suite format::
 
     name: shared-data                  # optional
     tasks:
-      - protocol: zeroshot             # zeroshot | retrieval | linear-probe
+      - protocol: zeroshot             # zeroshot | retrieval | linear-probe | finetune
         dataset: esc50                 # a name from openclap.eval.datasets.list_datasets()
         root: ../data/esc50            # relative to the suite file's folder
         label: ESC-50 (2000 clips)     # optional display name
         dataset_options: {}            # optional get_dataset keywords: folds, min_class_count, adapter's
-        options: {}                    # optional runner keywords: templates; split, group_key, n_splits
+        options: {}                    # optional runner keywords: templates; split, group_key, n_splits;
+                                       # finetune: epochs, lr, encoder_lr, batch_size, seed, ...
 
 ``run_suite`` writes ``results.json``, ``results.md`` and ``plots/*.png`` into the output folder,
 rewriting them after every task so a late failure keeps the earlier rows. A task that raises is
@@ -30,6 +31,7 @@ import yaml
 
 from openclap.eval.datasets import get_dataset
 from openclap.eval.embedding import EmbedOptions
+from openclap.eval.finetune import run_finetune
 from openclap.eval.linear_probe import run_linear_probe
 from openclap.eval.report import plot_result, write_json, write_markdown
 from openclap.eval.retrieval import run_retrieval
@@ -44,6 +46,7 @@ PROTOCOLS: dict[str, Callable[..., dict[str, Any]]] = {
     "zeroshot": run_zeroshot,
     "retrieval": run_retrieval,
     "linear-probe": run_linear_probe,
+    "finetune": run_finetune,
 }
 _TASK_KEYS = {"protocol", "dataset", "root", "label", "dataset_options", "options"}
 

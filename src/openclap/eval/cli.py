@@ -67,12 +67,17 @@ def register_cli(
 
     p = sub.add_parser(
         "eval",
-        help="evaluate a model on one benchmark (zero-shot, retrieval, linear probe)",
+        help="evaluate a model on one benchmark (zero-shot, retrieval, linear probe, fine-tuning)",
         description="Run one evaluation protocol on one dataset read from its official layout under --root "
         "(see `openclap.eval.list_datasets()`). Prints a Markdown row, or JSON with --json. "
-        "Example: openclap eval zeroshot --dataset esc50 --root ../shared/data/esc50-fold4",
+        "Example: openclap eval zeroshot --dataset esc50 --root ../shared/data/esc50-fold4. "
+        "finetune trains a copy of the audio tower with a classification head on each split "
+        "(-o epochs=5 -o lr=1e-3 -o encoder_lr=1e-4 -o batch_size=32); --batch-size is the evaluation "
+        "batch there.",
     )
-    p.add_argument("protocol", choices=["zeroshot", "retrieval", "linear-probe"], help="evaluation protocol")
+    p.add_argument(
+        "protocol", choices=["zeroshot", "retrieval", "linear-probe", "finetune"], help="evaluation protocol"
+    )
     p.add_argument("--dataset", required=True, help="dataset adapter name, e.g. esc50, fsdd, audiocaps")
     p.add_argument("--root", required=True, help="local folder holding the dataset in its official layout")
     p.add_argument("--folds", nargs="+", help="restrict to these folds / splits")
@@ -82,7 +87,8 @@ def register_cli(
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="protocol option (templates, split, group_key, n_splits, seed, c_grid); repeatable",
+        help="protocol option (templates, split, group_key, n_splits, seed, c_grid; finetune: epochs, lr, "
+        "encoder_lr, batch_size, gain_db, freeze_encoder_layers, head_input, ...); repeatable",
     )
     p.add_argument(
         "-d",

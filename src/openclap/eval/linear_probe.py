@@ -8,7 +8,8 @@ Splits:
 
 - ``fold_splits``: leave one official fold out at a time (ESC-50 folds, UrbanSound8K folds, ...).
 - ``train_test_split``: train on some named folds, test on others (official train/test splits).
-- ``stratified_cv_splits``: stratified k-fold inside one set (ESC-50 fold 4: 5 folds inside the fold).
+- ``stratified_cv_splits``: stratified k-fold inside one set (ESC-50 fold 4: 5 folds inside the fold);
+  ``kfold_splits``: its unstratified form for multi-label sets (used by fine-tuning).
 - ``group_cv_splits``: k-fold with groups kept whole (by speaker, by note); leave-one-group-out when
   there are at most k groups.
 """
@@ -95,6 +96,14 @@ def stratified_cv_splits(labels: ArrayLike, n_splits: int = 5, seed: int = 0) ->
     y = np.asarray(labels)
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return [Split(str(i + 1), tr, te) for i, (tr, te) in enumerate(cv.split(np.zeros(len(y)), y))]
+
+
+def kfold_splits(n_items: int, n_splits: int = 5, seed: int = 0) -> list[Split]:
+    """Plain shuffled k-fold with a fixed seed (multi-label datasets, where stratifying is undefined)."""
+    from sklearn.model_selection import KFold
+
+    cv = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return [Split(str(i + 1), tr, te) for i, (tr, te) in enumerate(cv.split(np.zeros(n_items)))]
 
 
 def group_cv_splits(labels: ArrayLike, groups: Sequence[str], n_splits: int = 5) -> list[Split]:
@@ -198,7 +207,8 @@ def make_splits(
 
     ``auto``: official train/test folds when the dataset has folds named "train" and "test";
     leave-one-fold-out when every item has one of at least 2 folds; else stratified ``n_splits``-fold CV.
-    ``group`` needs ``group_key``, a metadata field such as "speaker" or "note".
+    ``group`` needs ``group_key``, a metadata field such as "speaker" or "note". Multi-label datasets
+    (fine-tuning) get unstratified shuffled k-fold for ``cv``.
     """
     if split not in SPLIT_MODES:
         raise ValueError(f"split={split!r} is not valid; choose one of {list(SPLIT_MODES)}")
@@ -215,11 +225,15 @@ def make_splits(
     if split == "folds":
         found = fold_splits(folds)
         return f"leave-one-fold-out over {len(found)} folds", found
+    multi = dataset.task == "multi-label"
     if split == "group":
         if not group_key:
             raise ValueError("split='group' needs group_key (a metadata field such as 'speaker')")
-        found = group_cv_splits(dataset.targets(), dataset.meta_values(group_key), n_splits)
+        labels = np.zeros(len(dataset), dtype=np.int64) if multi else dataset.targets()
+        found = group_cv_splits(labels, dataset.meta_values(group_key), n_splits)
         return f"{len(found)}-fold cross-validation grouped by {group_key}", found
+    if multi:
+        return f"{n_splits}-fold cross-validation (seed {seed})", kfold_splits(len(dataset), n_splits, seed)
     return f"stratified {n_splits}-fold cross-validation (seed {seed})", stratified_cv_splits(
         dataset.targets(), n_splits, seed
     )

@@ -2,7 +2,8 @@
 
 - waveform: random gain, mixing a clip with another clip of the batch (their captions joined);
 - log-mel: SpecAugment time and frequency masks (filled with each example's mean).
-Random crops happen in the dataset (``ClipSettings.random_crop``).
+Random crops happen in the dataset (``ClipSettings.random_crop``). ``random_gain`` and ``spec_augment``
+live in ``openclap.audio.augment`` (shared with the fine-tuning protocol) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from collections.abc import Sequence
 
 import torch
 
+from openclap.audio.augment import random_gain, spec_augment
 from openclap.train.config import AugmentConfig
 
-
-def random_gain(wave: torch.Tensor, gain_db: float, gen: torch.Generator) -> torch.Tensor:
-    """Scale each clip [B, N] by a gain drawn uniformly in [-gain_db, +gain_db] dB."""
-    if gain_db <= 0:
-        return wave
-    db = (torch.rand(wave.shape[0], generator=gen) * 2 - 1) * gain_db
-    return wave * (10.0 ** (db / 20.0)).to(wave.device, wave.dtype)[:, None]
+__all__ = [
+    "augment_waves",
+    "augment_waves_marked",
+    "mix_pairs",
+    "mix_pairs_marked",
+    "random_gain",
+    "spec_augment",
+    "uses_spec_augment",
+]
 
 
 def mix_pairs(
@@ -49,35 +53,6 @@ def mix_pairs_marked(
         mixed[i] = r * wave[i] + (1 - r) * wave[j]
         captions[i] = f"{captions[i]}{joiner}{captions[j]}"
     return mixed, captions, chosen
-
-
-def spec_augment(
-    mel: torch.Tensor,
-    time_masks: int,
-    time_width: int,
-    freq_masks: int,
-    freq_width: int,
-    gen: torch.Generator,
-) -> torch.Tensor:
-    """Mask ``time_masks`` bands of up to ``time_width`` frames and ``freq_masks`` bands of up to
-    ``freq_width`` mel bins in each log-mel [B, n_mels, T]."""
-    batch, n_mels, frames = mel.shape
-    keep = torch.ones(batch, n_mels, frames, dtype=torch.bool)
-    for count, width, axis, size in (
-        (time_masks, time_width, 2, frames),
-        (freq_masks, freq_width, 1, n_mels),
-    ):
-        if count <= 0 or width <= 0:
-            continue
-        for _ in range(count):
-            widths = torch.randint(0, min(width, size) + 1, (batch,), generator=gen)
-            starts = (torch.rand(batch, generator=gen) * (size - widths + 1)).long()
-            idx = torch.arange(size)
-            band = (idx[None] >= starts[:, None]) & (idx[None] < (starts + widths)[:, None])  # [B, size]
-            keep &= ~(band[:, None, :] if axis == 2 else band[:, :, None])
-    keep = keep.to(mel.device)
-    fill = mel.mean(dim=(1, 2), keepdim=True)
-    return torch.where(keep, mel, fill)
 
 
 def augment_waves(

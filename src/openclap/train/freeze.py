@@ -2,6 +2,7 @@
 no gradient in the CLAP forward (e.g. Cnn14's AudioSet head, a text pooler left unused by mean pooling).
 
 Frozen modules are also kept in eval mode, so BatchNorm statistics and dropout stay locked too.
+``audio_blocks`` lives in ``openclap.audio.encoders`` (shared with the fine-tuning protocol).
 """
 
 from __future__ import annotations
@@ -11,27 +12,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from openclap.audio.encoders import audio_blocks
 from openclap.model import ClapModel
 from openclap.train.config import FreezeConfig
 
-
-def _flatten(module: nn.Module) -> list[nn.Module]:
-    """Children in order, with ModuleList / Sequential containers expanded one level."""
-    out: list[nn.Module] = []
-    for child in module.children():
-        out += list(child) if isinstance(child, nn.ModuleList | nn.Sequential) else [child]
-    return out
-
-
-def audio_blocks(encoder: nn.Module) -> list[nn.Module]:
-    """The audio encoder's blocks from input to output (Cnn14: bn0, conv_block1..6; small: bn0, stages)."""
-    if hasattr(encoder, "conv_block1"):
-        blocks = [encoder.bn0]
-        blocks += [
-            getattr(encoder, f"conv_block{i}") for i in range(1, 7) if hasattr(encoder, f"conv_block{i}")
-        ]
-        return blocks
-    return _flatten(encoder)
+__all__ = ["apply_freeze", "audio_blocks", "freeze_unused", "text_blocks"]
 
 
 def text_blocks(text_encoder: nn.Module) -> list[nn.Module]:

@@ -1,6 +1,7 @@
 """Audio encoders: log-mel [B, n_mels, T] -> pooled features [B, out_dim].
 
 Every encoder exposes ``out_dim`` and is built from ``AudioEncoderConfig`` by ``build_audio_encoder``.
+``audio_blocks`` lists an encoder's blocks from input to output (what freezing the lowest layers locks).
 """
 
 from __future__ import annotations
@@ -41,3 +42,22 @@ def build_audio_encoder(config: AudioEncoderConfig, frontend: AudioFrontendConfi
     if config.type not in ENCODERS:
         raise ValueError(f"unknown audio encoder type {config.type!r}; choose one of {sorted(ENCODERS)}")
     return ENCODERS[config.type](dict(config.params), frontend)
+
+
+def _flatten(module: nn.Module) -> list[nn.Module]:
+    """Children in order, with ModuleList / Sequential containers expanded one level."""
+    out: list[nn.Module] = []
+    for child in module.children():
+        out += list(child) if isinstance(child, nn.ModuleList | nn.Sequential) else [child]
+    return out
+
+
+def audio_blocks(encoder: nn.Module) -> list[nn.Module]:
+    """The audio encoder's blocks from input to output (Cnn14: bn0, conv_block1..6; small: bn0, stages)."""
+    if hasattr(encoder, "conv_block1"):
+        blocks = [encoder.bn0]
+        blocks += [
+            getattr(encoder, f"conv_block{i}") for i in range(1, 7) if hasattr(encoder, f"conv_block{i}")
+        ]
+        return blocks
+    return _flatten(encoder)
