@@ -36,7 +36,9 @@ def clips_per_second(name: str, clips: int, batch_size: int, repeats: int, secon
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=["openclap-small", "cnn14-minilm"])
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)

@@ -49,7 +49,7 @@ def test_teacher_targets_lookup_standardises_and_masks(tone_manifest: Path) -> N
     assert float(distill_loss(pred, got, mask, "cosine")) == pytest.approx(0.0, abs=1e-6)
     assert float(distill_loss(pred, got, mask, "mse")) == pytest.approx(0.0, abs=1e-6)
     assert float(distill_loss(pred, got, torch.zeros(4, dtype=torch.bool), "mse")) == 0.0
-    with pytest.raises(ValueError, match="distill.loss"):
+    with pytest.raises(ValueError, match=r"distill\.loss"):
         distill_loss(pred, got, mask, "l1")
 
 
@@ -86,7 +86,7 @@ def test_distill_run_trains_head_saves_it_in_checkpoints_only_and_resumes(
 
 def test_distill_config_is_checked(tone_manifest: Path, tmp_path: Path) -> None:
     run = tiny_run(tone_manifest, tmp_path / "run", distill={"teacher": str(tmp_path / "none.npz")})
-    with pytest.raises(FileNotFoundError, match="distill.teacher"):
+    with pytest.raises(FileNotFoundError, match=r"distill\.teacher"):
         train(TrainConfig.from_dict(run))
     with pytest.raises(ValueError, match="unknown keys"):
         TrainConfig.from_dict(tiny_run(tone_manifest, tmp_path / "r", distill={"teachr": "x"}))
