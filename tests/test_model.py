@@ -22,7 +22,7 @@ TEXTS = ["a dog barks", "rain falls on a tin roof while thunder rolls far away",
 def small_model() -> ClapModel:
     """openclap-small: the pretrained MiniLM text tower and a freshly initialised small CNN."""
     torch.manual_seed(0)
-    return create_model("openclap-small")
+    return create_model("openclap-small", pretrained=False)
 
 
 @pytest.fixture(params=["tiny-test", "openclap-small"])
@@ -196,3 +196,15 @@ def test_separate_logit_scales() -> None:
     out = model(_waves(model, 1), model.tokenize(["a"]))
     assert "logit_scale_t" in out
     assert out["logit_scale_t"].item() == pytest.approx(math.log(1 / 0.07))
+
+
+def test_shipped_default_model_loads_its_trained_weights(small_model: ClapModel) -> None:
+    from openclap.factory import bundled_weights
+
+    weights = bundled_weights("openclap-small")
+    assert weights is not None and weights.stat().st_size <= 30e6  # shipped audio weights <= 30 MB
+    shipped = create_model("openclap-small")
+    assert shipped.config == small_model.config
+    assert shipped.logit_scale.item() != pytest.approx(shipped.config.logit_scale_init)
+    fresh, trained = small_model.audio_encoder.state_dict(), shipped.audio_encoder.state_dict()
+    assert any(not torch.equal(fresh[k], trained[k]) for k in fresh)
