@@ -284,6 +284,7 @@ def test_classify_json_with_labels_file(
     errors = [r for r in rows if "error" in r]
     assert len(results) == 3 and len(errors) == 1
     assert errors[0]["path"].endswith("broken.wav") and "cannot decode audio" in errors[0]["error"]
+    assert not errors[0]["error"].startswith(errors[0]["path"])  # the path is not repeated in the message
     for row in results:
         preds = row["predictions"]
         assert sorted(p["label"] for p in preds) == ["dog", "rain", "siren"]

@@ -58,6 +58,7 @@ def _load_model(args: argparse.Namespace):
 
 
 def _report_errors(errors: list[tuple[str, str]]) -> None:
+    """One stderr line per skipped file: its path, then the problem (not the path twice)."""
     for path, message in errors:
         print(f"skipped {path}: {message.removeprefix(path + ': ')}", file=sys.stderr)
 
@@ -135,7 +136,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             {"path": p, "predictions": [{"label": x.label, "score": round(x.score, 6)} for x in pr]}
             for p, pr in zip(result.paths, preds, strict=True)
         ]
-        rows += [{"path": p, "error": m} for p, m in result.errors]
+        rows += [{"path": p, "error": m.removeprefix(p + ": ")} for p, m in result.errors]
         print(json.dumps(rows, indent=2))
     else:
         for path, pred in zip(result.paths, preds, strict=True):

@@ -154,3 +154,8 @@ def test_sliding_windows_refuses_bad_arguments() -> None:
         sliding_windows(torch.zeros(2, 100), 10, 10, 16000)
     with pytest.raises(ValueError, match="must be positive"):
         sliding_windows(torch.zeros(100), 10, 0, 16000)
+
+
+def test_fit_length_refuses_a_non_positive_length() -> None:
+    with pytest.raises(ValueError, match="num_samples must be positive, got 0"):
+        fit_length(_ramp(4), 0)

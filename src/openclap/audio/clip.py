@@ -24,6 +24,8 @@ def fit_length(
     so that training randomness flows from one seed).
     """
     length = wave.shape[-1]
+    if num_samples <= 0:
+        raise ValueError(f"num_samples must be positive, got {num_samples}")
     if length == 0:
         raise ValueError("cannot fit an empty waveform")
     if length > num_samples:
