@@ -294,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from openclap.checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the text tower's per-load "Loading weights" bar is noise here
     try:
         return int(args.func(args))
     except (AudioError, CheckpointError, ValueError, FileNotFoundError) as err:
