@@ -57,6 +57,7 @@ from openclap.data.datasets import derive_seed, seeded_generator
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.linear_probe import Split, make_splits
+from openclap.eval.report import result_header
 from openclap.optim import WarmupCosine, grouped_params
 
 if TYPE_CHECKING:
@@ -499,13 +500,15 @@ def run_finetune(
     body = finetune_splits(model, decoded, splits, config, opts.long_audio, opts.batch_size, opts.progress)
     headline = "mAP" if kept.task == "multi-label" else "accuracy"
     return {
-        "task": task or f"{dataset.name} ({len(kept)} clips)",
-        "dataset": dataset.name,
-        "protocol": "finetune",
-        "metric": headline,
-        "value": body["metrics"][headline],
-        "n_items": len(kept),
-        "seconds": time.perf_counter() - start,
+        **result_header(
+            dataset.name,
+            "finetune",
+            headline,
+            body["metrics"][headline],
+            len(kept),
+            start,
+            task or f"{dataset.name} ({len(kept)} clips)",
+        ),
         "splits": description,
         **body,
         "config": asdict(config),

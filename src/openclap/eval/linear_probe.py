@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions, embed_dataset
+from openclap.eval.report import result_header
 from openclap.metrics import confusion_matrix, per_class_accuracy
 
 if TYPE_CHECKING:
@@ -303,14 +304,17 @@ def run_linear_probe(
         inner_splits,
         seed,
     )
+    n_items = len(embedded.dataset)
     return {
-        "task": task or f"{dataset.name} ({len(embedded.dataset)} clips)",
-        "dataset": dataset.name,
-        "protocol": "linear-probe",
-        "metric": "accuracy",
-        "value": body["metrics"]["accuracy"],
-        "n_items": len(embedded.dataset),
-        "seconds": time.perf_counter() - start,
+        **result_header(
+            dataset.name,
+            "linear-probe",
+            "accuracy",
+            body["metrics"]["accuracy"],
+            n_items,
+            start,
+            task or f"{dataset.name} ({n_items} clips)",
+        ),
         **body,
         **embedded.summary(),
     }

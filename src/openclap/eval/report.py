@@ -20,6 +20,32 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
+def result_header(
+    dataset: str,
+    protocol: str,
+    metric: str,
+    value: float,
+    n_items: int,
+    start: float,
+    task: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The fields every runner's result dict starts with (``task`` ... ``seconds``), in table order;
+    ``extra`` fields go just before ``seconds``. ``start`` is a ``time.perf_counter()`` reading."""
+    import time
+
+    return {
+        "task": task,
+        "dataset": dataset,
+        "protocol": protocol,
+        "metric": metric,
+        "value": value,
+        "n_items": n_items,
+        **extra,
+        "seconds": time.perf_counter() - start,
+    }
+
+
 @dataclass(frozen=True)
 class PublishedFigure:
     """A number from the literature (percent), its source and what it was measured on."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions, embed_dataset
+from openclap.eval.report import result_header
 from openclap.retrieval import evaluate_retrieval
 
 if TYPE_CHECKING:
@@ -39,15 +40,18 @@ def run_retrieval(
         direction: m.as_dict()
         for direction, m in evaluate_retrieval(embedded.embeddings, text_emb, owner).items()
     }
+    n_items = len(embedded.dataset)
     return {
-        "task": task or f"{dataset.name} ({len(embedded.dataset)} clips, {len(texts)} captions)",
-        "dataset": dataset.name,
-        "protocol": "retrieval",
-        "metric": "T2A R@1",
-        "value": both["text_to_audio"]["r1"],
-        "n_items": len(embedded.dataset),
-        "n_captions": len(texts),
-        "seconds": time.perf_counter() - start,
+        **result_header(
+            dataset.name,
+            "retrieval",
+            "T2A R@1",
+            both["text_to_audio"]["r1"],
+            n_items,
+            start,
+            task or f"{dataset.name} ({n_items} clips, {len(texts)} captions)",
+            n_captions=len(texts),
+        ),
         "metrics": {f"{d}_{k}": v for d, m in both.items() for k, v in m.items()},
         "retrieval": both,
         **embedded.summary(),

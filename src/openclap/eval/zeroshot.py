@@ -18,6 +18,7 @@ from openclap import metrics
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions, embed_dataset
 from openclap.eval.prompts import prompt_class_names, templates_for
+from openclap.eval.report import result_header
 
 if TYPE_CHECKING:
     from openclap.model import ClapModel
@@ -83,13 +84,15 @@ def run_zeroshot(
         body = single_label_metrics(kept.targets(), scores, kept.class_names)
         headline = "accuracy"
     return {
-        "task": task or f"{dataset.name} ({len(kept)} clips)",
-        "dataset": dataset.name,
-        "protocol": "zeroshot",
-        "metric": headline,
-        "value": body["metrics"][headline],
-        "n_items": len(kept),
-        "seconds": time.perf_counter() - start,
+        **result_header(
+            dataset.name,
+            "zeroshot",
+            headline,
+            body["metrics"][headline],
+            len(kept),
+            start,
+            task or f"{dataset.name} ({len(kept)} clips)",
+        ),
         "templates": used_templates,
         "prompt_names": names,
         **body,
