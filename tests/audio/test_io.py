@@ -350,3 +350,27 @@ def test_prepare_array_refuses_samples_by_channels_layout() -> None:
     ):
         prepare_array(wave, 16000, 16000)
     assert prepare_array(wave.T, 16000, 16000).shape == (1000,)
+
+
+def test_load_mono_peak_memory_is_about_one_copy_of_the_signal(tmp_path: Path) -> None:
+    import tracemalloc
+
+    rate, seconds = 16000, 240  # 240 s mono: 15.4 MB as float32, read in 30 s blocks
+    path = write(tmp_path / "long.flac", noise(rate * seconds, seed=3, amplitude=0.3), rate, "PCM_16")
+    signal_bytes = rate * seconds * 4
+    tracemalloc.start()
+    wave = load_mono(path, rate)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert wave.shape == (rate * seconds,) and wave.dtype == np.float32
+    assert peak < 1.4 * signal_bytes, f"peak {peak / 1e6:.1f} MB for a {signal_bytes / 1e6:.1f} MB signal"
+
+
+def test_load_mono_buffer_grows_when_a_decoder_under_reports_its_length() -> None:
+    from openclap.audio.io import _GrowingBuffer
+
+    buffer = _GrowingBuffer(3)
+    blocks = [np.arange(i * 5, i * 5 + 5, dtype=np.float32) for i in range(4)]
+    for block in blocks:
+        buffer.append(block)
+    np.testing.assert_array_equal(buffer.result(), np.concatenate(blocks))

@@ -83,6 +83,31 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
+class _GrowingBuffer:
+    """A float32 array filled block by block: preallocated to the expected length (so the peak is one
+    copy of the signal, not a block list plus its concatenation) and grown only if a decoder
+    under-reported its length."""
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.empty(max(capacity, 1), dtype=np.float32)
+        self.size = 0
+
+    def append(self, block: np.ndarray) -> None:
+        end = self.size + len(block)
+        if end > len(self.data):
+            grown = np.empty(max(end, 2 * len(self.data)), dtype=np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = block
+        self.size = end
+
+    def result(self) -> np.ndarray:
+        """The filled part (a copy only when more than 1 % of the buffer was unused)."""
+        if self.size < 0.99 * len(self.data):
+            return self.data[: self.size].copy()
+        return self.data[: self.size]
+
+
 def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 30.0) -> np.ndarray:
     """Load a file, downmix by mean and resample to ``sample_rate``: float32 [N].
 
@@ -100,7 +125,7 @@ def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: flo
                 if file_sr == sample_rate
                 else soxr.ResampleStream(file_sr, sample_rate, 1, dtype="float32", quality="VHQ")
             )
-            blocks: list[np.ndarray] = []
+            out = _GrowingBuffer(int(np.ceil(max(fh.frames, 0) * sample_rate / file_sr)) + 64)
             block_frames = max(1, int(block_seconds * file_sr))
             while True:
                 data = fh.read(block_frames, dtype="float32", always_2d=True)  # [n, C]
@@ -108,12 +133,12 @@ def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: flo
                 if data.shape[0] and not np.isfinite(data).all():
                     raise AudioError(path, "audio holds non-finite samples (NaN or Inf)")
                 mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-                blocks.append(mono if resampler is None else resampler.resample_chunk(mono, last=last))
+                out.append(mono if resampler is None else resampler.resample_chunk(mono, last=last))
                 if last:
                     break
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioError(path, f"cannot decode audio ({err})") from None
-    wave = np.concatenate(blocks).astype(np.float32, copy=False)
+    wave = out.result()
     if wave.size == 0:
         raise AudioError(
             path,
