@@ -764,8 +764,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "a person laughing; someone laughing; laughter; a man laughing",
     ),
     _c("witch|witches|female|woman laugh", "laughing,human", "a woman laughing; a witch cackling"),
-    _c("cry|crying|sob|weep|wail|wailing", "crying,human", "a person crying; someone wailing; sobbing"),
     _c("baby|infant|newborn", "crying baby,human", "a baby crying; an infant crying; a crying baby"),
+    _c("cry|crying|sob|weep|wail|wailing", "crying,human", "a person crying; someone wailing; sobbing"),
     _c("scream|shriek|yell|shout", "scream,human", "a person screaming; a loud scream; someone shrieking"),
     _c("female|woman|girl|civfem scream|shriek", "scream,human", "a woman screaming; a female scream"),
     _c(

@@ -164,6 +164,18 @@ SOURCES: tuple[Source, ...] = (
     Source(("sound-theme-freedesktop",)),
     Source(("yaru-theme-sound",)),
     Source(("deepin-sound-theme",)),
+    # Everyday sounds found by searching Debian's Contents-all index for audio file names.
+    Source(("scratch",), include=r"Media/Sounds/", exclude=r"Music Loops|Vocals"),
+    Source(("qabcs-data",), include=r"/all/noises/"),
+    Source(("libreoffice-common",), include=r"gallery/sounds/"),
+    Source(("brainparty-data",)),
+    Source(("lmms-common",), include=r"samples/(drums|effects|misc|instruments|latin)/"),
+    Source(("minetest-mod-homedecor",)),
+    Source(("monsterz-data",)),
+    Source(("circuslinux-data",)),
+    Source(("orage-data",)),
+    Source(("hannah-data",)),
+    Source(("plee-the-bear-data",)),
 )
 SHARED_SOURCES = ("philharmonia", "fsdd")
 SHARED_LICENSES = {
