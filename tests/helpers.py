@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import soundfile as sf
 
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "default_model"
 ESC50_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc50-fold4" / "audio"
 ESC50_CLIP = ESC50_AUDIO / "4-102844-A-49.flac"  # the clip the README classifies
 
@@ -68,3 +72,18 @@ def dominant_frequency(wave: np.ndarray, sample_rate: int) -> float:
     a, b, c = np.log(spec[k - 1 : k + 2] + 1e-30)
     offset = 0.5 * (a - c) / (a - 2 * b + c)
     return (k + offset) * sample_rate / len(wave)
+
+
+def load_recipe(script: str) -> ModuleType:
+    """Import ``recipes/default_model/<script>.py`` (a script folder, not a package) as ``recipe_<script>``.
+
+    The folder goes on ``sys.path`` first, since prepare_data.py imports its sibling captions.py.
+    """
+    if str(RECIPE) not in sys.path:
+        sys.path.insert(0, str(RECIPE))
+    spec = importlib.util.spec_from_file_location(f"recipe_{script}", RECIPE / f"{script}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
-CAPTIONS_PY = Path(__file__).resolve().parents[1] / "recipes" / "default_model" / "captions.py"
+from tests.helpers import load_recipe
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("recipe_captions", CAPTIONS_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cap = _load()
+cap = load_recipe("captions")
 
 
 @pytest.mark.parametrize(

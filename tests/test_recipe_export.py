@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from openclap import ClapModel
 from openclap.data.manifest import ManifestEntry, write_manifest
+from tests.helpers import load_recipe
 
-EXPORT_PY = Path(__file__).resolve().parents[1] / "recipes" / "default_model" / "export.py"
 FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd" / "audio"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("recipe_export", EXPORT_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-export = _load()
+export = load_recipe("export")
 
 
 def test_zero_shot_nll_matches_a_hand_computed_softmax() -> None:

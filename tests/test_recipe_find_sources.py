@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-FIND_PY = Path(__file__).resolve().parents[1] / "recipes" / "default_model" / "find_sources.py"
+from tests.helpers import load_recipe
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("recipe_find_sources", FIND_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-find = _load()
+find = load_recipe("find_sources")
 
 CONTENTS = [
     "usr/share/scratch/Media/Sounds/Human/BabyCry.mp3                 education/scratch\n",

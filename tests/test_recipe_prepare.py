@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import io
 import struct
-import sys
 import zlib
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import soundfile as sf
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "default_model"
+from tests.helpers import load_recipe
 
-
-def _load() -> ModuleType:
-    if str(RECIPE) not in sys.path:
-        sys.path.insert(0, str(RECIPE))  # prepare_data imports its sibling captions.py
-    spec = importlib.util.spec_from_file_location("recipe_prepare_data", RECIPE / "prepare_data.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-prep = _load()
+prep = load_recipe("prepare_data")
 
 
 def _wav(seconds: float, sr: int = 16000, amp: float = 0.1) -> bytes:
