@@ -48,6 +48,8 @@ def calibrated_scale(model: ClapModel, manifest: Path) -> tuple[float, dict[str,
     entries = [e for e in read_manifest(manifest) if e.split == "val" and e.labels]
     paths = [e.audio for e in entries]
     result = embed_audio_files(model, paths, long_audio="crop")
+    for path, problem in result.errors:
+        print(f"calibration skips {path}: {problem}")
     rows = {path: emb for path, emb in zip(result.paths, result.embeddings, strict=True)}
     labels = [e.labels[0] for e in entries if e.audio in rows]
     classes = sorted(set(labels))
