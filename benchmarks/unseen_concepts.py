@@ -133,7 +133,6 @@ def main() -> None:
         sources.append((path, dict(zip(data["paths"].tolist(), data["embeddings"], strict=True))))
     for name in args.model:
         sources.append((f"{name} (pooled)", model_audio_features(create_model(name), entries)))
-    chance = None
     for label, audio in sources:
         usable = [e for e in entries if e.audio in audio]
         results = [run_seed(usable, audio, text, seed, args.epochs) for seed in args.seeds]

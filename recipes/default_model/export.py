@@ -50,11 +50,12 @@ def calibrated_scale(model: ClapModel, manifest: Path) -> tuple[float, dict[str,
     result = embed_audio_files(model, paths, long_audio="crop")
     for path, problem in result.errors:
         print(f"calibration skips {path}: {problem}")
-    rows = {path: emb for path, emb in zip(result.paths, result.embeddings, strict=True)}
-    labels = [e.labels[0] for e in entries if e.audio in rows]
+    rows = dict(zip(result.paths, result.embeddings, strict=True))
+    kept = [e for e in entries if e.audio in rows]
+    labels = [e.labels[0] for e in kept]
     classes = sorted(set(labels))
     classifier = build_classifier(model, classes, [model.config.prompt_template]).numpy()
-    cosines = np.stack([rows[e.audio] for e in entries if e.audio in rows]) @ classifier.T
+    cosines = np.stack([rows[e.audio] for e in kept]) @ classifier.T
     truth = np.array([classes.index(label) for label in labels])
     grid = np.exp(np.linspace(0.0, np.log(100.0), 400))
     losses = [zero_shot_nll(cosines, truth, s) for s in grid]
