@@ -52,18 +52,24 @@ def _loss_and_grads(
     return loss.detach(), {n: p.grad.detach().clone() for n, p in model.named_parameters()}
 
 
+def _rank_results(rank: int, mode: str) -> dict[str, object]:
+    audio, text = _inputs()
+    rows = slice(rank * BATCH, (rank + 1) * BATCH)
+    model = ToyTowers()
+    ddp = nn.parallel.DistributedDataParallel(model)
+    loss, grads = _loss_and_grads(model, ddp, audio[rows], text[rows], local=mode == "local")
+    return {"loss": loss, "grads": grads}  # the DDP wrapper is released here, as in the trainer
+
+
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
     torch.set_num_threads(1)
-    audio, text = _inputs()
-    rows = slice(rank * BATCH, (rank + 1) * BATCH)
-    results = {}
-    for mode in MODES:
-        model = ToyTowers()
-        ddp = nn.parallel.DistributedDataParallel(model)
-        loss, grads = _loss_and_grads(model, ddp, audio[rows], text[rows], local=mode == "local")
-        results[mode] = {"loss": loss, "grads": grads}
+    results = {mode: _rank_results(rank, mode) for mode in MODES}
     torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+    # Tearing gloo down while a DDP wrapper still holds the group, or while the peer is still inside
+    # a collective, can abort the process ("terminate called without an active exception"): the
+    # wrappers are gone by now, and both ranks meet at a barrier before destroying the group.
+    dist.barrier()
     dist.destroy_process_group()
 
 

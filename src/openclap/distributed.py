@@ -78,7 +78,14 @@ def is_distributed() -> bool:
 
 
 def shutdown() -> None:
+    """Leave the process group; every rank meets at a barrier first.
+
+    Destroying a gloo group while a peer is still inside a collective aborts that peer
+    ("terminate called without an active exception"), so no rank tears down alone.
+    """
     if dist.is_available() and dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 
