@@ -66,6 +66,16 @@ def test_specific_rules_win_over_generic_ones() -> None:
     assert desc is not None and desc.phrases[0][0] == "a huge explosion"
 
 
+def test_names_misread_by_earlier_rules() -> None:
+    # scratch's library: a kitten is not a big cat, running water is not a runner, a party is chatter
+    assert _first("scratch/Media/Sounds/Animal/Kitten.wav") == "a cat meowing"
+    assert "big cat" not in str(cap.describe_path("scratch/Media/Sounds/Animal/Kitten.wav"))
+    assert _first("scratch/Media/Sounds/Effects/WaterRunning.wav") == "running water"
+    assert _first("scratch/Media/Sounds/Human/PartyNoise.wav") == "people chatting at a party"
+    assert _first("lugaru/Sounds/run1.ogg") == "footsteps"
+    assert _first("zoo/sounds/lion.ogg") == "a lion roaring"
+
+
 def test_undescribable_names_are_dropped() -> None:
     assert cap.describe_path("somegame/wav/01-0.wav") is None
     assert cap.describe_path("somegame/audio/misc/pcv402.ogg") is None

@@ -118,6 +118,18 @@ JARGON: dict[str, str] = {
     "trafic": "traffic",
     "croud": "crowd",
     "foule": "crowd",
+    # Czech file names (berusky2-data)
+    "ptak": "bird",
+    "voda": "water",
+    "vitr": "wind",
+    "krysa": "rat",
+    "dvere": "door",
+    "hrom": "thunder",
+    "blesk": "lightning",
+    "bubliny": "bubbles",
+    "exploze": "explosion",
+    "vytah": "elevator",
+    "tlacitko": "button",
     "plane": "airplane",
     "aeroplane": "airplane",
     "chopper": "helicopter",
@@ -569,8 +581,12 @@ CONCEPTS: tuple[Concept, ...] = (
         "horse,animal",
         "a horse neighing; a horse whinnying; a horse snorting",
     ),
-    _c("cat|kitty|lion|tiger|panther|leopard", "cat,animal", "a cat meowing; a cat; a big cat growling"),
-    _c("lion|tiger", "big cat,animal", "a lion roaring; a big cat roaring"),
+    _c("cat|kitty", "cat,animal", "a cat meowing; a cat; a cat mewing"),
+    _c(
+        "lion|tiger|panther|leopard",
+        "big cat,animal",
+        "a lion roaring; a big cat roaring; a big cat growling",
+    ),
     _c("duck|ducks|goose|geese", "duck,bird,animal", "a duck quacking; ducks quacking; a goose honking"),
     _c("rubber duck", "squeak,toy", "a rubber duck squeaking; a squeaky toy"),
     _c("turkey|gobble", "turkey,bird,animal", "a turkey gobbling"),
@@ -797,6 +813,11 @@ CONCEPTS: tuple[Concept, ...] = (
         "clap|claps|applause|applaud",
         "clapping,human",
         "hands clapping; people clapping; applause; a round of applause",
+    ),
+    _c(
+        "party|partying",
+        "crowd,human",
+        "people chatting at a party; a lively party; a crowd of people talking",
     ),
     _c(
         "cheer|cheers|crowd|audience|spectators|hooray|sports",
@@ -1038,7 +1059,7 @@ CONCEPTS: tuple[Concept, ...] = (
         2,
     ),
     _c(
-        "radio|static|noise|tv|television|transmission|radionoise|interference",
+        "radio|static|tv|television|transmission|radionoise|interference",
         "radio static,electronic",
         "radio static; a television hissing with static; white noise from a radio",
         2,
@@ -1355,9 +1376,15 @@ class Description:
     key: str = ""  # a stable summary used to cap near-identical clips per source
 
 
+# "running" next to one of these is flowing water (scratch's WaterRunning), not a runner's footsteps.
+_FLOWING = frozenset({"water", "tap", "faucet", "river", "stream", "sink"})
+
+
 def _footstep_match(tokens: list[str]) -> tuple[list[int], str] | None:
     used = _FOOTSTEP.match(tokens)
     if used is None:
+        return None
+    if tokens[used[0]] in ("run", "running") and _FLOWING.intersection(tokens):
         return None
     for alts, phrase in SURFACES:
         for i, tok in enumerate(tokens):
