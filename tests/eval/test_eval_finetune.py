@@ -15,7 +15,7 @@ import torch
 from openclap.eval.bench import load_suite, run_eval
 from openclap.eval.datasets import get_dataset
 from openclap.eval.embedding import EmbedOptions
-from openclap.eval.finetune import AudioClassifier, run_finetune
+from openclap.eval.finetune import AudioClassifier, FinetuneConfig, run_finetune
 from openclap.eval.linear_probe import make_splits
 
 QUIET = EmbedOptions(batch_size=8, progress=False)
@@ -174,3 +174,11 @@ def test_finetune_does_not_import_the_trainer_or_the_cli() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_settings_from_loose_values_are_coerced_and_checked() -> None:
+    # a benchmark YAML gives strings and ints where the config wants floats
+    config = FinetuneConfig.from_options(lr="2e-3", epochs=3.0, clip_grad_norm=None, random_crop=0)
+    assert (config.lr, config.epochs, config.clip_grad_norm, config.random_crop) == (2e-3, 3, None, False)
+    with pytest.raises(TypeError, match=r"unknown fine-tuning setting\(s\) \['epoch'\]"):
+        FinetuneConfig.from_options(epoch=3)

@@ -38,7 +38,7 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,6 +106,27 @@ class FinetuneConfig:
             )
         if self.freeze_encoder_layers < -1:
             raise ValueError(f"freeze_encoder_layers must be >= -1, got {self.freeze_encoder_layers}")
+
+    @classmethod
+    def from_options(cls, **options: Any) -> FinetuneConfig:
+        """Settings from loose values (a benchmark YAML, the CLI): numbers are coerced to each field's
+        type, and an unknown name is an error that lists the valid ones."""
+        types = {f.name: str(f.type) for f in fields(cls)}
+        unknown = sorted(set(options) - set(types))
+        if unknown:
+            raise TypeError(f"unknown fine-tuning setting(s) {unknown}; valid: {sorted(types)}")
+        return cls(**{name: _coerce(value, types[name]) for name, value in options.items()})
+
+
+_COERCE: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _coerce(value: Any, type_name: str) -> Any:
+    """``value`` as the dataclass field type named ``type_name`` (``X | None`` keeps None)."""
+    base, _, optional = type_name.partition(" | ")
+    if value is None and optional == "None":
+        return None
+    return _COERCE[base](value)
 
 
 class AudioClassifier(nn.Module):
@@ -439,58 +460,27 @@ def finetune_splits(
 def run_finetune(
     model: ClapModel,
     dataset: EvalDataset,
-    epochs: int = 10,
-    lr: float = 1e-3,
-    encoder_lr: float = 1e-4,
-    batch_size: int = 32,
-    weight_decay: float = 0.01,
-    warmup: float = 0.1,
-    min_lr_ratio: float = 0.0,
-    clip_grad_norm: float | None = 1.0,
-    random_crop: bool = True,
-    gain_db: float = 3.0,
-    time_masks: int = 0,
-    time_mask_frames: int = 0,
-    freq_masks: int = 0,
-    freq_mask_bins: int = 0,
-    freeze_encoder_layers: int = 0,
-    head_input: str = "features",
     split: str = "auto",
     group_key: str | None = None,
     n_splits: int = 5,
     train_folds: Sequence[str] | None = None,
     test_folds: Sequence[str] | None = None,
-    seed: int = 0,
     options: EmbedOptions | None = None,
     task: str | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Fine-tune ``model``'s audio tower with a classification head on each split of ``dataset``.
 
     Splits as the linear probe's (``split``, ``group_key``, ``n_splits``, ``train_folds``, ``test_folds``;
-    multi-label ``cv`` is unstratified); training settings as ``FinetuneConfig``; ``options`` gives the
-    evaluation batch size, ``long_audio`` and the progress bars. Headline: mean accuracy (single-label)
-    or mean macro mAP (multi-label) over the splits. ``model`` itself is left unchanged.
+    multi-label ``cv`` is unstratified; the split seed is the training ``seed``). ``settings`` are
+    ``FinetuneConfig``'s fields (``epochs=5, lr=1e-3, ...``; coerced and checked by
+    ``FinetuneConfig.from_options``). ``options`` gives the evaluation batch size, ``long_audio`` and
+    the progress bars. Headline: mean accuracy (single-label) or mean macro mAP (multi-label) over the
+    splits. ``model`` itself is left unchanged.
     """
     start = time.perf_counter()
-    config = FinetuneConfig(
-        epochs=int(epochs),
-        lr=float(lr),
-        encoder_lr=float(encoder_lr),
-        batch_size=int(batch_size),
-        weight_decay=float(weight_decay),
-        warmup=float(warmup),
-        min_lr_ratio=float(min_lr_ratio),
-        clip_grad_norm=None if clip_grad_norm is None else float(clip_grad_norm),
-        random_crop=bool(random_crop),
-        gain_db=float(gain_db),
-        time_masks=int(time_masks),
-        time_mask_frames=int(time_mask_frames),
-        freq_masks=int(freq_masks),
-        freq_mask_bins=int(freq_mask_bins),
-        freeze_encoder_layers=int(freeze_encoder_layers),
-        head_input=head_input,
-        seed=int(seed),
-    )
+    config = FinetuneConfig.from_options(**settings)
+    seed = config.seed
     if dataset.task == "retrieval":
         raise ValueError(f"{dataset.name} is a retrieval dataset; fine-tuning needs class labels")
     opts = options or EmbedOptions()
