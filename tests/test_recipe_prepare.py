@@ -116,3 +116,33 @@ def _rcc(path: list[str], payload: bytes) -> bytes:
 def test_rcc_files_unpacks_qt_resources() -> None:
     blob = _rcc(["gcompris", "animals", "cow.ogg"], b"moo" * 50)
     assert list(prep.rcc_files(blob)) == [("gcompris/animals/cow.ogg", b"moo" * 50)]
+
+
+def test_manifest_drops_recordings_that_overlap_the_heldout_set(tmp_path) -> None:
+    head = {
+        "extract_version": prep.EXTRACT_VERSION,
+        "license": "GPL-3+",
+        "package": "qabcs-data",
+        "stats": {},
+    }
+    names = ["crow", "clock", "cow", "dog"]
+    records = [
+        {
+            "audio": f"audio/qabcs-data/noises/{n}.flac",
+            "duration": 2.0,
+            "extra": [],
+            "hint": "",
+            "orig": f"qabcs/abcs/all/noises/{n}.ogg",
+            "sha1": f"{i:040x}",
+        }
+        for i, n in enumerate(names)
+    ]
+    prep.save_part(tmp_path, "qabcs-data", head, records)
+    rows = prep.build_manifest(tmp_path)
+    assert sorted(str(r["orig"]).rsplit("/", 1)[1] for r in rows) == ["cow.ogg", "dog.ogg"]
+    sources = (tmp_path / "sources.json").read_text()
+    assert '"heldout_overlap_dropped": 2' in sources
+    assert (
+        "ESC-50 fold 4 (`HELDOUT_OVERLAP`, found by check_overlap.py): 2"
+        in (tmp_path / "README.md").read_text()
+    )

@@ -204,6 +204,14 @@ SOURCES: tuple[Source, ...] = (
     Source(("lomiri-sounds",), include=r"(Alarm clock|Wind chime|camera_)"),
     Source(("chuck-data",)),
 )
+# Recordings that are also in the held-out ESC-50 fold 4 (the same Freesound recording, re-cut and
+# re-encoded), found by check_overlap.py's audio fingerprints; never used. Keyed by source, matched
+# against the path inside the package. Re-run check_overlap.py after adding sources.
+HELDOUT_OVERLAP: dict[str, str] = {
+    "widelands-data": r"atlanteans/saw/sawing_\d+\.",  # ESC-50 4-102844-A/B-49 (hand saw)
+    "qabcs-data": r"/noises/(crow|clock)\.",  # 4-188287-A-9 (crow), 4-188033-A-38 (clock tick)
+    "simutrans-pak64": r"/tree-cutting\.",  # 4-169127-B-41 (chainsaw)
+}
 SHARED_SOURCES = ("philharmonia", "fsdd")
 SHARED_LICENSES = {
     "philharmonia": (
@@ -768,15 +776,20 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
             continue
         src = next((s for s in SOURCES if s.key() == name), None)
         voice_re = re.compile(src.voice, re.IGNORECASE) if src and src.voice else None
+        heldout_re = re.compile(HELDOUT_OVERLAP[name]) if name in HELDOUT_OVERLAP else None
         limit = src.cap_per_key if src else 10**9
         key_files: dict[str, set[str]] = {}
         n = 0
         secs = 0.0
+        dropped_heldout = 0
         for rec in part["records"]:  # type: ignore[union-attr]
             sha = str(rec["sha1"])
             if sha in seen:
                 continue
             orig = str(rec["orig"])
+            if heldout_re is not None and heldout_re.search(orig):
+                dropped_heldout += 1
+                continue
             extra = [str(x) for x in rec.get("extra", [])]
             if src is None:
                 desc = cap.Description(phrases=[], labels=[str(rec["hint"])], key=str(rec["hint"]))
@@ -822,6 +835,7 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
             "seconds": round(secs, 1),
             "license": part["license"],
             "extract_stats": part["stats"],
+            "heldout_overlap_dropped": dropped_heldout,
         }
     with open(out / "manifest.jsonl", "w") as fh:
         for row in rows:
@@ -849,6 +863,8 @@ def write_readme(out: Path, rows: list[dict[str, object]], sources: dict[str, di
         "ESC-50 fold 4 and AudioCaps-demo are never used.",
         "",
         f"- clips: {len(rows)} ({len(rows) - n_val} train, {n_val} val)",
+        f"- dropped because the same recording is in ESC-50 fold 4 (`HELDOUT_OVERLAP`, found by"
+        f" check_overlap.py): {sum(int(i.get('heldout_overlap_dropped', 0)) for i in sources.values())}",
         f"- audio: {total / 3600:.2f} h, mono 16-bit FLAC, at most 32 kHz, at most 10 s a clip",
         "- `manifest.jsonl`: audio, captions, labels, split, source, license",
         "- `licenses/`: each package's debian/copyright",
