@@ -126,6 +126,8 @@ def _coerce(value: Any, type_name: str) -> Any:
     base, _, optional = type_name.partition(" | ")
     if value is None and optional == "None":
         return None
+    if base == "bool" and not isinstance(value, (bool, int)):
+        raise TypeError(f"expected true or false, got {value!r}")  # bool("false") would be True
     return _COERCE[base](value)
 
 
