@@ -12,7 +12,7 @@ import soundfile as sf
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "default_model"
 ESC50_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc50-fold4" / "audio"
-ESC50_CLIP = ESC50_AUDIO / "4-102844-A-49.flac"  # the clip the README classifies
+ESC50_CLIP = ESC50_AUDIO / "4-102844-A-49.flac"  # a real clip without digital silence (frontend checks)
 
 # Bits of each integer subtype, and the container formats the tests write with each subtype.
 PCM_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
