@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
+
+from openclap.audio.io import AudioError, load_mono
 
 RATE = 5512
 FRAME = 2048
@@ -59,10 +59,8 @@ class Match:
 
 
 def decode(path: str | Path) -> np.ndarray:
-    """Mono float32 at RATE."""
-    wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = wave.mean(axis=1)
-    return soxr.resample(mono, sr, RATE).astype(np.float32) if sr != RATE else mono
+    """Mono float32 at RATE (openclap's decoder; raises AudioError naming the file)."""
+    return load_mono(path, RATE)
 
 
 def _band_edges() -> np.ndarray:
@@ -171,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             prints.append(fingerprint(decode(path)))
             names.append(path)
-        except (RuntimeError, OSError, ValueError) as exc:
+        except AudioError as exc:
             bad.append(f"{path}: {exc}")
     index = Index(names, prints)
     print(f"corpus: {len(names)} clips, {len(index.key):,} indexed frames; {len(bad)} unreadable")
