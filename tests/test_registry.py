@@ -34,7 +34,7 @@ def test_registered_config_is_valid(name: str) -> None:
     assert cfg.name == name
     assert ClapConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert cfg.audio_encoder.type in ENCODERS
-    assert "{}" in cfg.prompt_template
+    assert cfg.prompt_templates and all("{}" in t for t in cfg.prompt_templates)
     assert 8000 <= cfg.audio.sample_rate <= 192000
     # The front end builds and gives the expected frame count for one clip.
     frontend = LogMel(cfg.audio)
@@ -133,3 +133,20 @@ def test_clip_samples() -> None:
 def test_tiny_test_ships_no_weights() -> None:
     assert not has_trained_weights("tiny-test")
     assert not has_trained_weights("no-such-model")
+
+
+def test_prompt_templates_from_older_configs_and_validation() -> None:
+    base = get_config("tiny-test").to_dict()
+    del base["prompt_templates"]
+    old = ClapConfig.from_dict({**base, "prompt_template": "a sound of {}"})  # written before ensembles
+    assert old.prompt_templates == ("a sound of {}",)
+    assert ClapConfig.from_dict({**base, "prompt_templates": ["{}", "{} sound"]}).prompt_templates == (
+        "{}",
+        "{} sound",
+    )
+    with pytest.raises(ValueError, match="not both"):
+        ClapConfig.from_dict({**base, "prompt_template": "{}", "prompt_templates": ["{}"]})
+    with pytest.raises(ValueError, match="placeholder"):
+        ClapConfig.from_dict({**base, "prompt_templates": ["a dog"]})
+    with pytest.raises(ValueError, match="at least one"):
+        ClapConfig.from_dict({**base, "prompt_templates": []})

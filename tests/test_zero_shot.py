@@ -17,11 +17,13 @@ from openclap.zero_shot import build_classifier
 
 class StubModel:
     """What ZeroShotClassifier uses of a ClapModel: ``encode_text`` (a fixed vector per prompt),
-    ``config.prompt_template`` and ``logit_scale``."""
+    ``config.prompt_templates`` and ``logit_scale``."""
 
-    def __init__(self, table: dict[str, Sequence[float]], template: str = "{}", scale: float = 10.0) -> None:
+    def __init__(
+        self, table: dict[str, Sequence[float]], templates: Sequence[str] = ("{}",), scale: float = 10.0
+    ) -> None:
         self.table = table
-        self.config = SimpleNamespace(prompt_template=template)
+        self.config = SimpleNamespace(prompt_templates=tuple(templates))
         self.logit_scale = torch.tensor(math.log(scale))
         self.prompts: list[str] = []
 
@@ -100,10 +102,25 @@ def test_prompt_ensemble_averages_normalised_prompt_embeddings() -> None:
 
 
 def test_default_template_comes_from_the_model() -> None:
-    model = StubModel({"sound of dog": [1.0, 0.0], "sound of cat": [0.0, 1.0]}, template="sound of {}")
+    model = StubModel({"sound of dog": [1.0, 0.0], "sound of cat": [0.0, 1.0]}, templates=["sound of {}"])
     clf = ZeroShotClassifier(model, ["dog", "cat"])  # type: ignore[arg-type]
     assert clf.templates == ["sound of {}"]
     assert model.prompts == ["sound of dog", "sound of cat"]
+
+
+def test_default_prompt_ensemble_comes_from_the_model() -> None:
+    table = {
+        "dog": [1.0, 0.0, 0.0],
+        "dog sound": [0.0, 1.0, 0.0],
+        "cat": [0.0, 0.0, 1.0],
+        "cat sound": [0.0, 0.0, 1.0],
+    }
+    model = StubModel(table, templates=["{}", "{} sound"])
+    clf = ZeroShotClassifier(model, ["dog", "cat"])  # type: ignore[arg-type]
+    assert clf.templates == ["{}", "{} sound"]
+    assert model.prompts == ["dog", "dog sound", "cat", "cat sound"]
+    r = 1 / math.sqrt(2)
+    np.testing.assert_allclose(clf.classifier.numpy(), [[r, r, 0.0], [0.0, 0.0, 1.0]], atol=1e-6)
 
 
 def test_labels_are_stripped() -> None:

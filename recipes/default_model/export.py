@@ -54,15 +54,21 @@ def calibrated_scale(model: ClapModel, manifest: Path) -> tuple[float, dict[str,
     kept = [e for e in entries if e.audio in rows]
     labels = [e.labels[0] for e in kept]
     classes = sorted(set(labels))
-    classifier = build_classifier(model, classes, [model.config.prompt_template]).numpy()
+    classifier = build_classifier(model, classes, list(model.config.prompt_templates)).numpy()
     cosines = np.stack([rows[e.audio] for e in kept]) @ classifier.T
     truth = np.array([classes.index(label) for label in labels])
     grid = np.exp(np.linspace(0.0, np.log(100.0), 400))
     losses = [zero_shot_nll(cosines, truth, s) for s in grid]
     best = float(grid[int(np.argmin(losses))])
     trained = float(model.logit_scale.detach().exp())
-    report = {"clips": len(truth), "classes": len(classes), "trained_scale": trained,
-              "trained_nll": zero_shot_nll(cosines, truth, trained), "scale": best, "nll": min(losses)}
+    report = {
+        "clips": len(truth),
+        "classes": len(classes),
+        "trained_scale": trained,
+        "trained_nll": zero_shot_nll(cosines, truth, trained),
+        "scale": best,
+        "nll": min(losses),
+    }
     return best, report
 
 
@@ -72,8 +78,12 @@ def main() -> None:
     )
     parser.add_argument("checkpoint", type=Path, help="a trainer output folder (best/ or final/)")
     parser.add_argument("--out", type=Path, default=WEIGHTS)
-    parser.add_argument("--calibrate", type=Path, metavar="MANIFEST",
-                        help="fit the softmax temperature on this manifest's val split")
+    parser.add_argument(
+        "--calibrate",
+        type=Path,
+        metavar="MANIFEST",
+        help="fit the softmax temperature on this manifest's val split",
+    )
     args = parser.parse_args()
     trained = read_config(args.checkpoint)
     shipped = get_config("openclap-small")

@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--template",
         action="append",
         help="prompt template with {} for the label; repeat for a prompt ensemble "
-        "(default: the model's template, e.g. 'this is a sound of {}')",
+        "(default: the model's templates; openclap-small averages '{}', '{} sound', "
+        "'a sound of {}' and '{} audio')",
     )
     p.add_argument(
         "--multi-label",

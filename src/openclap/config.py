@@ -126,7 +126,20 @@ class ClapConfig:
     projection: ProjectionConfig = field(default_factory=ProjectionConfig)
     logit_scale_init: float = 2.6592600  # ln(1 / 0.07)
     separate_logit_scales: bool = False  # LAION: logit_scale_a and logit_scale_t
-    prompt_template: str = "this is a sound of {}"
+    # zero-shot prompts: each class name is put into every template and the text embeddings are averaged
+    # (a prompt ensemble); published models keep their paper's single template
+    prompt_templates: tuple[str, ...] = ("this is a sound of {}",)
+
+    def __post_init__(self) -> None:
+        templates = self.prompt_templates
+        if isinstance(templates, str):
+            templates = (templates,)
+        object.__setattr__(self, "prompt_templates", tuple(templates))
+        if not self.prompt_templates:
+            raise ValueError("prompt_templates must hold at least one template")
+        for template in self.prompt_templates:
+            if not isinstance(template, str) or "{}" not in template:
+                raise ValueError(f"prompt template {template!r} has no '{{}}' placeholder for the label")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -134,6 +147,10 @@ class ClapConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClapConfig:
         data = dict(data)
+        if "prompt_template" in data:  # configs written before prompt ensembles: one template
+            if "prompt_templates" in data:
+                raise ValueError("give prompt_templates or the older prompt_template, not both")
+            data["prompt_templates"] = (data.pop("prompt_template"),)
         sections = {
             "audio": AudioFrontendConfig,
             "audio_encoder": AudioEncoderConfig,

@@ -58,7 +58,7 @@ class ZeroShotClassifier:
             dupes = sorted({label for label in labels if labels.count(label) > 1})
             raise ValueError(f"duplicate labels: {dupes}")
         self.labels = labels
-        self.templates = list(templates) if templates else [model.config.prompt_template]
+        self.templates = list(templates) if templates else list(model.config.prompt_templates)
         self.multi_label = multi_label
         self.logit_scale = float(model.logit_scale.detach().exp())
         self.classifier = build_classifier(model, self.labels, self.templates)  # [C, D]

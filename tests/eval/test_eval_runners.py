@@ -54,6 +54,10 @@ def test_zeroshot_reports_metrics_failures_and_uses_cache(model, clips: Path, tm
     assert second["confusion_matrix"] == first["confusion_matrix"]
     with pytest.raises(ValueError, match="run_retrieval"):
         run_zeroshot(model, get_dataset("csv", clips / "labels.csv", caption_column="caption"), options=QUIET)
+    own = run_zeroshot(model, ds, templates="model", options=cached, task="toy")
+    assert own["templates"] == list(model.config.prompt_templates)
+    with pytest.raises(ValueError, match="'model'"):
+        run_zeroshot(model, ds, templates="a sound of {}", options=cached)
 
 
 def test_retrieval_and_linear_probe(model, clips: Path) -> None:
@@ -127,11 +131,13 @@ def test_shared_suite_file_parses() -> None:
     suite = load_suite(Path(__file__).resolve().parents[2] / "benchmarks" / "suite_shared.yaml")
     assert [(t.protocol, t.dataset) for t in suite.tasks] == [
         ("zeroshot", "esc50"),
+        ("zeroshot", "esc50"),
         ("linear-probe", "esc50"),
         ("retrieval", "audiocaps"),
         ("linear-probe", "fsdd"),
         ("linear-probe", "philharmonia"),
     ]
+    assert suite.tasks[1].options == {"templates": "model"}
 
 
 def test_parse_options() -> None:

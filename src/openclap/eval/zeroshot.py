@@ -59,12 +59,13 @@ def multi_label_metrics(labels: NDArray[np.bool_], scores: NDArray[np.floating])
 def run_zeroshot(
     model: ClapModel,
     dataset: EvalDataset,
-    templates: Sequence[str] | None = None,
+    templates: Sequence[str] | str | None = None,
     options: EmbedOptions | None = None,
     task: str | None = None,
 ) -> dict[str, Any]:
     """Zero-shot evaluation of ``model`` on a classification dataset; returns a result dict (see
-    ``openclap.eval.report``). ``templates`` default to the dataset's (``openclap.eval.prompts``)."""
+    ``openclap.eval.report``). ``templates`` default to the dataset's (``openclap.eval.prompts``, the
+    published protocol's prompt); ``"model"`` uses the model's own prompt templates."""
     from openclap.zero_shot import ZeroShotClassifier
 
     if dataset.task == "retrieval":
@@ -72,7 +73,7 @@ def run_zeroshot(
     start = time.perf_counter()
     embedded = embed_dataset(model, dataset, options)
     kept = embedded.dataset
-    used_templates = list(templates or templates_for(dataset.name))
+    used_templates = _templates(model, dataset.name, templates)
     names = prompt_class_names(kept.class_names, dataset.name)
     multi = kept.task == "multi-label"
     classifier = ZeroShotClassifier(model, names, templates=used_templates, multi_label=multi)
@@ -98,3 +99,11 @@ def run_zeroshot(
         **body,
         **embedded.summary(),
     }
+
+
+def _templates(model: ClapModel, dataset: str, templates: Sequence[str] | str | None) -> list[str]:
+    if isinstance(templates, str):
+        if templates != "model":
+            raise ValueError(f"templates={templates!r}: give a list of templates or 'model'")
+        return list(model.config.prompt_templates)
+    return list(templates or templates_for(dataset))

@@ -28,7 +28,7 @@ class DataConfig:
     val_split: str | None = "val"
     zero_shot_manifest: str | None = None  # default: the validation manifest and split
     zero_shot_split: str | None = None  # default: val_split
-    zero_shot_template: str | None = None  # default: the model's prompt template
+    zero_shot_template: str | None = None  # default: the model's prompt templates
     max_val_clips: int | None = None
     num_workers: int = 0
     cache_dir: str | None = None

@@ -99,11 +99,12 @@ def retrieval_scores(
 
 
 def zero_shot_scores(
-    model: ClapModel, labels: Sequence[str], audio_emb: np.ndarray, template: str
+    model: ClapModel, labels: Sequence[str], audio_emb: np.ndarray, templates: Sequence[str] | None = None
 ) -> dict[str, float]:
-    """Single-label zero-shot accuracy over the classes present in ``labels``."""
+    """Single-label zero-shot accuracy over the classes present in ``labels``, with ``templates``
+    (default: the model's prompt templates)."""
     classes = sorted(set(labels))
-    classifier = ZeroShotClassifier(model, classes, templates=[template])
+    classifier = ZeroShotClassifier(model, classes, templates=templates)
     predicted = classifier.predict_proba(audio_emb).argmax(axis=1)
     truth = np.array([classes.index(label) for label in labels])
     return {"zs_acc": accuracy(truth, predicted), "zs_classes": float(len(classes))}
@@ -116,13 +117,13 @@ class Evaluator:
         self,
         retrieval: EvalClips | None,
         zero_shot: EvalClips | None,
-        template: str | None = None,
+        templates: Sequence[str] | None = None,
         batch_size: int = 32,
     ) -> None:
         self.retrieval = retrieval if retrieval and retrieval.paths else None
         labelled = zero_shot and [i for i, labels in enumerate(zero_shot.labels) if labels]
         self.zero_shot = _subset(zero_shot, labelled) if zero_shot and labelled else None
-        self.template = template
+        self.templates = list(templates) if templates else None
         self.batch_size = batch_size
 
     def _audio(self, model: ClapModel, clips: EvalClips, memo: dict[str, np.ndarray]) -> np.ndarray:
@@ -148,8 +149,7 @@ class Evaluator:
             if self.zero_shot is not None:
                 emb = self._audio(model, self.zero_shot, memo)
                 labels = [labels[0] for labels in self.zero_shot.labels]
-                template = self.template or model.config.prompt_template
-                out.update(zero_shot_scores(model, labels, emb, template))
+                out.update(zero_shot_scores(model, labels, emb, self.templates))
             return {f"val/{k}": v for k, v in out.items()}
         finally:
             model.train(was_training)

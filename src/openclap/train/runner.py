@@ -118,7 +118,8 @@ def build_evaluator(config: TrainConfig, model: ClapModel) -> Evaluator | None:
         zero_shot = load_eval_clips(read_manifest(zs_manifest, split=zs_split)[: data.max_val_clips], rate)
     for path, problem in retrieval.skipped + (zero_shot.skipped if zero_shot is not retrieval else []):
         print(f"validation: skipped bad clip {path}: {problem}", file=sys.stderr)
-    return Evaluator(retrieval, zero_shot, data.zero_shot_template, config.eval_batch_size)
+    templates = [data.zero_shot_template] if data.zero_shot_template else None
+    return Evaluator(retrieval, zero_shot, templates, config.eval_batch_size)
 
 
 def total_steps(config: TrainConfig, batches: TrainBatches) -> int:
