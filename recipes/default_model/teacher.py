@@ -7,6 +7,12 @@ description in AISFX.md. Output: one 512-d embedding per clip (mean over 100-fra
 
 Usage: .venv/bin/python recipes/default_model/teacher.py --data /work/openclap-data
 Writes DATA/teacher.npz (paths, embeddings) and resumes from it when interrupted.
+
+``--blocks-longer-than 3`` also writes DATA/teacher_blocks.npz: the embedding of every 100-frame block
+(2.32 s, hop 1.16 s) of each clip longer than 3 s, so that training can take as a 3 s crop's target the
+blocks that crop overlaps instead of the whole clip's mean (``openclap.train.distill``). Fields:
+``paths`` [M], ``offsets`` [M + 1] (clip m owns rows offsets[m]:offsets[m+1]), ``embeddings`` [rows, D],
+``block_seconds`` and ``hop_seconds``.
 """
 
 from __future__ import annotations
@@ -89,10 +95,71 @@ class TeacherFeatures(nn.Module):
         return torch.stack([feats[s : s + BLOCK] for s in starts]).unsqueeze(1)
 
 
-def embed(model: SfxTeacher, feats: TeacherFeatures, path: str) -> np.ndarray:
+BLOCK_SECONDS, BLOCK_HOP_SECONDS = BLOCK * HOP / SAMPLE_RATE, BLOCK_HOP * HOP / SAMPLE_RATE
+
+
+def embed_blocks(model: SfxTeacher, feats: TeacherFeatures, path: str) -> np.ndarray:
+    """One embedding per 100-frame block [nb, 512]; block i starts at i * BLOCK_HOP_SECONDS."""
     with torch.inference_mode():
-        blocks = feats(torch.from_numpy(load_mono(path, SAMPLE_RATE)))
-        return model(blocks).mean(dim=0).numpy()
+        return model(feats(torch.from_numpy(load_mono(path, SAMPLE_RATE)))).numpy()
+
+
+def embed(model: SfxTeacher, feats: TeacherFeatures, path: str) -> np.ndarray:
+    return embed_blocks(model, feats, path).mean(axis=0)
+
+
+def _save_atomic(out: Path, **arrays: np.ndarray) -> None:
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(out)
+
+
+def write_clip_embeddings(model: SfxTeacher, feats: TeacherFeatures, paths: list[str], out: Path) -> None:
+    done: dict[str, np.ndarray] = {}
+    if out.exists():
+        old = np.load(out, allow_pickle=False)
+        done = dict(zip(old["paths"].tolist(), old["embeddings"], strict=True))
+    todo = [p for p in paths if p not in done]
+    print(f"{out.name}: {len(done)} cached, {len(todo)} to embed")
+    start = time.time()
+    for i, path in enumerate(todo, 1):
+        try:
+            done[path] = embed(model, feats, path)
+        except AudioError as err:
+            print(f"skipped {err}")
+        if i % 500 == 0 or i == len(todo):
+            keys = sorted(done)
+            embeddings = np.stack([done[k] for k in keys])
+            _save_atomic(out, paths=np.array(keys, dtype=np.str_), embeddings=embeddings)
+            print(f"{i}/{len(todo)} in {time.time() - start:.0f}s", flush=True)
+
+
+def write_block_embeddings(model: SfxTeacher, feats: TeacherFeatures, paths: list[str], out: Path) -> None:
+    done: dict[str, np.ndarray] = {}
+    if out.exists():
+        old = np.load(out, allow_pickle=False)
+        offsets, rows = old["offsets"], old["embeddings"]
+        done = {p: rows[offsets[m] : offsets[m + 1]] for m, p in enumerate(old["paths"].tolist())}
+    todo = [p for p in paths if p not in done]
+    print(f"{out.name}: {len(done)} cached, {len(todo)} to embed")
+    start = time.time()
+    for i, path in enumerate(todo, 1):
+        try:
+            done[path] = embed_blocks(model, feats, path)
+        except AudioError as err:
+            print(f"skipped {err}")
+        if i % 200 == 0 or i == len(todo):
+            keys = sorted(done)
+            sizes = [len(done[k]) for k in keys]
+            _save_atomic(
+                out,
+                paths=np.array(keys, dtype=np.str_),
+                offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                embeddings=np.concatenate([done[k] for k in keys]).astype(np.float32),
+                block_seconds=np.float64(BLOCK_SECONDS),
+                hop_seconds=np.float64(BLOCK_HOP_SECONDS),
+            )
+            print(f"{i}/{len(todo)} in {time.time() - start:.0f}s", flush=True)
 
 
 def main() -> None:
@@ -102,30 +169,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder with manifest.jsonl and aisfx/")
     parser.add_argument("--weights", type=Path, default=None, help="aisfx checkpoint.pth")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--blocks-longer-than",
+        type=float,
+        metavar="SECONDS",
+        help="also write teacher_blocks.npz with per-block embeddings of the clips longer than this",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     weights = args.weights or args.data / "aisfx/unz/aisfx/models/checkpoint.pth"
     model, feats = load_teacher(weights), TeacherFeatures()
-    out = args.data / "teacher.npz"
-    done: dict[str, np.ndarray] = {}
-    if out.exists():
-        old = np.load(out, allow_pickle=False)
-        done = dict(zip(old["paths"].tolist(), old["embeddings"], strict=True))
-    paths = [json.loads(line)["audio"] for line in (args.data / "manifest.jsonl").read_text().splitlines()]
-    todo = [p for p in paths if p not in done]
-    print(f"{len(done)} cached, {len(todo)} to embed")
-    start = time.time()
-    for i, path in enumerate(todo, 1):
-        try:
-            done[path] = embed(model, feats, path)
-        except AudioError as err:
-            print(f"skipped {err}")
-        if i % 500 == 0 or i == len(todo):
-            keys = sorted(done)
-            tmp = out.with_suffix(".tmp.npz")
-            np.savez(tmp, paths=np.array(keys, dtype=np.str_), embeddings=np.stack([done[k] for k in keys]))
-            tmp.replace(out)
-            print(f"{i}/{len(todo)} in {time.time() - start:.0f}s", flush=True)
+    rows = [json.loads(line) for line in (args.data / "manifest.jsonl").read_text().splitlines()]
+    write_clip_embeddings(model, feats, [r["audio"] for r in rows], args.data / "teacher.npz")
+    if args.blocks_longer_than is not None:
+        long = [r["audio"] for r in rows if r["duration"] > args.blocks_longer_than]
+        write_block_embeddings(model, feats, long, args.data / "teacher_blocks.npz")
 
 
 if __name__ == "__main__":

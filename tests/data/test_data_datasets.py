@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from openclap.data.cache import AudioCache
-from openclap.data.datasets import ClipDataset, ClipSettings, EpochBatchSampler, collate_examples
+from openclap.data.datasets import (
+    ClipDataset,
+    ClipSettings,
+    EpochBatchSampler,
+    collate_examples,
+    make_example,
+)
 from openclap.data.manifest import ManifestEntry
 
 SETTINGS = ClipSettings(sample_rate=16000, clip_samples=4000, seed=3)
@@ -25,6 +31,17 @@ def test_examples_are_seeded_by_epoch_and_clip(tone_entries: list[ManifestEntry]
     assert len({tuple(fixed[(e, 7)]["wave"][:5].tolist()) for e in range(4)}) == 1
 
 
+def test_examples_report_the_span_of_the_source_they_hold() -> None:
+    wave = np.arange(10000, dtype=np.float32)  # 0.625 s at 16 kHz; each sample's value is its index
+    for epoch in range(5):
+        clip, _, (start, end) = make_example(wave, ["a"], 0, epoch, SETTINGS)
+        first = int(clip[0])
+        assert start == pytest.approx(first / 16000) and end == pytest.approx((first + 4000) / 16000)
+    short = np.ones(1000, dtype=np.float32)  # padded: the example holds the whole source
+    clip, _, span = make_example(short, ["a"], 0, 0, SETTINGS)
+    assert clip.shape == (4000,) and span == (0.0, 1000 / 16000)
+
+
 def test_bad_clips_are_replaced_and_reported(tone_entries: list[ManifestEntry], tmp_path: Path) -> None:
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"nope" * 100)
@@ -40,6 +57,7 @@ def test_bad_clips_are_replaced_and_reported(tone_entries: list[ManifestEntry], 
     assert [p for p, _ in item["skipped"]] == [str(broken), str(tmp_path / "gone.wav")]
     batch = collate_examples([data[(0, 0)], item])
     assert batch["wave"].shape == (2, 4000) and len(batch["skipped"]) == 2
+    assert len(batch["spans"]) == 2 and all(end > start >= 0 for start, end in batch["spans"])
 
 
 def test_sampler_splits_ranks_and_resumes_mid_epoch() -> None:

@@ -29,7 +29,7 @@ def fit_length(
     if length == 0:
         raise ValueError("cannot fit an empty waveform")
     if length > num_samples:
-        return wave[..., _crop_start(length, num_samples, crop, generator) :][..., :num_samples]
+        return wave[..., crop_start(length, num_samples, crop, generator) :][..., :num_samples]
     if length == num_samples:
         return wave
     if pad == "repeat":
@@ -44,7 +44,8 @@ def fit_length(
     raise ValueError(f"pad={pad!r} is not valid; choose one of ['repeat', 'repeatpad', 'zero']")
 
 
-def _crop_start(length: int, num_samples: int, crop: str, generator: torch.Generator | None) -> int:
+def crop_start(length: int, num_samples: int, crop: str, generator: torch.Generator | None = None) -> int:
+    """First sample of the ``num_samples`` window that ``fit_length`` cuts from a longer clip."""
     overflow = length - num_samples
     if crop == "start":
         return 0

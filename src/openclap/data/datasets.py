@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 
-from openclap.audio.clip import fit_length
+from openclap.audio.clip import crop_start, fit_length
 from openclap.audio.io import AudioError, load_mono, resample
 from openclap.config import AudioFrontendConfig
 from openclap.data.cache import AudioCache
@@ -61,22 +61,34 @@ class ClipSettings:
 
 def make_example(
     wave: np.ndarray, captions: Sequence[str], key: object, epoch: int, settings: ClipSettings
-) -> tuple[torch.Tensor, str]:
-    """Crop (or pad) a mono clip and pick one caption, seeded by (seed, epoch, key)."""
+) -> tuple[torch.Tensor, str, tuple[float, float]]:
+    """Crop (or pad) a mono clip and pick one caption, seeded by (seed, epoch, key).
+
+    Also returns the span of the source clip the example holds, ``(start, end)`` in seconds (the whole
+    clip when it was padded), which crop-aware distillation targets use.
+    """
     gen = seeded_generator(settings.seed, "example", epoch, key)
     caption = captions[int(torch.randint(len(captions), (1,), generator=gen))]
     crop = "random" if settings.random_crop else settings.crop
-    clip = fit_length(torch.from_numpy(wave), settings.clip_samples, settings.pad, crop, generator=gen)
-    return clip.contiguous(), caption
+    length, rate = len(wave), settings.sample_rate
+    if length > settings.clip_samples:
+        start = crop_start(length, settings.clip_samples, crop, gen)
+        clip = torch.from_numpy(wave[start : start + settings.clip_samples])
+        span = (start / rate, (start + settings.clip_samples) / rate)
+    else:
+        clip = fit_length(torch.from_numpy(wave), settings.clip_samples, settings.pad, crop, generator=gen)
+        span = (0.0, length / rate)
+    return clip.contiguous(), caption, span
 
 
 def collate_examples(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack waves [B, N]; keep captions, paths, keys and the skipped (path, problem) pairs."""
+    """Stack waves [B, N]; keep captions, paths, keys, source spans and the skipped (path, problem) pairs."""
     return {
         "wave": torch.stack([s["wave"] for s in samples]),
         "captions": [s["caption"] for s in samples],
         "paths": [s["path"] for s in samples],
         "keys": [s["key"] for s in samples],
+        "spans": [s["span"] for s in samples],
         "skipped": [item for s in samples for item in s["skipped"]],
     }
 
@@ -115,8 +127,15 @@ class ClipDataset(Dataset):
                 skipped.append((err.source, err.problem))
                 continue
             entry = self.entries[current]
-            clip, caption = make_example(wave, entry.captions, current, epoch, self.settings)
-            return {"wave": clip, "caption": caption, "path": entry.audio, "key": current, "skipped": skipped}
+            clip, caption, span = make_example(wave, entry.captions, current, epoch, self.settings)
+            return {
+                "wave": clip,
+                "caption": caption,
+                "path": entry.audio,
+                "key": current,
+                "span": span,
+                "skipped": skipped,
+            }
         raise BadDataError(f"{len(skipped)} consecutive clips failed to decode, e.g. {skipped[:3]}")
 
 
@@ -240,8 +259,8 @@ class ShardStream(IterableDataset):
             raise AudioError(source, "shard sample lacks audio or captions")
         wave, rate = decode_audio_bytes(group[audio_ext], source)
         wave = resample(wave, rate, self.settings.sample_rate)
-        clip, caption = make_example(wave, record["captions"], key, self.epoch, self.settings)
-        return {"wave": clip, "caption": caption, "path": source, "key": key, "skipped": []}
+        clip, caption, span = make_example(wave, record["captions"], key, self.epoch, self.settings)
+        return {"wave": clip, "caption": caption, "path": source, "key": key, "span": span, "skipped": []}
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()

@@ -78,9 +78,12 @@ class FreezeConfig:
 @dataclass
 class DistillConfig:
     """Optional distillation: a linear head from the pooled audio features to precomputed teacher
-    embeddings (``teacher``: an .npz of ``paths`` and ``embeddings``), loss weighted by ``weight``."""
+    embeddings (``teacher``: an .npz of ``paths`` and ``embeddings``), loss weighted by ``weight``.
+    ``blocks`` (optional): an .npz of per-block teacher embeddings of long clips, so a crop's target is
+    the blocks it overlaps (``openclap.train.distill``)."""
 
     teacher: str | None = None
+    blocks: str | None = None
     weight: float = 1.0
     loss: str = "cosine"  # or "mse" (both on per-dimension standardised teacher embeddings)
 

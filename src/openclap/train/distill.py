@@ -7,6 +7,13 @@ added to the CLAP loss with weight ``distill.weight``. Teacher embeddings come f
 mixed with another clip by augmentation, contribute no distillation loss. The head is trained with the
 model's head learning rate, saved in training checkpoints (``train_state.pt``) and never part of the
 exported ``ClapModel``.
+
+Crop-aware targets (``distill.blocks``): a clip longer than the training crop is summarised by the mean
+of the teacher's block embeddings, yet the student sees only a crop of it. An optional second ``.npz``
+holds per-block embeddings of such clips (``paths`` [M], ``offsets`` [M + 1], ``embeddings`` [rows, D],
+``block_seconds``, ``hop_seconds``; block i of a clip starts at ``i * hop_seconds``). A crop's target is
+then the mean of the blocks it overlaps, weighted by the overlap in seconds, standardised with the
+clip-level statistics (a crop covering the whole clip gets the clip's target back).
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ def _key(path: str | os.PathLike[str], base: Path) -> str:
 
 
 class TeacherTargets:
-    """Standardised teacher embeddings looked up by audio path."""
+    """Standardised teacher embeddings looked up by audio path (and, with ``blocks``, by crop span)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], blocks: str | os.PathLike[str] | None = None) -> None:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: teacher embeddings (distill.teacher) not found")
@@ -41,17 +48,64 @@ class TeacherTargets:
             paths, emb = data["paths"].tolist(), data["embeddings"].astype(np.float32)
         if emb.ndim != 2 or emb.shape[0] != len(paths) or not len(paths):
             raise ValueError(f"{path}: expected 'paths' [N] and 'embeddings' [N, D] with N > 0")
-        emb = (emb - emb.mean(axis=0)) / (emb.std(axis=0) + 1e-6)
+        self.mean, self.std = emb.mean(axis=0), emb.std(axis=0) + 1e-6
+        emb = (emb - self.mean) / self.std
         base = path.resolve().parent
         self.index = {_key(p, base): i for i, p in enumerate(paths)}
         self.embeddings = torch.from_numpy(emb)
         self.dim = int(emb.shape[1])
+        self.blocks: dict[str, np.ndarray] = {}
+        self.block_seconds = self.hop_seconds = 0.0
+        if blocks is not None:
+            self._load_blocks(Path(blocks))
 
-    def lookup(self, paths: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Targets [B, D] (zeros where missing) and a bool mask [B] of the clips that have one."""
-        rows = [self.index.get(str(Path(p).resolve()), -1) for p in paths]
+    def _load_blocks(self, path: Path) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: teacher block embeddings (distill.blocks) not found")
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"paths", "offsets", "embeddings", "block_seconds", "hop_seconds"} - set(data.files)
+            if missing:
+                raise ValueError(f"{path}: block embeddings lack {sorted(missing)}")
+            paths, offsets = data["paths"].tolist(), data["offsets"].astype(np.int64)
+            emb = data["embeddings"].astype(np.float32)
+            self.block_seconds, self.hop_seconds = float(data["block_seconds"]), float(data["hop_seconds"])
+        if emb.ndim != 2 or emb.shape[1] != self.dim:
+            raise ValueError(f"{path}: block embeddings must be [rows, {self.dim}] like the clip embeddings")
+        if len(offsets) != len(paths) + 1 or offsets[0] != 0 or offsets[-1] != len(emb):
+            raise ValueError(f"{path}: 'offsets' must be [M + 1], from 0 to the number of block rows")
+        if np.any(np.diff(offsets) < 1) or self.block_seconds <= 0 or self.hop_seconds <= 0:
+            raise ValueError(f"{path}: every clip needs at least one block, and block/hop seconds > 0")
+        base = path.resolve().parent
+        self.blocks = {_key(p, base): emb[offsets[m] : offsets[m + 1]] for m, p in enumerate(paths)}
+
+    def span_target(self, key: str, start: float, end: float) -> torch.Tensor | None:
+        """The standardised overlap-weighted mean of the blocks that ``[start, end)`` covers, if any."""
+        blocks = self.blocks.get(key)
+        if blocks is None:
+            return None
+        starts = np.arange(len(blocks)) * self.hop_seconds
+        overlap = np.clip(np.minimum(end, starts + self.block_seconds) - np.maximum(start, starts), 0.0, None)
+        if overlap.sum() <= 0:
+            return None
+        raw = (overlap[:, None] * blocks).sum(axis=0) / overlap.sum()
+        return torch.from_numpy(((raw - self.mean) / self.std).astype(np.float32))
+
+    def lookup(
+        self, paths: Sequence[str], spans: Sequence[tuple[float, float]] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Targets [B, D] (zeros where missing) and a bool mask [B] of the clips that have one.
+
+        With ``spans`` (each example's ``(start, end)`` seconds in its source clip) and block
+        embeddings, a clip with blocks gets the target of its span."""
+        keys = [str(Path(p).resolve()) for p in paths]
+        rows = [self.index.get(k, -1) for k in keys]
         mask = torch.tensor([r >= 0 for r in rows], dtype=torch.bool)
-        targets = self.embeddings[torch.tensor([max(r, 0) for r in rows], dtype=torch.long)]
+        targets = self.embeddings[torch.tensor([max(r, 0) for r in rows], dtype=torch.long)].clone()
+        if spans is not None and self.blocks:
+            for i, (key, (start, end)) in enumerate(zip(keys, spans, strict=True)):
+                target = self.span_target(key, start, end)
+                if target is not None:
+                    targets[i], mask[i] = target, True
         return targets, mask
 
 

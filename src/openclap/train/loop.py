@@ -240,7 +240,7 @@ class TrainLoop:
                 out = p.module(wave, tokens, spec_seed)
             loss = p.loss_fn(out["audio_emb"], out["text_emb"], out["logit_scale"], out.get("logit_scale_t"))
             if p.teacher is not None:
-                targets, known = p.teacher.lookup(batch["paths"])
+                targets, known = p.teacher.lookup(batch["paths"], batch.get("spans"))
                 extra = distill_loss(out["distill"], targets, known & ~mixed, self.cfg.distill.loss)
                 self.distill_window.append(float(extra.detach()))
                 loss = loss + self.cfg.distill.weight * extra

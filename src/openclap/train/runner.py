@@ -217,7 +217,7 @@ def _train(
     teacher = None
     if config.distill.teacher:
         check_config(config.distill)
-        teacher = TeacherTargets(config.distill.teacher)
+        teacher = TeacherTargets(config.distill.teacher, config.distill.blocks)
     module = prepare_module(config, model, device, verbose=info.is_main, teacher=teacher)
     optimizer = build_optimizer(model, config.optim)
     if module.distill_head is not None:
