@@ -119,3 +119,12 @@ def test_esc50_coverage_counts_clips_once() -> None:
     counts = cap.esc50_coverage([["a dog barking", "a barking dog"], ["rain falling"], ["a cat meowing"]])
     assert counts["dog"] == 1 and counts["rain"] == 1 and counts["cat"] == 1 and counts["siren"] == 0
     assert len(counts) == 50
+
+
+def test_doorbells_bells_and_staple_guns_are_not_phones_or_gunshots() -> None:
+    assert cap.describe_path("sounds/door_bell.ogg").labels[0] == "doorbell"
+    assert cap.describe_path("sfx/doorbell.wav").labels[0] == "doorbell"
+    assert cap.describe_path("sounds/bell_ring.ogg").labels == ["bell"]
+    assert cap.describe_path("sounds/staple_gun.ogg").labels == ["stapler"]
+    assert cap.describe_path("sounds/phone_ring.ogg").labels[0] == "telephone"
+    assert cap.describe_path("sounds/gun_shot.ogg").labels[0] == "gunshot"

