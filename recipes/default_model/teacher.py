@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -114,51 +115,56 @@ def _save_atomic(out: Path, **arrays: np.ndarray) -> None:
     tmp.replace(out)
 
 
-def write_clip_embeddings(model: SfxTeacher, feats: TeacherFeatures, paths: list[str], out: Path) -> None:
-    done: dict[str, np.ndarray] = {}
-    if out.exists():
-        old = np.load(out, allow_pickle=False)
-        done = dict(zip(old["paths"].tolist(), old["embeddings"], strict=True))
-    todo = [p for p in paths if p not in done]
-    print(f"{out.name}: {len(done)} cached, {len(todo)} to embed")
-    start = time.time()
-    for i, path in enumerate(todo, 1):
-        try:
-            done[path] = embed(model, feats, path)
-        except AudioError as err:
-            print(f"skipped {err}")
-        if i % 500 == 0 or i == len(todo):
-            keys = sorted(done)
-            embeddings = np.stack([done[k] for k in keys])
-            _save_atomic(out, paths=np.array(keys, dtype=np.str_), embeddings=embeddings)
-            print(f"{i}/{len(todo)} in {time.time() - start:.0f}s", flush=True)
+def _load_clips(out: Path) -> dict[str, np.ndarray]:
+    with np.load(out, allow_pickle=False) as old:
+        return dict(zip(old["paths"].tolist(), old["embeddings"], strict=True))
 
 
-def write_block_embeddings(model: SfxTeacher, feats: TeacherFeatures, paths: list[str], out: Path) -> None:
-    done: dict[str, np.ndarray] = {}
-    if out.exists():
-        old = np.load(out, allow_pickle=False)
+def _save_clips(out: Path, done: dict[str, np.ndarray]) -> None:
+    keys = sorted(done)
+    embeddings = np.stack([done[k] for k in keys])
+    _save_atomic(out, paths=np.array(keys, dtype=np.str_), embeddings=embeddings)
+
+
+def _load_blocks(out: Path) -> dict[str, np.ndarray]:
+    with np.load(out, allow_pickle=False) as old:
         offsets, rows = old["offsets"], old["embeddings"]
-        done = {p: rows[offsets[m] : offsets[m + 1]] for m, p in enumerate(old["paths"].tolist())}
+        return {p: rows[offsets[m] : offsets[m + 1]] for m, p in enumerate(old["paths"].tolist())}
+
+
+def _save_blocks(out: Path, done: dict[str, np.ndarray]) -> None:
+    keys = sorted(done)
+    sizes = [len(done[k]) for k in keys]
+    _save_atomic(
+        out,
+        paths=np.array(keys, dtype=np.str_),
+        offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        embeddings=np.concatenate([done[k] for k in keys]).astype(np.float32),
+        block_seconds=np.float64(BLOCK_SECONDS),
+        hop_seconds=np.float64(BLOCK_HOP_SECONDS),
+    )
+
+
+def write_resumable(
+    paths: list[str],
+    out: Path,
+    compute: Callable[[str], np.ndarray],
+    load: Callable[[Path], dict[str, np.ndarray]],
+    save: Callable[[Path, dict[str, np.ndarray]], None],
+    every: int,
+) -> None:
+    """Embed the paths not yet in ``out``, saving atomically every ``every`` clips and at the end."""
+    done = load(out) if out.exists() else {}
     todo = [p for p in paths if p not in done]
     print(f"{out.name}: {len(done)} cached, {len(todo)} to embed")
     start = time.time()
     for i, path in enumerate(todo, 1):
         try:
-            done[path] = embed_blocks(model, feats, path)
+            done[path] = compute(path)
         except AudioError as err:
             print(f"skipped {err}")
-        if i % 200 == 0 or i == len(todo):
-            keys = sorted(done)
-            sizes = [len(done[k]) for k in keys]
-            _save_atomic(
-                out,
-                paths=np.array(keys, dtype=np.str_),
-                offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-                embeddings=np.concatenate([done[k] for k in keys]).astype(np.float32),
-                block_seconds=np.float64(BLOCK_SECONDS),
-                hop_seconds=np.float64(BLOCK_HOP_SECONDS),
-            )
+        if i % every == 0 or i == len(todo):
+            save(out, done)
             print(f"{i}/{len(todo)} in {time.time() - start:.0f}s", flush=True)
 
 
@@ -180,10 +186,15 @@ def main() -> None:
     weights = args.weights or args.data / "aisfx/unz/aisfx/models/checkpoint.pth"
     model, feats = load_teacher(weights), TeacherFeatures()
     rows = [json.loads(line) for line in (args.data / "manifest.jsonl").read_text().splitlines()]
-    write_clip_embeddings(model, feats, [r["audio"] for r in rows], args.data / "teacher.npz")
+    clips = [r["audio"] for r in rows]
+    write_resumable(
+        clips, args.data / "teacher.npz", lambda p: embed(model, feats, p), _load_clips, _save_clips, 500
+    )
     if args.blocks_longer_than is not None:
         long = [r["audio"] for r in rows if r["duration"] > args.blocks_longer_than]
-        write_block_embeddings(model, feats, long, args.data / "teacher_blocks.npz")
+        blocks = args.data / "teacher_blocks.npz"
+        block_fn = lambda p: embed_blocks(model, feats, p)  # noqa: E731
+        write_resumable(long, blocks, block_fn, _load_blocks, _save_blocks, 200)
 
 
 if __name__ == "__main__":
