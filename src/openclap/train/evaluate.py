@@ -2,8 +2,11 @@
 of every clip; ``openclap.retrieval``) and zero-shot accuracy on a labelled set (first label of each clip,
 classes = the labels present; ``openclap.zero_shot``).
 
-The validation clips are decoded once and kept in memory; embedding uses the model's deterministic
-crop, so evaluation draws no random numbers and does not disturb a resumable run.
+The validation clips are decoded once and kept in memory. A clip longer than the model's clip length is
+embedded as the mean over consecutive windows (``long_audio="mean"``, what ``openclap embed`` and
+``classify`` do), so checkpoints are chosen on what users will run; ``long_audio="crop"`` takes the
+config's deterministic crop instead. Evaluation draws no random numbers and does not disturb a
+resumable run.
 """
 
 from __future__ import annotations
@@ -119,12 +122,14 @@ class Evaluator:
         zero_shot: EvalClips | None,
         templates: Sequence[str] | None = None,
         batch_size: int = 32,
+        long_audio: str = "mean",
     ) -> None:
         self.retrieval = retrieval if retrieval and retrieval.paths else None
         labelled = zero_shot and [i for i, labels in enumerate(zero_shot.labels) if labels]
         self.zero_shot = _subset(zero_shot, labelled) if zero_shot and labelled else None
         self.templates = list(templates) if templates else None
         self.batch_size = batch_size
+        self.long_audio = long_audio
 
     def _audio(self, model: ClapModel, clips: EvalClips, memo: dict[str, np.ndarray]) -> np.ndarray:
         """Audio embeddings [N, D]; clips already embedded in this call (``memo``) are reused."""
@@ -132,7 +137,7 @@ class Evaluator:
         if todo:
             rate = model.config.audio.sample_rate
             waves = [clips.waves[i] for i in todo]
-            emb = embed_audio(model, waves, rate, batch_size=self.batch_size, long_audio="crop")
+            emb = embed_audio(model, waves, rate, batch_size=self.batch_size, long_audio=self.long_audio)
             memo.update({clips.paths[i]: row for i, row in zip(todo, emb, strict=True)})
         return np.stack([memo[path] for path in clips.paths])
 
