@@ -6,6 +6,7 @@ A checkpoint embeds its ``ClapConfig`` so it carries its own sample rate, clip l
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,15 @@ CROP_MODES = ("start", "center")
 POOLINGS = ("cls", "last", "pooler", "mean")
 FUSION_SHRINKS = (None, "antialias", "bilinear")
 PROJECTION_STYLES = ("msclap", "laion", "linear")
+
+
+def check_prompt_templates(templates: Sequence[str]) -> None:
+    """At least one template, each a string with a '{}' placeholder for the class name."""
+    if not templates:
+        raise ValueError("prompt_templates must hold at least one template")
+    for template in templates:
+        if not isinstance(template, str) or "{}" not in template:
+            raise ValueError(f"prompt template {template!r} has no '{{}}' placeholder for the label")
 
 
 def _check_choice(name: str, value: object, allowed: tuple[Any, ...]) -> None:
@@ -135,11 +145,7 @@ class ClapConfig:
         if isinstance(templates, str):
             templates = (templates,)
         object.__setattr__(self, "prompt_templates", tuple(templates))
-        if not self.prompt_templates:
-            raise ValueError("prompt_templates must hold at least one template")
-        for template in self.prompt_templates:
-            if not isinstance(template, str) or "{}" not in template:
-                raise ValueError(f"prompt template {template!r} has no '{{}}' placeholder for the label")
+        check_prompt_templates(self.prompt_templates)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from openclap.config import check_prompt_templates
 from openclap.model import ClapModel
 
 
@@ -27,9 +28,7 @@ def build_classifier(
     model: ClapModel, labels: Sequence[str], templates: Sequence[str], batch_size: int = 256
 ) -> torch.Tensor:
     """Prompt-ensemble text classifier [C, D] (rows L2-normalised)."""
-    for template in templates:
-        if "{}" not in template:
-            raise ValueError(f"prompt template {template!r} has no '{{}}' placeholder for the label")
+    check_prompt_templates(templates)
     prompts = [t.format(label) for label in labels for t in templates]  # label-major
     with torch.inference_mode():
         chunks = [model.encode_text(prompts[i : i + batch_size]) for i in range(0, len(prompts), batch_size)]
