@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -29,9 +30,11 @@ AUGMENT = {
 }
 
 
-def _run_config(manifest: Path, out: Path) -> dict:
+def _run_config(manifest: Path, out: Path, lit: bool) -> dict:
     # 20 clips / batch 4 = 5 batches per epoch; 8 steps span two epochs; step 3 is mid-epoch.
-    return tiny_run(manifest, out, max_steps=8, checkpoint_every=3, augment=AUGMENT)
+    # lit: a locked text tower, so text features come from the per-caption cache (empty after the kill)
+    changes = {"freeze": {"text": True}} if lit else {}
+    return tiny_run(manifest, out, max_steps=8, checkpoint_every=3, augment=AUGMENT, **changes)
 
 
 def _train_losses(out: Path) -> dict[int, float]:
@@ -60,16 +63,19 @@ def _kill_after_checkpoint(config: Path, out: Path) -> None:
     assert not (out / "final").exists()
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(tone_manifest: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lit", [False, True], ids=["all-trained", "locked-text-cached"])
+def test_sigkill_then_resume_matches_uninterrupted_run(
+    tone_manifest: Path, tmp_path: Path, lit: bool
+) -> None:
     threads = torch.get_num_threads()
     try:
-        reference = train(TrainConfig.from_dict(_run_config(tone_manifest, tmp_path / "reference")))
+        reference = train(TrainConfig.from_dict(_run_config(tone_manifest, tmp_path / "reference", lit)))
     finally:
         torch.set_num_threads(threads)
     assert reference.steps == 8
 
     out = tmp_path / "killed"
-    config = write_run(tmp_path / "run.yaml", _run_config(tone_manifest, out))
+    config = write_run(tmp_path / "run.yaml", _run_config(tone_manifest, out, lit))
     _kill_after_checkpoint(config, out)
     resumed = subprocess.run(
         [sys.executable, "-m", "openclap.train.cli", "--config", str(config), "--resume"],

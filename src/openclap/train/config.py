@@ -102,6 +102,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     local_loss: bool = False
+    text_cache: int = 100_000  # with freeze.text: captions whose locked-tower features are kept (0: off)
     gather_with_grad: bool = True
     eval_every: int = 0  # optimiser steps; 0: only at the start and the end
     eval_at_start: bool = True
@@ -126,6 +127,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 2 for a contrastive loss, got {self.batch_size}")
         if self.optim.grad_accum_steps < 1:
             raise ValueError(f"optim.grad_accum_steps must be >= 1, got {self.optim.grad_accum_steps}")
+        if self.text_cache < 0:
+            raise ValueError(f"text_cache must be >= 0 (0 turns it off), got {self.text_cache}")
         if not (self.data.train_manifest or self.data.train_shards):
             raise ValueError("data.train_manifest or data.train_shards is required")
 

@@ -38,6 +38,7 @@ from openclap.train.distill import TeacherTargets, distill_loss
 from openclap.train.evaluate import Evaluator
 from openclap.train.optim import WarmupCosine
 from openclap.train.state import TrainState, save_model_folder, save_train_checkpoint
+from openclap.train.text_cache import TextFeatureCache
 from openclap.train.tracker import MetricsTracker
 
 StepCallback = Callable[[TrainState, dict[str, float]], None]
@@ -73,7 +74,10 @@ class TrainModule(nn.Module):
             module.eval()
         return self
 
-    def forward(self, wave: torch.Tensor, tokens: dict[str, torch.Tensor], spec_seed: int) -> dict[str, Any]:
+    def forward(
+        self, wave: torch.Tensor, text: dict[str, torch.Tensor] | torch.Tensor, spec_seed: int
+    ) -> dict[str, Any]:
+        """``text``: a token dict, or the pooled features of a locked text tower (``TextFeatureCache``)."""
         model = self.model
         with torch.autocast(device_type=wave.device.type, enabled=False):
             mel = model.frontend(wave.float())  # [B, n_mels, T]
@@ -87,7 +91,7 @@ class TrainModule(nn.Module):
         audio = F.normalize(model.audio_projection(features), dim=-1)
         out: dict[str, Any] = {
             "audio_emb": audio,
-            "text_emb": model.encode_text(tokens),
+            "text_emb": self._text_embedding(text),
             "logit_scale": model.logit_scale,
         }
         if self.distill_head is not None:
@@ -95,6 +99,12 @@ class TrainModule(nn.Module):
         if model.config.separate_logit_scales:
             out["logit_scale_t"] = model.logit_scale_t
         return out
+
+
+    def _text_embedding(self, text: dict[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        if isinstance(text, torch.Tensor):
+            return F.normalize(self.model.text_projection(text), dim=-1)
+        return self.model.encode_text(text)
 
 
 def autocast_context(precision: str, device: torch.device) -> AbstractContextManager[Any]:
@@ -124,6 +134,7 @@ class LoopParts:
     state: TrainState
     callbacks: list[StepCallback] = field(default_factory=list)
     teacher: TeacherTargets | None = None  # distillation targets (with TrainModule.distill_head)
+    text_cache: TextFeatureCache | None = None  # locked text tower: features per caption
 
 
 class TrainLoop:
@@ -231,13 +242,12 @@ class TrainLoop:
         wave = batch["wave"].to(p.device, non_blocking=True)
         gen = seeded_generator(self.cfg.seed, "augment", step, micro, rank)
         wave, captions, mixed = augment_waves_marked(wave, batch["captions"], self.cfg.augment, gen)
-        tokens = {k: v.to(p.device) for k, v in p.model.tokenize(captions).items()}
         spec_seed = derive_seed(self.cfg.seed, "spec", step, micro, rank)
         no_sync = getattr(p.module, "no_sync", None)
         sync = nullcontext() if last or no_sync is None else no_sync()
         with sync:
             with autocast_context(self.cfg.precision, p.device):
-                out = p.module(wave, tokens, spec_seed)
+                out = p.module(wave, self._text_input(captions, mixed), spec_seed)
             loss = p.loss_fn(out["audio_emb"], out["text_emb"], out["logit_scale"], out.get("logit_scale_t"))
             if p.teacher is not None:
                 targets, known = p.teacher.lookup(batch["paths"], batch.get("spans"))
@@ -247,6 +257,12 @@ class TrainLoop:
             # every rank back-propagates, even a NaN, so collectives stay matched; the step is refused later
             p.scaler.scale(loss / self.cfg.optim.grad_accum_steps).backward()
         return loss.detach()
+
+    def _text_input(self, captions: list[str], mixed: torch.Tensor) -> dict[str, torch.Tensor] | torch.Tensor:
+        p = self.p
+        if p.text_cache is not None:
+            return p.text_cache.features(captions, [not m for m in mixed.tolist()]).to(p.device)
+        return {k: v.to(p.device) for k, v in p.model.tokenize(captions).items()}
 
     def _apply_gradients(self) -> float:
         p = self.p

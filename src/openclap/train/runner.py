@@ -35,6 +35,7 @@ from openclap.train.freeze import apply_freeze, freeze_unused
 from openclap.train.loop import LoopParts, StepCallback, TrainLoop, TrainModule
 from openclap.train.optim import WarmupCosine, build_optimizer
 from openclap.train.state import TrainState, latest_checkpoint, load_train_checkpoint
+from openclap.train.text_cache import TextFeatureCache
 from openclap.train.tracker import MetricsTracker
 
 
@@ -120,6 +121,13 @@ def build_evaluator(config: TrainConfig, model: ClapModel) -> Evaluator | None:
         print(f"validation: skipped bad clip {path}: {problem}", file=sys.stderr)
     templates = [data.zero_shot_template] if data.zero_shot_template else None
     return Evaluator(retrieval, zero_shot, templates, config.eval_batch_size)
+
+
+def build_text_cache(config: TrainConfig, model: ClapModel) -> TextFeatureCache | None:
+    """Per-caption features when the whole text tower is locked (``freeze.text``) and ``text_cache`` > 0."""
+    if not (config.freeze.text and config.text_cache):
+        return None
+    return TextFeatureCache(model, config.text_cache)
 
 
 def total_steps(config: TrainConfig, batches: TrainBatches) -> int:
@@ -247,6 +255,7 @@ def _train(
         state=state,
         callbacks=callbacks,
         teacher=teacher,
+        text_cache=build_text_cache(config, model),
     )
     try:
         metrics = TrainLoop(parts).run()
