@@ -59,14 +59,25 @@ def _build(model_name: str, freeze_text: bool, device: torch.device) -> tuple[An
     return model, module, build_optimizer(model, OptimConfig()), ClapLoss()
 
 
-def _step(model: Any, module: Any, optimizer: Any, loss_fn: Any, batch: int, precision: str) -> float:
+def _step(
+    model: Any, module: Any, optimizer: Any, loss_fn: Any, batch: int, precision: str, cache: Any, mix: float
+) -> float:
     from openclap.train.loop import autocast_context
 
     device = model.logit_scale.device
     wave = torch.randn(batch, model.config.audio.clip_samples, device=device) * 0.1
-    tokens = {k: v.to(device) for k, v in model.tokenize([CAPTIONS[i % 4] for i in range(batch)]).items()}
+    pool = CAPTIONS
+    captions = [pool[i % len(pool)] for i in range(batch)]
     with autocast_context(precision, device):
-        out = module(wave, tokens, 0)
+        if cache is not None:
+            mixed = round(mix * batch)
+            keep = [i >= mixed for i in range(batch)]
+            partner = [pool[-1 - i % len(pool)] for i in range(batch)]
+            texts = [c if i >= mixed else f"{c} and {partner[i]}" for i, c in enumerate(captions)]
+            text = cache.features(texts, keep).to(device)
+        else:
+            text = {k: v.to(device) for k, v in model.tokenize(captions).items()}
+        out = module(wave, text, 0)
     loss = loss_fn(out["audio_emb"], out["text_emb"], out["logit_scale"])
     loss.backward()
     torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
@@ -75,18 +86,26 @@ def _step(model: Any, module: Any, optimizer: Any, loss_fn: Any, batch: int, pre
     return float(loss)
 
 
-def measure(model_name: str, batch: int, steps: int, warmup: int, precision: str, freeze_text: bool) -> dict:
+TEXT_MODES = {"trained": "trained", "frozen": "frozen (LiT)", "cached": "frozen, cached"}
+
+
+def measure(
+    model_name: str, batch: int, steps: int, warmup: int, precision: str, text: str, mix: float
+) -> dict:
+    from openclap.train.text_cache import TextFeatureCache
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model, module, optimizer, loss_fn = _build(model_name, freeze_text, device)
+    model, module, optimizer, loss_fn = _build(model_name, text != "trained", device)
+    cache = TextFeatureCache(model, 100_000) if text == "cached" else None
     rss_model = _rss_mb()
-    for _ in range(warmup):
-        _step(model, module, optimizer, loss_fn, batch, precision)
+    for _ in range(max(1, warmup) if cache is not None else warmup):  # fills the cache
+        _step(model, module, optimizer, loss_fn, batch, precision, cache, mix)
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     for _ in range(steps):
-        _step(model, module, optimizer, loss_fn, batch, precision)
+        _step(model, module, optimizer, loss_fn, batch, precision, cache, mix)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / steps
@@ -95,7 +114,7 @@ def measure(model_name: str, batch: int, steps: int, warmup: int, precision: str
     result = {
         "model": model_name,
         "precision": precision,
-        "text": "frozen (LiT)" if freeze_text else "trained",
+        "text": TEXT_MODES[text] + (f" ({mix:.0%} mixes)" if cache is not None else ""),
         "batch": batch,
         "clip_seconds": model.config.audio.clip_seconds,
         "sample_rate": model.config.audio.sample_rate,
@@ -129,6 +148,14 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _use_captions_of(manifest: str) -> None:
+    from openclap.data.manifest import read_manifest
+
+    entries = read_manifest(manifest, resolve=False)
+    entries = entries[:: max(1, len(entries) // 256)][:256]
+    CAPTIONS[:] = [entry.captions[0] for entry in entries]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,17 +165,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"])
-    parser.add_argument("--text", nargs="+", default=["trained"], choices=["trained", "frozen"])
+    parser.add_argument("--text", nargs="+", default=["trained"], choices=list(TEXT_MODES))
+    parser.add_argument("--mix-prob", type=float, default=0.3, help="cached mode: share of mixed captions")
+    parser.add_argument(
+        "--manifest", default=None, help="take the captions from this manifest (256 clips spread over it)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", default=None, help="also write the results as JSON")
     parser.add_argument("--one", nargs=3, metavar=("MODEL", "PRECISION", "TEXT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.manifest:
+        _use_captions_of(args.manifest)
     if args.one:
         model, precision, text = args.one
         print(
-            json.dumps(measure(model, args.batch_size, args.steps, args.warmup, precision, text == "frozen"))
+            json.dumps(
+                measure(model, args.batch_size, args.steps, args.warmup, precision, text, args.mix_prob)
+            )
         )
         return 0
     rows = []
@@ -178,7 +213,11 @@ def _run_child(args: argparse.Namespace, model: str, precision: str, text: str) 
         str(args.steps),
         "--warmup",
         str(args.warmup),
+        "--mix-prob",
+        str(args.mix_prob),
     ]
+    if args.manifest:
+        cmd += ["--manifest", args.manifest]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
