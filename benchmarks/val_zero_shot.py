@@ -5,21 +5,50 @@ this scores any checkpoints on it side by side, with the model's prompt template
 embedding each clip as the mean over clip-length windows (what ``openclap embed`` / ``classify`` do)
 and as one centre crop. Classes are the first labels present in the split, as in training.
 
+``--conditions`` also scores the split degraded the way field recordings differ from clean sound
+effects, with ``openclap.audio.augment`` at fixed settings (seeded, the same for every checkpoint):
+``noiseS`` adds coloured noise at S dB SNR, ``reverbT`` puts each clip in a synthetic room with an
+RT60 of T seconds (direct-to-reverberant ratio 3 dB). Window means only.
+
 Usage: .venv/bin/python benchmarks/val_zero_shot.py --manifest /work/openclap-data/manifest.jsonl \
-           --checkpoints src/openclap/weights/openclap-small.safetensors runs/default_model_v5/best
+           --checkpoints src/openclap/weights/openclap-small.safetensors runs/default_model_v5/best \
+           [--conditions noise20 noise10 reverb0.4 reverb1.0]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 
 import numpy as np
 import torch
 
 from openclap import create_model
+from openclap.audio.augment import add_noise, add_reverb
+from openclap.audio.io import load_mono
 from openclap.data.manifest import read_manifest
-from openclap.inference import embed_audio_files
+from openclap.inference import embed_audio, embed_audio_files
 from openclap.zero_shot import ZeroShotClassifier
+
+CONDITION = re.compile(r"^(noise|reverb)(\d+(?:\.\d+)?)$")
+
+
+def degrade(waves: list[np.ndarray], condition: str, sample_rate: int) -> list[np.ndarray]:
+    """The clips under ``condition`` (``noise20``, ``reverb0.4``, ...), seeded: the same every run."""
+    match = CONDITION.match(condition)
+    if match is None:
+        raise SystemExit(f"unknown condition {condition!r}: use noiseSNR_DB or reverbRT60_SECONDS")
+    kind, value = match.group(1), float(match.group(2))
+    gen = torch.Generator().manual_seed(0)
+    out = []
+    for wave in waves:
+        batch = torch.from_numpy(wave)[None]
+        if kind == "noise":
+            batch = add_noise(batch, 1.0, (value, value), gen)
+        else:
+            batch = add_reverb(batch, 1.0, (value, value), sample_rate, gen, direct_to_reverb_db=(3.0, 3.0))
+        out.append(batch[0].numpy())
+    return out
 
 
 def main() -> None:
@@ -32,6 +61,9 @@ def main() -> None:
     parser.add_argument("--model", default="openclap-small", help="config to load them with")
     parser.add_argument("--template", action="append", help="prompt template(s); default: the model's")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--conditions", nargs="*", default=[], help="noiseSNR / reverbRT60, e.g. noise20 reverb0.4"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     entries = [e for e in read_manifest(args.manifest, split=args.split) if e.labels]
@@ -49,7 +81,18 @@ def main() -> None:
                 raise SystemExit(f"could not embed {result.errors[:3]}")
             predicted = clf.predict_proba(result.embeddings).argmax(axis=1)
             scores.append(100 * float((predicted == truth).mean()))
-        print(f"{checkpoint}: window mean {scores[0]:.1f} %, centre crop {scores[1]:.1f} %")
+        line = f"{checkpoint}: window mean {scores[0]:.1f} %, centre crop {scores[1]:.1f} %"
+        if args.conditions:
+            rate = model.config.audio.sample_rate
+            clean = [load_mono(e.audio, rate) for e in entries]
+            degraded = []
+            for condition in args.conditions:
+                embeddings = embed_audio(model, degrade(clean, condition, rate), rate)
+                predicted = clf.predict_proba(embeddings).argmax(axis=1)
+                degraded.append(100 * float((predicted == truth).mean()))
+                line += f", {condition} {degraded[-1]:.1f} %"
+            line += f" (mean of the conditions {np.mean(degraded):.1f} %)"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -41,3 +41,24 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
         TrainConfig.from_dict({})
     with pytest.raises(ValueError, match="key=value"):
         apply_overrides({}, ["novalue"])
+
+
+def test_room_and_noise_ranges_round_trip_and_are_checked(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "run.yaml",
+        {
+            "data": {"train_manifest": "m.jsonl"},
+            "augment": {"reverb_prob": 0.5, "reverb_rt60": [0.3, 0.9], "noise_prob": 0.5},
+        },
+    )
+    config = load_train_config(path, ["augment.noise_snr_db=[10, 20]"])
+    assert config.augment.reverb_rt60 == (0.3, 0.9) and config.augment.noise_snr_db == (10.0, 20.0)
+    assert TrainConfig.from_dict(yaml.safe_load(dump_train_config(config))) == config
+    for bad, message in (
+        ("augment.reverb_rt60=[1.0, 0.5]", "low <= high"),
+        ("augment.reverb_rt60=[0, 0.5]", "positive seconds"),
+        ("augment.noise_snr_db=[10]", r"\[low, high\]"),
+        ("augment.noise_prob=1.5", r"noise_prob must be in \[0, 1\]"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            load_train_config(path, [bad])

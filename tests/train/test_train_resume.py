@@ -23,6 +23,8 @@ HERE = Path(__file__).parent
 AUGMENT = {
     "gain_db": 6.0,
     "mix_prob": 0.5,
+    "reverb_prob": 0.5,
+    "noise_prob": 0.5,
     "time_masks": 1,
     "time_mask_frames": 10,
     "freq_masks": 1,

@@ -68,6 +68,8 @@ def test_bf16_accumulation_lit_freezing_and_augmentation(tone_manifest: Path, tm
         augment={
             "gain_db": 6.0,
             "mix_prob": 0.5,
+            "reverb_prob": 0.5,
+            "noise_prob": 0.5,
             "time_masks": 2,
             "time_mask_frames": 10,
             "freq_masks": 1,

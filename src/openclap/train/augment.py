@@ -1,9 +1,11 @@
 """Training augmentation, every draw from an explicit seeded generator.
 
-- waveform: random gain, mixing a clip with another clip of the batch (their captions joined);
+- waveform: random gain, mixing a clip with another clip of the batch (their captions joined), then a
+  synthetic room (reverberation) and coloured background noise, which leave the caption as it is;
 - log-mel: SpecAugment time and frequency masks (filled with each example's mean).
-Random crops happen in the dataset (``ClipSettings.random_crop``). ``random_gain`` and ``spec_augment``
-live in ``openclap.audio.augment`` (shared with the fine-tuning protocol) and are re-exported here.
+Random crops happen in the dataset (``ClipSettings.random_crop``). ``random_gain``, ``add_reverb``,
+``add_noise`` and ``spec_augment`` live in ``openclap.audio.augment`` (shared with the fine-tuning
+protocol and the validation benchmark) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from collections.abc import Sequence
 
 import torch
 
-from openclap.audio.augment import random_gain, spec_augment
+from openclap.audio.augment import add_noise, add_reverb, random_gain, spec_augment
 from openclap.train.config import AugmentConfig
 
 __all__ = [
+    "add_noise",
+    "add_reverb",
     "augment_waves",
     "augment_waves_marked",
     "mix_pairs",
@@ -56,19 +60,30 @@ def mix_pairs_marked(
 
 
 def augment_waves(
-    wave: torch.Tensor, captions: Sequence[str], config: AugmentConfig, gen: torch.Generator
+    wave: torch.Tensor,
+    captions: Sequence[str],
+    config: AugmentConfig,
+    gen: torch.Generator,
+    sample_rate: int = 16000,
 ) -> tuple[torch.Tensor, list[str]]:
-    """Gain then mixing, as configured."""
-    wave, captions, _ = augment_waves_marked(wave, captions, config, gen)
+    """Gain, mixing, reverberation and noise, as configured (``sample_rate``: the waves' rate)."""
+    wave, captions, _ = augment_waves_marked(wave, captions, config, gen, sample_rate)
     return wave, captions
 
 
 def augment_waves_marked(
-    wave: torch.Tensor, captions: Sequence[str], config: AugmentConfig, gen: torch.Generator
+    wave: torch.Tensor,
+    captions: Sequence[str],
+    config: AugmentConfig,
+    gen: torch.Generator,
+    sample_rate: int = 16000,
 ) -> tuple[torch.Tensor, list[str], torch.Tensor]:
     """``augment_waves`` that also returns the bool mask [B] of mixed clips."""
     wave = random_gain(wave, config.gain_db, gen)
-    return mix_pairs_marked(wave, captions, config.mix_prob, config.mix_joiner, gen)
+    wave, captions, mixed = mix_pairs_marked(wave, captions, config.mix_prob, config.mix_joiner, gen)
+    wave = add_reverb(wave, config.reverb_prob, config.reverb_rt60, sample_rate, gen)
+    wave = add_noise(wave, config.noise_prob, config.noise_snr_db, gen)
+    return wave, captions, mixed
 
 
 def uses_spec_augment(config: AugmentConfig) -> bool:

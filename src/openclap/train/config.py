@@ -53,16 +53,33 @@ class OptimConfig:
 
 @dataclass
 class AugmentConfig:
-    """Waveform augmentation (crop, gain, mixing two clips) and SpecAugment masks on the log-mel."""
+    """Waveform augmentation (crop, gain, mixing two clips, reverberation, background noise) and
+    SpecAugment masks on the log-mel."""
 
     random_crop: bool = True
     gain_db: float = 0.0  # uniform gain in [-gain_db, +gain_db]
     mix_prob: float = 0.0  # share of clips mixed with another clip of the batch (captions joined)
     mix_joiner: str = " and "
+    reverb_prob: float = 0.0  # share of clips put in a synthetic room (caption unchanged)
+    reverb_rt60: tuple[float, float] = (0.2, 1.2)  # seconds, uniform
+    noise_prob: float = 0.0  # share of clips given coloured background noise (caption unchanged)
+    noise_snr_db: tuple[float, float] = (5.0, 30.0)  # dB, uniform
     time_masks: int = 0
     time_mask_frames: int = 0
     freq_masks: int = 0
     freq_mask_bins: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("reverb_rt60", "noise_snr_db"):
+            value = getattr(self, name)
+            if len(value) != 2 or float(value[0]) > float(value[1]):
+                raise ValueError(f"augment.{name} must be [low, high] with low <= high, got {list(value)}")
+            setattr(self, name, (float(value[0]), float(value[1])))
+        if self.reverb_rt60[0] <= 0:
+            raise ValueError(f"augment.reverb_rt60 must be positive seconds, got {list(self.reverb_rt60)}")
+        for name in ("mix_prob", "reverb_prob", "noise_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"augment.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass
@@ -135,6 +152,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["optim"]["betas"] = list(self.optim.betas)
+        for name in ("reverb_rt60", "noise_snr_db"):
+            out["augment"][name] = list(getattr(self.augment, name))
         return out
 
     @classmethod

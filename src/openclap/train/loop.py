@@ -241,7 +241,8 @@ class TrainLoop:
         p, step, rank = self.p, self.p.state.step, self.p.info.rank
         wave = batch["wave"].to(p.device, non_blocking=True)
         gen = seeded_generator(self.cfg.seed, "augment", step, micro, rank)
-        wave, captions, mixed = augment_waves_marked(wave, batch["captions"], self.cfg.augment, gen)
+        rate = p.model.config.audio.sample_rate
+        wave, captions, mixed = augment_waves_marked(wave, batch["captions"], self.cfg.augment, gen, rate)
         spec_seed = derive_seed(self.cfg.seed, "spec", step, micro, rank)
         no_sync = getattr(p.module, "no_sync", None)
         sync = nullcontext() if last or no_sync is None else no_sync()
