@@ -100,7 +100,6 @@ class TrainModule(nn.Module):
             out["logit_scale_t"] = model.logit_scale_t
         return out
 
-
     def _text_embedding(self, text: dict[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
         if isinstance(text, torch.Tensor):
             return F.normalize(self.model.text_projection(text), dim=-1)
