@@ -7,6 +7,7 @@ loss and the DDP-averaged gradients must equal those of one process on the whole
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -66,11 +67,12 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     results = {mode: _rank_results(rank, mode) for mode in MODES}
     torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-    # Tearing gloo down while a DDP wrapper still holds the group, or while the peer is still inside
-    # a collective, can abort the process ("terminate called without an active exception"): the
-    # wrappers are gone by now, and both ranks meet at a barrier before destroying the group.
+    # Tearing gloo down can abort the process ("terminate called without an active exception"; seen
+    # in CI on 2026-11-26 even with the DDP wrappers released and a barrier first), which fails the
+    # spawn although the results are written. So both ranks meet at a barrier (no collective is left
+    # in flight) and leave at once, without running gloo's C++ destructors.
     dist.barrier()
-    dist.destroy_process_group()
+    os._exit(0)
 
 
 def test_gathered_loss_and_gradients_equal_single_process(tmp_path: Path) -> None:
