@@ -58,6 +58,7 @@ def test_room_and_noise_ranges_round_trip_and_are_checked(tmp_path: Path) -> Non
         ("augment.reverb_rt60=[1.0, 0.5]", "low <= high"),
         ("augment.reverb_rt60=[0, 0.5]", "positive seconds"),
         ("augment.noise_snr_db=[10]", r"\[low, high\]"),
+        ("augment.reverb_rt60=0.5", r"\[low, high\]"),
         ("augment.noise_prob=1.5", r"noise_prob must be in \[0, 1\]"),
     ):
         with pytest.raises(ValueError, match=message):

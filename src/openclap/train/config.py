@@ -72,8 +72,8 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         for name in ("reverb_rt60", "noise_snr_db"):
             value = getattr(self, name)
-            if len(value) != 2 or float(value[0]) > float(value[1]):
-                raise ValueError(f"augment.{name} must be [low, high] with low <= high, got {list(value)}")
+            if not isinstance(value, list | tuple) or len(value) != 2 or float(value[0]) > float(value[1]):
+                raise ValueError(f"augment.{name} must be [low, high] with low <= high, got {value!r}")
             setattr(self, name, (float(value[0]), float(value[1])))
         if self.reverb_rt60[0] <= 0:
             raise ValueError(f"augment.reverb_rt60 must be positive seconds, got {list(self.reverb_rt60)}")
