@@ -27,7 +27,8 @@ from openclap import create_model
 from openclap.audio.augment import add_noise, add_reverb
 from openclap.audio.io import load_mono
 from openclap.data.manifest import read_manifest
-from openclap.inference import embed_audio, embed_audio_files
+from openclap.inference import embed_audio
+from openclap.registry import get_config
 from openclap.zero_shot import ZeroShotClassifier
 
 CONDITION = re.compile(r"^(noise|reverb)(\d+(?:\.\d+)?)$")
@@ -71,27 +72,22 @@ def main() -> None:
     classes = sorted(set(labels))
     truth = np.array([classes.index(label) for label in labels])
     print(f"{len(entries)} clips, {len(classes)} classes (chance {100 / len(classes):.1f} %)")
+    # decoded and degraded once (seeded), then embedded by every checkpoint (one config: one rate)
+    rate = get_config(args.model).audio.sample_rate
+    clean = [load_mono(e.audio, rate) for e in entries]
+    inputs = [("window mean", clean, "mean"), ("centre crop", clean, "crop")]
+    inputs += [(condition, degrade(clean, condition, rate), "mean") for condition in args.conditions]
     for checkpoint in args.checkpoints:
         model = create_model(args.model, checkpoint=checkpoint)
         clf = ZeroShotClassifier(model, classes, templates=args.template)
         scores = []
-        for policy in ("mean", "crop"):
-            result = embed_audio_files(model, [e.audio for e in entries], long_audio=policy, progress=False)
-            if result.errors:
-                raise SystemExit(f"could not embed {result.errors[:3]}")
-            predicted = clf.predict_proba(result.embeddings).argmax(axis=1)
+        for _, waves, policy in inputs:
+            predicted = clf.predict_proba(embed_audio(model, waves, rate, long_audio=policy)).argmax(axis=1)
             scores.append(100 * float((predicted == truth).mean()))
-        line = f"{checkpoint}: window mean {scores[0]:.1f} %, centre crop {scores[1]:.1f} %"
+        parts = [f"{name} {score:.1f} %" for (name, _, _), score in zip(inputs, scores, strict=True)]
+        line = f"{checkpoint}: " + ", ".join(parts)
         if args.conditions:
-            rate = model.config.audio.sample_rate
-            clean = [load_mono(e.audio, rate) for e in entries]
-            degraded = []
-            for condition in args.conditions:
-                embeddings = embed_audio(model, degrade(clean, condition, rate), rate)
-                predicted = clf.predict_proba(embeddings).argmax(axis=1)
-                degraded.append(100 * float((predicted == truth).mean()))
-                line += f", {condition} {degraded[-1]:.1f} %"
-            line += f" (mean of the conditions {np.mean(degraded):.1f} %)"
+            line += f" (mean of the conditions {np.mean(scores[2:]):.1f} %)"
         print(line, flush=True)
 
 
