@@ -21,6 +21,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -186,15 +187,12 @@ def main() -> None:
     weights = args.weights or args.data / "aisfx/unz/aisfx/models/checkpoint.pth"
     model, feats = load_teacher(weights), TeacherFeatures()
     rows = [json.loads(line) for line in (args.data / "manifest.jsonl").read_text().splitlines()]
-    clips = [r["audio"] for r in rows]
-    write_resumable(
-        clips, args.data / "teacher.npz", lambda p: embed(model, feats, p), _load_clips, _save_clips, 500
-    )
+    clips, out = [r["audio"] for r in rows], args.data / "teacher.npz"
+    write_resumable(clips, out, partial(embed, model, feats), _load_clips, _save_clips, 500)
     if args.blocks_longer_than is not None:
         long = [r["audio"] for r in rows if r["duration"] > args.blocks_longer_than]
         blocks = args.data / "teacher_blocks.npz"
-        block_fn = lambda p: embed_blocks(model, feats, p)  # noqa: E731
-        write_resumable(long, blocks, block_fn, _load_blocks, _save_blocks, 200)
+        write_resumable(long, blocks, partial(embed_blocks, model, feats), _load_blocks, _save_blocks, 200)
 
 
 if __name__ == "__main__":
