@@ -5,6 +5,10 @@ this scores any checkpoints on it side by side, with the model's prompt template
 embedding each clip as the mean over clip-length windows (what ``openclap embed`` / ``classify`` do)
 and as one centre crop. Classes are the first labels present in the split, as in training.
 
+``--template-set`` (repeatable) scores each checkpoint once per prompt set, templates separated by
+``|`` (``--template-set "{}|{} sound" --template-set "this is a sound of {}"``): how a model's
+prompt ensemble is chosen without touching the held-out sets.
+
 ``--conditions`` also scores the split degraded the way field recordings differ from clean sound
 effects, with ``openclap.audio.augment`` at fixed settings (seeded, the same for every checkpoint):
 ``noiseS`` adds coloured noise at S dB SNR, ``reverbT`` puts each clip in a synthetic room with an
@@ -61,11 +65,18 @@ def main() -> None:
     parser.add_argument("--checkpoints", nargs="+", required=True, help="openclap checkpoints")
     parser.add_argument("--model", default="openclap-small", help="config to load them with")
     parser.add_argument("--template", action="append", help="prompt template(s); default: the model's")
+    parser.add_argument(
+        "--template-set",
+        action="append",
+        default=[],
+        help="a prompt set to compare, templates joined by '|'; repeatable (overrides --template)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--conditions", nargs="*", default=[], help="noiseSNR / reverbRT60, e.g. noise20 reverb0.4"
     )
     args = parser.parse_args()
+    template_sets = [_parse_set(text) for text in args.template_set] or [args.template]
     torch.set_num_threads(args.threads)
     entries = [e for e in read_manifest(args.manifest, split=args.split) if e.labels]
     labels = [e.labels[0] for e in entries]
@@ -79,16 +90,26 @@ def main() -> None:
     inputs += [(condition, degrade(clean, condition, rate), "mean") for condition in args.conditions]
     for checkpoint in args.checkpoints:
         model = create_model(args.model, checkpoint=checkpoint)
-        clf = ZeroShotClassifier(model, classes, templates=args.template)
-        scores = []
-        for _, waves, policy in inputs:
-            predicted = clf.predict_proba(embed_audio(model, waves, rate, long_audio=policy)).argmax(axis=1)
-            scores.append(100 * float((predicted == truth).mean()))
-        parts = [f"{name} {score:.1f} %" for (name, _, _), score in zip(inputs, scores, strict=True)]
-        line = f"{checkpoint}: " + ", ".join(parts)
-        if args.conditions:
-            line += f" (mean of the conditions {np.mean(scores[2:]):.1f} %)"
-        print(line, flush=True)
+        embedded = [embed_audio(model, waves, rate, long_audio=policy) for _, waves, policy in inputs]
+        for templates in template_sets:
+            clf = ZeroShotClassifier(model, classes, templates=templates)
+            scores = [100 * float((clf.similarity(emb).argmax(axis=1) == truth).mean()) for emb in embedded]
+            parts = [f"{name} {score:.1f} %" for (name, _, _), score in zip(inputs, scores, strict=True)]
+            line = f"{checkpoint}: " + ", ".join(parts)
+            if args.conditions:
+                robust = (scores[0] + np.mean(scores[2:])) / 2
+                line += f" (mean of the conditions {np.mean(scores[2:]):.1f} %, robust score {robust:.2f})"
+            if args.template_set:
+                line += f" prompts {' | '.join(templates)}"
+            print(line, flush=True)
+
+
+def _parse_set(text: str) -> list[str]:
+    templates = [t.strip() for t in text.split("|") if t.strip()]
+    bad = [t for t in templates if "{}" not in t]
+    if not templates or bad:
+        raise SystemExit(f"--template-set {text!r}: every template needs a {{}} for the label")
+    return templates
 
 
 if __name__ == "__main__":
