@@ -9,6 +9,10 @@ and as one centre crop. Classes are the first labels present in the split, as in
 ``|`` (``--template-set "{}|{} sound" --template-set "this is a sound of {}"``): how a model's
 prompt ensemble is chosen without touching the held-out sets.
 
+``--bootstrap N`` (with ``--conditions``) adds, for every checkpoint after the first, the difference of
+its robust score from the first checkpoint's with a 95 % paired bootstrap interval over the clips
+(N resamples, seeded): whether a difference is larger than the split's sampling noise.
+
 ``--conditions`` also scores the split degraded the way field recordings differ from clean sound
 effects, with ``openclap.audio.augment`` at fixed settings (seeded, the same for every checkpoint):
 ``noiseS`` adds coloured noise at S dB SNR, ``reverbT`` puts each clip in a synthetic room with an
@@ -63,7 +67,12 @@ def main() -> None:
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--split", default="val")
     parser.add_argument("--checkpoints", nargs="+", required=True, help="openclap checkpoints")
-    parser.add_argument("--model", default="openclap-small", help="config to load them with")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        default=["openclap-small"],
+        help="config to load them with: one for all, or one per checkpoint (same sample rate)",
+    )
     parser.add_argument("--template", action="append", help="prompt template(s); default: the model's")
     parser.add_argument(
         "--template-set",
@@ -75,7 +84,12 @@ def main() -> None:
     parser.add_argument(
         "--conditions", nargs="*", default=[], help="noiseSNR / reverbRT60, e.g. noise20 reverb0.4"
     )
+    parser.add_argument(
+        "--bootstrap", type=int, default=0, help="paired bootstrap resamples for robust-score differences"
+    )
     args = parser.parse_args()
+    if args.bootstrap and not args.conditions:
+        raise SystemExit("--bootstrap compares robust scores: give --conditions too")
     template_sets = [_parse_set(text) for text in args.template_set] or [args.template]
     torch.set_num_threads(args.threads)
     entries = [e for e in read_manifest(args.manifest, split=args.split) if e.labels]
@@ -84,16 +98,25 @@ def main() -> None:
     truth = np.array([classes.index(label) for label in labels])
     print(f"{len(entries)} clips, {len(classes)} classes (chance {100 / len(classes):.1f} %)")
     # decoded and degraded once (seeded), then embedded by every checkpoint (one config: one rate)
-    rate = get_config(args.model).audio.sample_rate
+    if len(args.model) not in (1, len(args.checkpoints)):
+        raise SystemExit(f"--model: give one config or one per checkpoint ({len(args.checkpoints)})")
+    configs = args.model * len(args.checkpoints) if len(args.model) == 1 else args.model
+    rates = {get_config(name).audio.sample_rate for name in configs}
+    if len(rates) > 1:
+        raise SystemExit(f"--model: the configs' sample rates differ ({sorted(rates)}); score them apart")
+    rate = rates.pop()
     clean = [load_mono(e.audio, rate) for e in entries]
     inputs = [("window mean", clean, "mean"), ("centre crop", clean, "crop")]
     inputs += [(condition, degrade(clean, condition, rate), "mean") for condition in args.conditions]
-    for checkpoint in args.checkpoints:
-        model = create_model(args.model, checkpoint=checkpoint)
+    reference: dict[int, np.ndarray] = {}  # template set -> per-clip robust score of the first checkpoint
+    for checkpoint, config in zip(args.checkpoints, configs, strict=True):
+        model = create_model(config, checkpoint=checkpoint)
         embedded = [embed_audio(model, waves, rate, long_audio=policy) for _, waves, policy in inputs]
-        for templates in template_sets:
+        for index, templates in enumerate(template_sets):
             clf = ZeroShotClassifier(model, classes, templates=templates)
-            scores = [100 * float((clf.similarity(emb).argmax(axis=1) == truth).mean()) for emb in embedded]
+            hits = [clf.similarity(emb).argmax(axis=1) == truth for emb in embedded]
+            correct = np.stack(hits).astype(float)
+            scores = [100 * float(row.mean()) for row in correct]
             parts = [f"{name} {score:.1f} %" for (name, _, _), score in zip(inputs, scores, strict=True)]
             line = f"{checkpoint}: " + ", ".join(parts)
             if args.conditions:
@@ -101,7 +124,24 @@ def main() -> None:
                 line += f" (mean of the conditions {np.mean(scores[2:]):.1f} %, robust score {robust:.2f})"
             if args.template_set:
                 line += f" prompts {' | '.join(templates)}"
+            if args.bootstrap:
+                per_clip = 100 * (correct[0] + correct[2:].mean(axis=0)) / 2
+                if index in reference:
+                    low, high = paired_interval(per_clip, reference[index], args.bootstrap)
+                    diff = per_clip.mean() - reference[index].mean()
+                    line += f"; minus the first: {diff:+.2f} (95 % interval {low:+.2f} to {high:+.2f})"
+                else:
+                    reference[index] = per_clip
             print(line, flush=True)
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of mean(a - b) over clips resampled with replacement (seeded)."""
+    rng = np.random.default_rng(seed)
+    diff = a - b
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def _parse_set(text: str) -> list[str]:
