@@ -90,6 +90,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.bootstrap and not args.conditions:
         raise SystemExit("--bootstrap compares robust scores: give --conditions too")
+    if len(args.model) not in (1, len(args.checkpoints)):
+        raise SystemExit(f"--model: give one config or one per checkpoint ({len(args.checkpoints)})")
     template_sets = [_parse_set(text) for text in args.template_set] or [args.template]
     torch.set_num_threads(args.threads)
     entries = [e for e in read_manifest(args.manifest, split=args.split) if e.labels]
@@ -98,8 +100,6 @@ def main() -> None:
     truth = np.array([classes.index(label) for label in labels])
     print(f"{len(entries)} clips, {len(classes)} classes (chance {100 / len(classes):.1f} %)")
     # decoded and degraded once (seeded), then embedded by every checkpoint (one config: one rate)
-    if len(args.model) not in (1, len(args.checkpoints)):
-        raise SystemExit(f"--model: give one config or one per checkpoint ({len(args.checkpoints)})")
     configs = args.model * len(args.checkpoints) if len(args.model) == 1 else args.model
     rates = {get_config(name).audio.sample_rate for name in configs}
     if len(rates) > 1:
