@@ -99,7 +99,7 @@ def main() -> None:
     classes = sorted(set(labels))
     truth = np.array([classes.index(label) for label in labels])
     print(f"{len(entries)} clips, {len(classes)} classes (chance {100 / len(classes):.1f} %)")
-    # decoded and degraded once (seeded), then embedded by every checkpoint (one config: one rate)
+    # decoded and degraded once (seeded, at the one rate all configs share), then embedded by every checkpoint
     configs = args.model * len(args.checkpoints) if len(args.model) == 1 else args.model
     rates = {get_config(name).audio.sample_rate for name in configs}
     if len(rates) > 1:
