@@ -13,6 +13,9 @@ prompt ensemble is chosen without touching the held-out sets.
 its robust score from the first checkpoint's with a 95 % paired bootstrap interval over the clips
 (N resamples, seeded): whether a difference is larger than the split's sampling noise.
 
+``--knn`` adds a probe-like score that needs no text: leave-one-out nearest-neighbour accuracy (cosine)
+of the clean window-mean embeddings, over the clips whose label occurs at least twice in the split.
+
 ``--conditions`` also scores the split degraded the way field recordings differ from clean sound
 effects, with ``openclap.audio.augment`` at fixed settings (seeded, the same for every checkpoint):
 ``noiseS`` adds coloured noise at S dB SNR, ``reverbT`` puts each clip in a synthetic room with an
@@ -87,6 +90,9 @@ def main() -> None:
     parser.add_argument(
         "--bootstrap", type=int, default=0, help="paired bootstrap resamples for robust-score differences"
     )
+    parser.add_argument(
+        "--knn", action="store_true", help="leave-one-out nearest-neighbour accuracy of the clean embeddings"
+    )
     args = parser.parse_args()
     if args.bootstrap and not args.conditions:
         raise SystemExit("--bootstrap compares robust scores: give --conditions too")
@@ -112,6 +118,9 @@ def main() -> None:
     for checkpoint, config in zip(args.checkpoints, configs, strict=True):
         model = create_model(config, checkpoint=checkpoint)
         embedded = [embed_audio(model, waves, rate, long_audio=policy) for _, waves, policy in inputs]
+        if args.knn:
+            hits_1nn, counted = knn_hits(embedded[0], truth)
+            print(f"{checkpoint}: leave-one-out 1-NN {100 * hits_1nn.mean():.1f} % over {counted} clips")
         for index, templates in enumerate(template_sets):
             clf = ZeroShotClassifier(model, classes, templates=templates)
             hits = [clf.similarity(emb).argmax(axis=1) == truth for emb in embedded]
@@ -133,6 +142,18 @@ def main() -> None:
                 else:
                     reference[index] = per_clip
             print(line, flush=True)
+
+
+def knn_hits(embeddings: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, int]:
+    """Whether each clip's nearest other clip (cosine) shares its label, for labels seen twice or more."""
+    norm = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    sim = norm @ norm.T
+    np.fill_diagonal(sim, -np.inf)
+    counts = np.bincount(truth)
+    keep = counts[truth] >= 2
+    nearest = sim.argmax(axis=1)
+    hits = truth[nearest][keep] == truth[keep]
+    return hits.astype(float), int(keep.sum())
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float]:
