@@ -129,12 +129,12 @@ def main() -> None:
             parts = [f"{name} {score:.1f} %" for (name, _, _), score in zip(inputs, scores, strict=True)]
             line = f"{checkpoint}: " + ", ".join(parts)
             if args.conditions:
-                robust = (scores[0] + np.mean(scores[2:])) / 2
+                per_clip = 100 * (correct[0] + correct[2:].mean(axis=0)) / 2  # its mean: the robust score
+                robust = per_clip.mean()
                 line += f" (mean of the conditions {np.mean(scores[2:]):.1f} %, robust score {robust:.2f})"
             if args.template_set:
                 line += f" prompts {' | '.join(templates)}"
             if args.bootstrap:
-                per_clip = 100 * (correct[0] + correct[2:].mean(axis=0)) / 2
                 if index in reference:
                     low, high = paired_interval(per_clip, reference[index], args.bootstrap)
                     diff = per_clip.mean() - reference[index].mean()
