@@ -16,6 +16,13 @@ its robust score from the first checkpoint's with a 95 % paired bootstrap interv
 ``--knn`` adds a probe-like score that needs no text: leave-one-out nearest-neighbour accuracy (cosine)
 of the clean window-mean embeddings, over the clips whose label occurs at least twice in the split.
 
+``--teacher-fit OUT/teacher.npz`` adds a probe-like score tied to the distillation teacher (the recipe's
+``teacher.py`` output): ridge regression (lambda 1, intercept) from the clean window-mean embeddings of every
+3rd train-split clip to the teacher's per-dimension-standardised embeddings, scored on the split as the mean
+cosine (x 100) between predicted and true teacher vectors: how much of the teacher, which probes far better
+than the students, the embedding holds linearly on clips it never trained on. With ``--bootstrap`` it also
+gets a paired interval against the first checkpoint.
+
 ``--conditions`` also scores the split degraded the way field recordings differ from clean sound
 effects, with ``openclap.audio.augment`` at fixed settings (seeded, the same for every checkpoint):
 ``noiseS`` adds coloured noise at S dB SNR, ``reverbT`` puts each clip in a synthetic room with an
@@ -93,9 +100,12 @@ def main() -> None:
     parser.add_argument(
         "--knn", action="store_true", help="leave-one-out nearest-neighbour accuracy of the clean embeddings"
     )
+    parser.add_argument(
+        "--teacher-fit", metavar="NPZ", help="score how much of the teacher's embedding each model holds"
+    )
     args = parser.parse_args()
-    if args.bootstrap and not args.conditions:
-        raise SystemExit("--bootstrap compares robust scores: give --conditions too")
+    if args.bootstrap and not (args.conditions or args.teacher_fit):
+        raise SystemExit("--bootstrap needs --conditions or --teacher-fit (it compares their scores)")
     if len(args.model) not in (1, len(args.checkpoints)):
         raise SystemExit(f"--model: give one config or one per checkpoint ({len(args.checkpoints)})")
     template_sets = [_parse_set(text) for text in args.template_set] or [args.template]
@@ -112,15 +122,28 @@ def main() -> None:
         raise SystemExit(f"--model: the configs' sample rates differ ({sorted(rates)}); score them apart")
     rate = rates.pop()
     clean = [load_mono(e.audio, rate) for e in entries]
+    fit = _teacher_targets(args.manifest, args.teacher_fit, entries, rate) if args.teacher_fit else None
     inputs = [("window mean", clean, "mean"), ("centre crop", clean, "crop")]
     inputs += [(condition, degrade(clean, condition, rate), "mean") for condition in args.conditions]
     reference: dict[int, np.ndarray] = {}  # template set -> per-clip robust score of the first checkpoint
+    fit_reference: np.ndarray | None = None
     for checkpoint, config in zip(args.checkpoints, configs, strict=True):
         model = create_model(config, checkpoint=checkpoint)
         embedded = [embed_audio(model, waves, rate, long_audio=policy) for _, waves, policy in inputs]
         if args.knn:
             hits_1nn, counted = knn_hits(embedded[0], truth)
             print(f"{checkpoint}: leave-one-out 1-NN {100 * hits_1nn.mean():.1f} % over {counted} clips")
+        if fit is not None:
+            fit_waves, fit_targets, val_targets, known = fit
+            fit_emb = embed_audio(model, fit_waves, rate, long_audio="mean")
+            cosines = teacher_fit(fit_emb, fit_targets, embedded[0][known], val_targets)
+            line = f"{checkpoint}: teacher fit {cosines.mean():.2f} over {len(cosines)} clips"
+            if args.bootstrap and fit_reference is not None:
+                low, high = paired_interval(cosines, fit_reference, args.bootstrap)
+                diff = cosines.mean() - fit_reference.mean()
+                line += f"; minus the first: {diff:+.2f} (95 % interval {low:+.2f} to {high:+.2f})"
+            fit_reference = cosines if fit_reference is None else fit_reference
+            print(line, flush=True)
         for index, templates in enumerate(template_sets):
             clf = ZeroShotClassifier(model, classes, templates=templates)
             hits = [clf.similarity(emb).argmax(axis=1) == truth for emb in embedded]
@@ -134,7 +157,7 @@ def main() -> None:
                 line += f" (mean of the conditions {np.mean(scores[2:]):.1f} %, robust score {robust:.2f})"
             if args.template_set:
                 line += f" prompts {' | '.join(templates)}"
-            if args.bootstrap:
+            if args.bootstrap and args.conditions:
                 if index in reference:
                     low, high = paired_interval(per_clip, reference[index], args.bootstrap)
                     diff = per_clip.mean() - reference[index].mean()
@@ -154,6 +177,42 @@ def knn_hits(embeddings: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, int
     nearest = sim.argmax(axis=1)
     hits = truth[nearest][keep] == truth[keep]
     return hits.astype(float), int(keep.sum())
+
+
+def teacher_fit(
+    fit_x: np.ndarray, fit_t: np.ndarray, x: np.ndarray, t: np.ndarray, lam: float = 1.0
+) -> np.ndarray:
+    """Per-clip cosine (x 100) between teacher vectors ``t`` and their ridge prediction from embeddings ``x``.
+
+    The map is fitted on ``fit_x`` -> ``fit_t``; teacher vectors are standardised per dimension with the fit
+    set's mean and standard deviation, as the distillation loss does.
+    """
+    mean, std = fit_t.mean(axis=0), fit_t.std(axis=0) + 1e-8
+    target, truth = (fit_t - mean) / std, (t - mean) / std
+    centre = fit_x.mean(axis=0)
+    xc = fit_x - centre
+    weights = np.linalg.solve(xc.T @ xc + lam * np.eye(xc.shape[1]), xc.T @ (target - target.mean(axis=0)))
+    pred = (x - centre) @ weights + target.mean(axis=0)
+    cos = (pred * truth).sum(axis=1) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(truth, axis=1) + 1e-12)
+    return 100 * cos
+
+
+def _teacher_targets(
+    manifest: str, npz: str, entries: list, rate: int
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Every 3rd train clip and its teacher vector, the split's teacher vectors and which clips have one."""
+    data = np.load(npz)
+    index = {str(path): i for i, path in enumerate(data["paths"])}
+    vectors = data["embeddings"].astype(np.float64)
+    train = [e for e in read_manifest(manifest, split="train") if str(e.audio) in index][::3]
+    known = np.array([str(e.audio) in index for e in entries])
+    if not known.all():
+        print(f"teacher fit: {int((~known).sum())} clips of the split have no teacher vector: left out")
+    waves = [load_mono(e.audio, rate) for e in train]
+    fit_t = vectors[[index[str(e.audio)] for e in train]]
+    val_t = vectors[[index[str(e.audio)] for e, ok in zip(entries, known, strict=True) if ok]]
+    print(f"teacher fit: fitted on {len(train)} train clips, scored on {int(known.sum())}")
+    return waves, fit_t, val_t, known
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float]:

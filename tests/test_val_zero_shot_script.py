@@ -55,3 +55,17 @@ def test_degraded_clips_are_the_same_on_every_call() -> None:
         assert np.array_equal(first[0], second[0]) and not np.array_equal(first[0], wave)
     with pytest.raises(SystemExit, match="unknown condition"):
         vzs.degrade([wave], "echo3", 16000)
+
+
+def test_teacher_fit_is_high_for_a_linear_image_of_the_teacher_and_low_for_noise() -> None:
+    rng = np.random.default_rng(0)
+    teacher = rng.normal(size=(400, 16)) * rng.uniform(0.5, 3.0, 16) + 5.0
+    mixing = rng.normal(size=(16, 8))
+    student = teacher @ mixing + 0.05 * rng.normal(size=(400, 8))  # keeps 8 of the teacher's 16 directions
+    exact = vzs.teacher_fit(teacher[:300] @ np.eye(16), teacher[:300], teacher[300:], teacher[300:])
+    partial = vzs.teacher_fit(student[:300], teacher[:300], student[300:], teacher[300:])
+    noise = rng.normal(size=(400, 8))
+    unrelated = vzs.teacher_fit(noise[:300], teacher[:300], noise[300:], teacher[300:])
+    assert exact.shape == (100,) and exact.min() > 99.0
+    assert 40.0 < partial.mean() < 95.0
+    assert abs(unrelated.mean()) < 20.0
