@@ -3,6 +3,7 @@ bad inputs of the issue (1-sample clip, 6-channel 96 kHz 24-bit file, 1-hour fil
 
 from __future__ import annotations
 
+import json
 import re
 import tracemalloc
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from openclap import (
     AudioError,
     ClapModel,
+    create_model,
     embed_audio,
     embed_audio_files,
     embed_audio_windows,
@@ -25,6 +27,7 @@ from openclap import (
 )
 from tests.helpers import exact_pcm, noise, sine, write
 
+CONFIGS = Path(__file__).resolve().parents[1] / "src" / "openclap" / "model_configs"
 SR = 16000  # tiny-test: 16 kHz, 1 s clips
 
 
@@ -230,6 +233,28 @@ def test_long_audio_mean_and_crop(tiny_model: ClapModel, tmp_path: Path) -> None
     short = write(tmp_path / "short.wav", wave[:SR], SR, "FLOAT")
     both = [embed_audio_files(tiny_model, [short], long_audio=m).embeddings[0] for m in ("mean", "crop")]
     np.testing.assert_array_equal(both[0], both[1])
+
+
+def test_fusion_models_take_long_audio_whole(tmp_path: Path) -> None:
+    """LAION fusion checkpoints embed a long file through their fusion input, not as a window mean."""
+    config = json.loads((CONFIGS / "laion-htsat-tiny-fusion.json").read_text())
+    config["name"] = "tiny-fusion"
+    config["audio_encoder"]["params"].update(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1])
+    config["text_encoder"] = json.loads((CONFIGS / "tiny-test.json").read_text())["text_encoder"]
+    path = tmp_path / "tiny-fusion.json"
+    path.write_text(json.dumps(config))
+    torch.manual_seed(0)
+    model = create_model(str(path)).eval()
+    rate, clip = 48000, 480000
+    wave = np.concatenate([noise(clip, seed=3), sine(500, 12.0, rate)])  # 22 s
+    with torch.inference_mode():
+        whole = F.normalize(model.encode_audio(model.prepare_waveforms([torch.from_numpy(wave)])), dim=-1)
+    for mode in ("mean", "crop"):
+        got = embed_audio(model, [wave], rate, long_audio=mode)[0]
+        np.testing.assert_allclose(got, whole[0].numpy(), atol=1e-5)
+    windows = embed_audio(model, [wave[:clip], wave[clip : 2 * clip], wave[-clip:]], rate)
+    window_mean = F.normalize(torch.from_numpy(windows).mean(0), dim=0).numpy()
+    assert np.abs(window_mean - whole[0].numpy()).max() > 1e-3  # the fusion input is not a window mean
 
 
 def test_windows_with_a_hop(tiny_model: ClapModel, tmp_path: Path) -> None:

@@ -34,7 +34,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         choices=["mean", "crop"],
         default="mean",
         help="files longer than the model's clip: average the embeddings of consecutive "
-        "windows (mean, default) or take the config's deterministic crop (crop)",
+        "windows (mean, default) or take the config's deterministic crop (crop); fusion "
+        "models (LAION *fusion*) take long files whole through their fusion input either way",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 

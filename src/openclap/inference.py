@@ -2,7 +2,9 @@
 
 Embedding never draws random numbers: clips are fit deterministically and long files are either
 cropped (``long_audio="crop"``, the config's start/centre crop) or cut into windows whose embeddings
-are averaged (``long_audio="mean"``).
+are averaged (``long_audio="mean"``). Fusion models (``audio.fusion_shrink`` set: LAION's ``*fusion*``
+checkpoints) take a long file whole in either mode: their fusion input (a shrunk global mel plus three
+deterministic local chunks) is how they were published to embed long audio.
 """
 
 from __future__ import annotations
@@ -60,10 +62,13 @@ def embed_texts(model: ClapModel, texts: Sequence[str], batch_size: int = 128) -
 
 
 def _clip_batches(model: ClapModel, wave: np.ndarray, long_audio: str) -> list[torch.Tensor]:
-    """The fixed-length clips of one mono waveform: one clip, or every window of a long one."""
+    """The fixed-length clips of one mono waveform: one clip, or every window of a long one.
+
+    A fusion model gets the whole waveform: its own fusion input handles long clips.
+    """
     cfg = model.config.audio
     tensor = torch.from_numpy(wave)
-    if long_audio == "mean" and tensor.shape[0] > cfg.clip_samples:
+    if long_audio == "mean" and tensor.shape[0] > cfg.clip_samples and cfg.fusion_shrink is None:
         windows, _ = sliding_windows(tensor, cfg.clip_samples, cfg.clip_samples, cfg.sample_rate, pad=cfg.pad)
         return list(windows)
     return [tensor]

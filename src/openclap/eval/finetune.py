@@ -330,9 +330,9 @@ class _Trainer:
 
 def _test_clips(wave: NDArray[np.float32], audio: AudioFrontendConfig, long_audio: str) -> list[torch.Tensor]:
     """One clip (the model's own crop / padding happens in ``prepare_waveforms``), or every window of a
-    long file with ``long_audio="mean"`` (as ``openclap.inference`` embeds it)."""
+    long file with ``long_audio="mean"`` for a model without fusion (as ``openclap.inference`` embeds it)."""
     tensor = torch.from_numpy(wave)
-    if long_audio == "mean" and tensor.shape[0] > audio.clip_samples:
+    if long_audio == "mean" and tensor.shape[0] > audio.clip_samples and audio.fusion_shrink is None:
         windows, _ = sliding_windows(
             tensor, audio.clip_samples, audio.clip_samples, audio.sample_rate, pad=audio.pad
         )
