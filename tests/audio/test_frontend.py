@@ -278,3 +278,21 @@ def test_front_end_has_no_checkpoint_state() -> None:
     assert frontend.state_dict() == {}
     assert not list(frontend.parameters())
     assert frontend.mel_fb.shape == (CNN14.n_fft // 2 + 1, CNN14.n_mels)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_long_inputs_in_pieces_equal_one_stft(config: str, precision: str) -> None:
+    """The piecewise mel power of a long input (a fusion model takes whole files) is the one-STFT result."""
+    cfg = _with_precision(CONFIGS[config], precision)
+    wave = torch.from_numpy(_synthetic(cfg.sample_rate, 1.3))
+    whole = LogMel(cfg)
+    pieces = LogMel(cfg)
+    for max_frames in (7, 13, 50):  # odd sizes: pieces end anywhere, the last one can be a single frame
+        pieces.max_frames = max_frames
+        for length in (wave.shape[0], wave.shape[0] - 1, wave.shape[0] - cfg.hop_length // 3):
+            batch = torch.stack([wave[:length], 0.5 * wave[:length].flip(0)])
+            with torch.no_grad():
+                expected, got = whole(batch), pieces(batch)
+            assert got.shape == expected.shape
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)

@@ -114,9 +114,36 @@ class LogMel(nn.Module):
         )
         return spec.real.square() + spec.imag.square()
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+    #: Longer inputs get their mel power in pieces of this many frames (a fusion model takes a whole
+    #: file): memory stays bounded, and every frame is computed from exactly the same samples.
+    max_frames: int = 8192
+
+    def mel_power(self, wave: torch.Tensor) -> torch.Tensor:
+        """[B, N] -> [B, n_mels, frames] mel power in ``stft_dtype``, in pieces of ``max_frames`` frames.
+
+        A piece is the STFT of the samples its frames need plus a margin of whole hops on each side; the
+        margin frames (touched by the piece's own reflect padding) are dropped, so the result equals one
+        STFT of the whole input. Pieces that reach the input's ends get its true reflect padding.
+        """
+        hop, total = self.config.hop_length, wave.shape[-1] // self.config.hop_length + 1
+        if total <= self.max_frames:
+            return self._mel_power(wave)
+        margin = -(-(self.config.n_fft // 2) // hop)  # frames whose window reaches past a piece's edge
+        parts = []
+        for first in range(0, total, self.max_frames):
+            last = min(first + self.max_frames, total)
+            low = max(0, first - margin) * hop
+            high = min(wave.shape[-1], (last - 1 + margin) * hop + 1)
+            offset = first - low // hop
+            parts.append(self._mel_power(wave[..., low:high])[..., offset : offset + last - first])
+        return torch.cat(parts, dim=-1)
+
+    def _mel_power(self, wave: torch.Tensor) -> torch.Tensor:
         power = self.power_spectrogram(wave)  # [B, F, T]
-        mel = torch.matmul(power.transpose(1, 2), self.mel_fb.to(power.dtype)).transpose(1, 2)  # [B, M, T]
+        return torch.matmul(power.transpose(1, 2), self.mel_fb.to(power.dtype)).transpose(1, 2)  # [B, M, T]
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        mel = self.mel_power(wave)
         db = 10.0 * torch.log10(torch.clamp(mel, min=self.config.amin))
         if self.config.top_db is not None:
             db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.config.top_db)
