@@ -296,3 +296,13 @@ def test_long_inputs_in_pieces_equal_one_stft(config: str, precision: str) -> No
                 expected, got = whole(batch), pieces(batch)
             assert got.shape == expected.shape
             torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)
+
+
+def test_pieces_when_half_the_window_is_whole_hops() -> None:
+    """n_fft / 2 a multiple of the hop and a last piece of one frame: the piece still outlasts its padding."""
+    cfg = dataclasses.replace(SMALL, n_fft=512, hop_length=128)
+    wave = torch.from_numpy(_synthetic(cfg.sample_rate, 1.0))[: 128 * 100]  # 101 frames
+    pieces = LogMel(cfg)
+    pieces.max_frames = 50  # pieces of 50, 50 and 1 frames
+    with torch.no_grad():
+        torch.testing.assert_close(pieces(wave[None]), LogMel(cfg)(wave[None]), rtol=0, atol=1e-4)

@@ -128,7 +128,8 @@ class LogMel(nn.Module):
         hop, total = self.config.hop_length, wave.shape[-1] // self.config.hop_length + 1
         if total <= self.max_frames:
             return self._mel_power(wave)
-        margin = -(-(self.config.n_fft // 2) // hop)  # frames whose window reaches past a piece's edge
+        # frames whose window reaches past a piece's edge, plus one: a piece stays longer than the padding
+        margin = self.config.n_fft // 2 // hop + 1
         parts = []
         for first in range(0, total, self.max_frames):
             last = min(first + self.max_frames, total)
