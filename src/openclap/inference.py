@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from openclap.audio.clip import sliding_windows
+from openclap.audio.clip import long_audio_clips, sliding_windows
 from openclap.audio.io import AudioError, load_mono, prepare_array
 from openclap.model import ClapModel
 
@@ -61,19 +61,6 @@ def embed_texts(model: ClapModel, texts: Sequence[str], batch_size: int = 128) -
     return torch.cat(out).numpy() if out else np.zeros((0, model.config.projection.dim), np.float32)
 
 
-def _clip_batches(model: ClapModel, wave: np.ndarray, long_audio: str) -> list[torch.Tensor]:
-    """The fixed-length clips of one mono waveform: one clip, or every window of a long one.
-
-    A fusion model gets the whole waveform: its own fusion input handles long clips.
-    """
-    cfg = model.config.audio
-    tensor = torch.from_numpy(wave)
-    if long_audio == "mean" and tensor.shape[0] > cfg.clip_samples and cfg.fusion_shrink is None:
-        windows, _ = sliding_windows(tensor, cfg.clip_samples, cfg.clip_samples, cfg.sample_rate, pad=cfg.pad)
-        return list(windows)
-    return [tensor]
-
-
 def _embed_items(
     model: ClapModel, items: Iterator[tuple[str, np.ndarray | Exception]], batch_size: int, long_audio: str
 ) -> EmbeddingResult:
@@ -101,7 +88,7 @@ def _embed_items(
             continue
         idx = len(paths)
         paths.append(name)
-        for clip in _clip_batches(model, wave, long_audio):
+        for clip in long_audio_clips(wave, model.config.audio, long_audio):
             pending.append((idx, clip))
             if len(pending) >= batch_size:
                 flush()

@@ -6,8 +6,13 @@ Inference crops are deterministic (start or centre); training crops draw from a 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from openclap.config import AudioFrontendConfig
 
 
 def fit_length(
@@ -82,3 +87,16 @@ def sliding_windows(
         starts.append(length - num_samples)
     windows = torch.stack([wave[s : s + num_samples] for s in starts])
     return windows, torch.tensor(starts, dtype=torch.float64) / sample_rate
+
+
+def long_audio_clips(wave: np.ndarray, audio: AudioFrontendConfig, long_audio: str) -> list[torch.Tensor]:
+    """The clips one mono waveform is embedded as: every clip-length window of a long one with
+    ``long_audio="mean"``, else the waveform itself (the model's crop / padding happens in
+    ``prepare_waveforms``). A fusion model always gets the whole waveform: its fusion input handles long
+    clips, as LAION publishes them."""
+    tensor = torch.from_numpy(wave)
+    if long_audio == "mean" and tensor.shape[0] > audio.clip_samples and audio.fusion_shrink is None:
+        size = audio.clip_samples
+        windows, _ = sliding_windows(tensor, size, size, audio.sample_rate, pad=audio.pad)
+        return list(windows)
+    return [tensor]

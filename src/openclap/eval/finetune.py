@@ -48,7 +48,7 @@ from torch import nn
 
 from openclap import metrics
 from openclap.audio.augment import random_gain, spec_augment
-from openclap.audio.clip import fit_length, sliding_windows
+from openclap.audio.clip import fit_length, long_audio_clips
 from openclap.audio.encoders import audio_blocks
 from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames
 from openclap.audio.io import AudioError, load_mono
@@ -328,17 +328,6 @@ class _Trainer:
         return net, float(np.mean(last_losses))
 
 
-def _test_clips(wave: NDArray[np.float32], audio: AudioFrontendConfig, long_audio: str) -> list[torch.Tensor]:
-    """One clip (the model's own crop / padding happens in ``prepare_waveforms``), or every window of a
-    long file with ``long_audio="mean"`` for a model without fusion (as ``openclap.inference`` embeds it)."""
-    tensor = torch.from_numpy(wave)
-    if long_audio == "mean" and tensor.shape[0] > audio.clip_samples and audio.fusion_shrink is None:
-        windows, _ = sliding_windows(
-            tensor, audio.clip_samples, audio.clip_samples, audio.sample_rate, pad=audio.pad
-        )
-        return list(windows)
-    return [tensor]
-
 
 def predict_logits(
     net: AudioClassifier,
@@ -367,7 +356,7 @@ def predict_logits(
     net.eval()
     with torch.inference_mode():
         for row, i in enumerate(items):
-            for clip in _test_clips(waves[i], model.config.audio, long_audio):
+            for clip in long_audio_clips(waves[i], model.config.audio, long_audio):
                 pending.append((row, clip))
                 if len(pending) >= batch_size:
                     flush()
