@@ -139,9 +139,7 @@ def main() -> None:
             cosines = teacher_fit(fit_emb, fit_targets, embedded[0][known], val_targets)
             line = f"{checkpoint}: teacher fit {cosines.mean():.2f} over {len(cosines)} clips"
             if args.bootstrap and fit_reference is not None:
-                low, high = paired_interval(cosines, fit_reference, args.bootstrap)
-                diff = cosines.mean() - fit_reference.mean()
-                line += f"; minus the first: {diff:+.2f} (95 % interval {low:+.2f} to {high:+.2f})"
+                line += _versus_first(cosines, fit_reference, args.bootstrap)
             fit_reference = cosines if fit_reference is None else fit_reference
             print(line, flush=True)
         for index, templates in enumerate(template_sets):
@@ -159,9 +157,7 @@ def main() -> None:
                 line += f" prompts {' | '.join(templates)}"
             if args.bootstrap and args.conditions:
                 if index in reference:
-                    low, high = paired_interval(per_clip, reference[index], args.bootstrap)
-                    diff = per_clip.mean() - reference[index].mean()
-                    line += f"; minus the first: {diff:+.2f} (95 % interval {low:+.2f} to {high:+.2f})"
+                    line += _versus_first(per_clip, reference[index], args.bootstrap)
                 else:
                     reference[index] = per_clip
             print(line, flush=True)
@@ -188,11 +184,11 @@ def teacher_fit(
     set's mean and standard deviation, as the distillation loss does.
     """
     mean, std = fit_t.mean(axis=0), fit_t.std(axis=0) + 1e-8
-    target, truth = (fit_t - mean) / std, (t - mean) / std
+    target, truth = (fit_t - mean) / std, (t - mean) / std  # the fit targets have mean 0: no intercept term
     centre = fit_x.mean(axis=0)
     xc = fit_x - centre
-    weights = np.linalg.solve(xc.T @ xc + lam * np.eye(xc.shape[1]), xc.T @ (target - target.mean(axis=0)))
-    pred = (x - centre) @ weights + target.mean(axis=0)
+    weights = np.linalg.solve(xc.T @ xc + lam * np.eye(xc.shape[1]), xc.T @ target)
+    pred = (x - centre) @ weights
     cos = (pred * truth).sum(axis=1) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(truth, axis=1) + 1e-12)
     return 100 * cos
 
@@ -222,6 +218,13 @@ def paired_interval(a: np.ndarray, b: np.ndarray, resamples: int, seed: int = 0)
     means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(low), float(high)
+
+
+def _versus_first(scores: np.ndarray, first: np.ndarray, resamples: int) -> str:
+    """The mean per-clip difference from the first checkpoint, with its paired bootstrap interval."""
+    low, high = paired_interval(scores, first, resamples)
+    diff = scores.mean() - first.mean()
+    return f"; minus the first: {diff:+.2f} (95 % interval {low:+.2f} to {high:+.2f})"
 
 
 def _parse_set(text: str) -> list[str]:
