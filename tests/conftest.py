@@ -26,3 +26,11 @@ def tiny_model() -> ClapModel:
 def tiny_checkpoint(tiny_model: ClapModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An openclap checkpoint folder holding ``tiny_model``'s weights (text tower included)."""
     return save_checkpoint(tiny_model, tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tone_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A train/val manifest of synthetic tones and noise with captions (trainer and CUDA tests)."""
+    from tests.train.tiny_runs import write_tone_manifest
+
+    return write_tone_manifest(tmp_path_factory.mktemp("tones"))

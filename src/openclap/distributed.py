@@ -73,6 +73,11 @@ def current_info() -> DistInfo:
     return DistInfo()
 
 
+def backend() -> str | None:
+    """The initialised process group's backend (``nccl``, ``gloo``), or None outside a job."""
+    return str(dist.get_backend()) if dist.is_available() and dist.is_initialized() else None
+
+
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 

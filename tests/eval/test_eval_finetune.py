@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
+from tests.eval.eval_helpers import write_tone_noise_folder
 
 from openclap.eval.bench import load_suite, run_eval
 from openclap.eval.datasets import get_dataset
@@ -21,26 +21,6 @@ from openclap.eval.linear_probe import make_splits
 QUIET = EmbedOptions(batch_size=8, progress=False)
 FAST: dict[str, Any] = {"batch_size": 4, "lr": 1e-2, "encoder_lr": 1e-3}
 SR = 16000
-
-
-def _clip(kind: str, i: int, rng: np.random.Generator) -> np.ndarray:
-    """0.7-1.4 s (the tiny model's clip is 1 s): a tone of varying pitch, white noise, or both."""
-    n = int(SR * (0.7 + 0.1 * (i % 8)))
-    tone = 0.3 * np.sin(2 * np.pi * (300 + 40 * i) * np.arange(n) / SR)
-    noise = 0.1 * rng.standard_normal(n)
-    wave = {"tone": tone + 0.01 * rng.standard_normal(n), "noise": noise, "tone;noise": tone + noise}
-    return wave[kind].astype(np.float32)
-
-
-def _write(root: Path, kinds: list[str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    rows = ["filename,label,fold"]
-    for i, kind in enumerate(kinds):
-        sf.write(root / f"{i:02d}.wav", _clip(kind, i, rng), SR)
-        rows.append(f"{i:02d}.wav,{kind},{1 + (i // len(set(kinds))) % 2}")
-    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
-    return root
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,13 +36,13 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def two_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """32 clips, tone / noise alternating, in folds 1 and 2 (8 of each class per fold)."""
-    return _write(tmp_path_factory.mktemp("ft-single"), ["tone", "noise"] * 16)
+    return write_tone_noise_folder(tmp_path_factory.mktemp("ft-single"), ["tone", "noise"] * 16)
 
 
 @pytest.fixture(scope="module")
 def multi_label(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 clips labelled tone, noise or both (';'-separated)."""
-    return _write(tmp_path_factory.mktemp("ft-multi"), ["tone", "noise", "tone;noise"] * 20)
+    return write_tone_noise_folder(tmp_path_factory.mktemp("ft-multi"), ["tone", "noise", "tone;noise"] * 20)
 
 
 def _numbers(result: dict[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,5 @@ from tests.train.tiny_runs import write_tone_manifest
 
 
 @pytest.fixture(scope="session")
-def tone_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tone_manifest(tmp_path_factory.mktemp("tones"))
-
-
-@pytest.fixture(scope="session")
 def bad_tone_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tone_manifest(tmp_path_factory.mktemp("bad_tones"), bad=True)

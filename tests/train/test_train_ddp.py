@@ -3,6 +3,7 @@ weights moved, and only rank 0 wrote the run's files."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -49,5 +50,7 @@ def test_two_process_gloo_training_keeps_ranks_identical(tone_manifest: Path, tm
     start = load_file(sorted((out / "checkpoints").glob("step-*"))[0] / "model.safetensors")
     assert any(not torch.equal(start[k], final[k]) for k in final)
     assert (out / "metrics.jsonl").is_file() and "[rank 1]" not in proc.stdout
+    env = json.loads((out / "environment.json").read_text())
+    assert env["backend"] == "gloo" and env["world_size"] == 2 and env["device"] == "cpu"
     text = (out / "train_metrics.csv").read_text().splitlines()
     assert len(text) == 1 + 4  # header + one row per step, written once (by rank 0)

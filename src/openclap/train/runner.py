@@ -23,7 +23,7 @@ from openclap.config import ClapConfig
 from openclap.data.datasets import ClipDataset, ClipSettings, ShardStream
 from openclap.data.manifest import read_manifest
 from openclap.data.shards import resolve_shards
-from openclap.distributed import DistInfo, init_distributed, shutdown, wrap_ddp
+from openclap.distributed import DistInfo, backend, init_distributed, shutdown, wrap_ddp
 from openclap.loss import ClapLoss
 from openclap.model import ClapModel
 from openclap.registry import get_config
@@ -194,11 +194,19 @@ def _resume_state(
     return state
 
 
-def _write_run_files(config: TrainConfig, info: DistInfo) -> None:
+def _write_run_files(config: TrainConfig, info: DistInfo, device: torch.device) -> None:
     out = Path(config.output_dir)
     text = dump_train_config(config)
     atomic_write(out / "run.yaml", lambda p: p.write_text(text))
-    env = {"world_size": info.world_size, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    env: dict[str, Any] = {
+        "world_size": info.world_size,
+        "backend": backend(),
+        "device": str(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
     atomic_write(out / "environment.json", lambda p: p.write_text(json.dumps(env, indent=1) + "\n"))
 
 
@@ -236,7 +244,7 @@ def _train(
     steps = total_steps(config, batches)
     if info.is_main:
         Path(config.output_dir).mkdir(parents=True, exist_ok=True)
-        _write_run_files(config, info)
+        _write_run_files(config, info, device)
     tracker = MetricsTracker(config.output_dir, info.is_main, config.tensorboard, resume_step=state.step)
     parts = LoopParts(
         config=config,
