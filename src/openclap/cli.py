@@ -27,7 +27,11 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         help="local folder with the text tokenizer files, for published models whose "
         "tokenizer does not ship with openclap (gpt2, roberta-base)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device: cpu (default), cuda, cuda:N, mps, or auto (cuda when usable)",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
     parser.add_argument(
         "--long-audio",

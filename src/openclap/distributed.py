@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from openclap.device import pick_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -49,8 +51,9 @@ def resolve_device(device: str, info: DistInfo) -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
+        pick_device("cuda")  # a clear error where there is no GPU
         return torch.device("cuda", info.local_rank)
-    return torch.device(device)
+    return pick_device(device)
 
 
 def init_distributed(device: str = "auto", timeout_minutes: float = 30.0) -> tuple[DistInfo, torch.device]:

@@ -11,6 +11,7 @@ import torch
 
 from openclap.checkpoint import load_weights, read_config, read_metadata
 from openclap.config import ClapConfig
+from openclap.device import pick_device
 from openclap.model import ClapModel
 from openclap.registry import get_config
 
@@ -38,7 +39,10 @@ def create_model(
       ``has_trained_weights``).
     - ``tokenizer``: a local folder with the text tokenizer files, replacing the config's (needed for
       published models whose tokenizer does not ship with openclap: gpt2, roberta-base).
+    - ``device``: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (CUDA when usable); a device this
+      machine lacks is a ``ValueError`` before anything loads.
     """
+    device = pick_device(device)
     if checkpoint is not None:
         from openclap.convert import is_published_checkpoint, load_published
 
