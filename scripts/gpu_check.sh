@@ -4,9 +4,12 @@
 #   pytest -m cuda over tests/gpu and the resume test: CPU/GPU agreement of embeddings and classification
 #   (tiny and default model, CLI), training in fp32/bf16/fp16, kill-and-resume, fine-tuning; then
 #   embedding and training throughput on the GPU beside the same machine's CPU.
-# Usage (repo root): bash scripts/gpu_check.sh OUT_DIR [tests]     ("tests": the tests only, no throughput)
+# Usage (repo root): bash scripts/gpu_check.sh OUT_DIR [all|tests|files]
+#   tests: the tests only; files: only files/s of embedding 400 real clips (the 8 bundled ESC-50 clips, 50
+#   times over) with 1 to 16 decoding threads; all (default): tests, throughput, files.
 set -uo pipefail
-out=${1:?usage: gpu_check.sh OUT_DIR [tests]}
+out=${1:?usage: gpu_check.sh OUT_DIR [all|tests|files]}
+mode=${2:-all}
 mkdir -p "$out"
 site=/tmp/openclap-site
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .gpu/whl/*.whl || exit 1
@@ -24,8 +27,11 @@ export PYTHONPATH="$PWD/src:$PWD:$site" PYTHONUNBUFFERED=1
 esc=../shared/data/esc50-fold4/audio
 [ -d "$esc" ] || { mkdir -p "$esc" && cp .gpu/esc/*.flac "$esc"/; }
 { nvidia-smi -L; nproc; python3 -c "import torch, transformers, numpy; print('torch', torch.__version__, 'transformers', transformers.__version__, 'numpy', numpy.__version__)"; } 2>&1 | tee "$out/machine.txt"
-timeout 300 python3 -m pytest tests/gpu tests/train/test_train_resume.py -m cuda -v -rs -p no:cacheprovider 2>&1 | tee "$out/pytest_gpu.log"
-[ "${2:-}" = tests ] && exit 0
+[ "$mode" = files ] || timeout 300 python3 -m pytest tests/gpu tests/train/test_train_resume.py -m cuda -v -rs -p no:cacheprovider 2>&1 | tee "$out/pytest_gpu.log"
+[ "$mode" = tests ] && exit 0
+timeout 180 python3 benchmarks/embed_files_speed.py .gpu/esc --copies 50 --device cuda --batch-size 64 \
+    --workers 1 4 8 16 2>&1 | tee "$out/embed_files_speed.txt"
+[ "$mode" = files ] && exit 0
 timeout 120 python3 benchmarks/embed_speed.py --device cuda --models openclap-small cnn14-minilm laion-htsat-tiny \
     --clips 1024 --batch-size 128 2>&1 | grep -v "Loading weights" | tee "$out/embed_speed_gpu.txt"
 timeout 120 python3 benchmarks/embed_speed.py --device cpu --models openclap-small cnn14-minilm --clips 256 \

@@ -56,7 +56,10 @@ def test_top_level_help(capsys: pytest.CaptureFixture[str]) -> None:
             "embed",
             ["--out", ".npz", ".parquet", "allow_pickle=False", "--model", "--checkpoint", "--long-audio"],
         ),
-        ("classify", ["--labels", "--labels-file", "--top-k", "--json", "--template", "--multi-label"]),
+        (
+            "classify",
+            ["--labels", "--labels-file", "--top-k", "--json", "--template", "--multi-label", "--workers"],
+        ),
         ("models", ["registered model configurations"]),
         ("info", ["checkpoint", "JSON"]),
     ],
@@ -68,6 +71,12 @@ def test_command_help(capsys: pytest.CaptureFixture[str], command: str, expected
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     for text in expected:
         assert text in out, text
+
+
+def test_workers_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["classify", "x.wav", "--labels", "a,b", "--workers", "0"])
+    assert info.value.code == 2 and "--workers: must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_missing_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,7 @@ from openclap import (
     embed_audio_windows,
     embed_texts,
     find_audio_files,
+    inference,
 )
 from tests.helpers import exact_pcm, noise, sine, write
 
@@ -79,8 +80,9 @@ def test_find_audio_files(tmp_path: Path, clips: dict[str, Path]) -> None:
 # ----- files ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("workers", [1, 3])
 def test_batch_with_bad_files_reports_them_and_embeds_the_rest(
-    tiny_model: ClapModel, tmp_path: Path, clips: dict[str, Path]
+    tiny_model: ClapModel, tmp_path: Path, clips: dict[str, Path], workers: int
 ) -> None:
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
@@ -89,7 +91,7 @@ def test_batch_with_bad_files_reports_them_and_embeds_the_rest(
     nan = write(tmp_path / "nan.wav", np.full(100, np.nan, np.float32), SR, "FLOAT")
     paths = [clips["a"], empty, clips["b"], text, tmp_path / "missing.flac", clips["c"], nan, tmp_path]
 
-    result = embed_audio_files(tiny_model, paths, batch_size=2)
+    result = embed_audio_files(tiny_model, paths, batch_size=2, workers=workers)
 
     assert result.paths == [str(clips["a"]), str(clips["b"]), str(clips["c"])]
     assert [p for p, _ in result.errors] == [
@@ -127,6 +129,31 @@ def test_files_are_embedded_in_order_independently_of_batching(
     # each equals the file embedded on its own
     alone = np.concatenate([embed_audio_files(tiny_model, [p]).embeddings for p in paths])
     np.testing.assert_allclose(results[-1].embeddings, alone, rtol=0, atol=1e-6)
+
+
+def test_decoding_threads_change_nothing_and_stay_a_bounded_distance_ahead(
+    tiny_model: ClapModel, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [*clips.values(), tmp_path / "missing.wav"] * 4  # 24 items, a bad one every sixth
+    one = embed_audio_files(tiny_model, paths, batch_size=5, workers=1)
+    for workers in (2, 8):
+        many = embed_audio_files(tiny_model, paths, batch_size=5, workers=workers)
+        assert many.paths == one.paths and many.errors == one.errors
+        assert np.array_equal(many.embeddings, one.embeddings)  # bit for bit
+    started: list[str] = []
+    real = inference.load_mono
+
+    def counting(path, sample_rate):
+        started.append(str(path))
+        return real(path, sample_rate)
+
+    monkeypatch.setattr(inference, "load_mono", counting)
+    stream = inference.decoded_files(paths, SR, workers=2)
+    first = next(stream)
+    assert first[0] == str(paths[0]) and isinstance(first[1], np.ndarray)
+    assert len(started) <= 2 * 2 + 1  # decoded at most 2 * workers files ahead of the consumer
+    assert [name for name, _ in [first, *stream]] == [str(p) for p in paths]
+    assert len(started) == len(paths)
 
 
 def test_same_file_twice_gives_identical_embeddings(tiny_model: ClapModel, clips: dict[str, Path]) -> None:

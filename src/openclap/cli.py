@@ -42,6 +42,20 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "models (LAION *fusion*) take long files whole through their fusion input either way",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="audio files decoded at once, in threads (default: the machine's cores, at most 4); "
+        "results do not depend on it",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _load_model(args: argparse.Namespace):
@@ -81,7 +95,12 @@ def cmd_embed(args: argparse.Namespace) -> int:
         return 2
     model = _load_model(args)
     result = embed_audio_files(
-        model, files, batch_size=args.batch_size, long_audio=args.long_audio, progress=not args.quiet
+        model,
+        files,
+        batch_size=args.batch_size,
+        long_audio=args.long_audio,
+        progress=not args.quiet,
+        workers=args.workers,
     )
     _report_errors(result.errors)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +151,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     templates = args.template or None
     clf = ZeroShotClassifier(model, labels, templates=templates, multi_label=args.multi_label)
     result = embed_audio_files(
-        model, files, batch_size=args.batch_size, long_audio=args.long_audio, progress=False
+        model, files, batch_size=args.batch_size, long_audio=args.long_audio, workers=args.workers
     )
     _report_errors(result.errors)
     preds = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []

@@ -20,6 +20,7 @@ def _embed_options(args: argparse.Namespace, model: Any, quiet: bool) -> EmbedOp
         batch_size=args.batch_size,
         long_audio=args.long_audio,
         progress=not quiet,
+        workers=args.workers,
         cache_dir=Path(args.cache_dir) if use_cache else None,
         model_id=model_identity(model.config.name, weights) if use_cache else None,
     )

@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EmbedOptions:
-    """How audio is embedded: batch size, long-file handling (core ``long_audio``), progress bar, and
-    the cache folder plus model identity (both needed to use the cache)."""
+    """How audio is embedded: batch size, long-file handling (core ``long_audio``), progress bar, decoding
+    threads (``workers``, None: ``inference.default_workers()``), and the cache folder plus model identity
+    (both needed to use the cache)."""
 
     batch_size: int = 16
     long_audio: str = "mean"
     progress: bool = True
+    workers: int | None = None
     cache_dir: Path | None = None
     model_id: str | None = None
 
@@ -63,7 +65,12 @@ def embed_dataset(
 
     def compute(paths: list[str]) -> Any:
         return embed_audio_files(
-            model, paths, batch_size=opts.batch_size, long_audio=opts.long_audio, progress=opts.progress
+            model,
+            paths,
+            batch_size=opts.batch_size,
+            long_audio=opts.long_audio,
+            progress=opts.progress,
+            workers=opts.workers,
         )
 
     paths = [str(p) for p in dataset.paths]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -51,7 +51,7 @@ from openclap.audio.augment import random_gain, spec_augment
 from openclap.audio.clip import fit_length, long_audio_clips
 from openclap.audio.encoders import audio_blocks
 from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames
-from openclap.audio.io import AudioError, load_mono
+from openclap.audio.io import AudioError
 from openclap.config import AudioFrontendConfig
 from openclap.data.datasets import derive_seed, seeded_generator
 from openclap.eval.datasets.base import EvalDataset
@@ -193,25 +193,30 @@ class DecodedAudio:
     seconds: float
 
 
-def decode_dataset(dataset: EvalDataset, sample_rate: int, progress: bool = False) -> DecodedAudio:
-    """Decode every file once (downmixed, resampled); undecodable files are dropped and listed."""
+def decode_dataset(
+    dataset: EvalDataset, sample_rate: int, progress: bool = False, workers: int | None = None
+) -> DecodedAudio:
+    """Decode every file once (downmixed, resampled; ``workers`` files at once, see
+    ``inference.decoded_files``); undecodable files are dropped and listed."""
+    from openclap.inference import decoded_files, default_workers
+
     start = time.perf_counter()
     waves: list[NDArray[np.float32]] = []
     kept: list[int] = []
     errors: list[tuple[str, str]] = []
-    paths: Sequence[Any] = dataset.paths
+    items: Iterable[tuple[str, NDArray[np.float32] | AudioError]] = decoded_files(
+        dataset.paths, sample_rate, default_workers() if workers is None else workers
+    )
     if progress:
         from tqdm import tqdm
 
-        paths = tqdm(paths, desc="decoding", unit="file")
-    for i, path in enumerate(paths):
-        try:
-            wave = load_mono(path, sample_rate)
-        except AudioError as err:
-            errors.append((str(path), err.problem))
+        items = tqdm(items, total=len(dataset.paths), desc="decoding", unit="file")
+    for i, (path, wave) in enumerate(items):
+        if isinstance(wave, AudioError):
+            errors.append((path, wave.problem))
             continue
         if wave.shape[0] == 0:
-            errors.append((str(path), "empty audio"))
+            errors.append((path, "empty audio"))
             continue
         waves.append(np.ascontiguousarray(wave, dtype=np.float32))
         kept.append(i)
@@ -475,7 +480,7 @@ def run_finetune(
     if dataset.task == "retrieval":
         raise ValueError(f"{dataset.name} is a retrieval dataset; fine-tuning needs class labels")
     opts = options or EmbedOptions()
-    decoded = decode_dataset(dataset, model.config.audio.sample_rate, opts.progress)
+    decoded = decode_dataset(dataset, model.config.audio.sample_rate, opts.progress, opts.workers)
     kept = decoded.dataset
     description, splits = make_splits(kept, split, group_key, n_splits, train_folds, test_folds, seed)
     body = finetune_splits(model, decoded, splits, config, opts.long_audio, opts.batch_size, opts.progress)
