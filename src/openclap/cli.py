@@ -46,7 +46,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_positive_int,
         default=None,
-        help="audio files decoded at once, in threads (default: the machine's cores, at most 4); "
+        help="audio files decoded at once, in threads (default: the machine's cores, at most 8); "
         "results do not depend on it",
     )
 

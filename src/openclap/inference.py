@@ -131,8 +131,9 @@ def decoded_files(
 
 
 def default_workers() -> int:
-    """Decoding threads when none are asked for: up to 4, never more than the machine's cores."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Decoding threads when none are asked for: the machine's cores, at most 8. On a 16-core GPU machine
+    1 / 4 / 8 / 16 threads embedded 111 / 315 / 451 / 554 files a second (decoding is the bottleneck)."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def embed_audio_files(

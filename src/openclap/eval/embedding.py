@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class EmbedOptions:
     """How audio is embedded: batch size, long-file handling (core ``long_audio``), progress bar, decoding
-    threads (``workers``, None: ``inference.default_workers()``), and the cache folder plus model identity
+    threads (``workers``; None: ``inference.default_workers()``), and the cache folder plus model identity
     (both needed to use the cache)."""
 
     batch_size: int = 16
