@@ -151,9 +151,15 @@ def test_decoding_threads_change_nothing_and_stay_a_bounded_distance_ahead(
     stream = inference.decoded_files(paths, SR, workers=2)
     first = next(stream)
     assert first[0] == str(paths[0]) and isinstance(first[1], np.ndarray)
-    assert len(started) <= 2 * 2 + 1  # decoded at most 2 * workers files ahead of the consumer
+    assert len(started) <= 2 * 2  # decoded at most 2 * workers files ahead of the consumer
     assert [name for name, _ in [first, *stream]] == [str(p) for p in paths]
     assert len(started) == len(paths)
+    # and at most AHEAD_SECONDS of audio (by the headers), or one file: clip a is 0.5 s, b 0.7 s
+    started.clear()
+    monkeypatch.setattr(inference, "AHEAD_SECONDS", 1.0)
+    stream = inference.decoded_files(paths, SR, workers=8)
+    assert next(stream)[0] == str(paths[0]) and started == [str(paths[0])]
+    assert len(list(stream)) == len(paths) - 1
 
 
 def test_same_file_twice_gives_identical_embeddings(tiny_model: ClapModel, clips: dict[str, Path]) -> None:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from openclap.audio.clip import long_audio_clips, sliding_windows
-from openclap.audio.io import AudioError, load_mono, prepare_array
+from openclap.audio.io import AudioError, audio_seconds, load_mono, prepare_array
 from openclap.model import ClapModel
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf")
@@ -102,14 +102,20 @@ def _embed_items(
     return EmbeddingResult(paths, F.normalize(stacked, dim=-1).numpy(), errors)
 
 
+AHEAD_SECONDS = 600.0  # decoded audio that decoded_files may hold ahead of its consumer (beyond one file)
+
+
 def decoded_files(
-    paths: Sequence[str | os.PathLike[str]], sample_rate: int, workers: int = 1
+    paths: Sequence[str | os.PathLike[str]], sample_rate: int, workers: int | None = None
 ) -> Iterator[tuple[str, np.ndarray | AudioError]]:
     """``(path, mono wave at sample_rate)`` for each path in order, or ``(path, AudioError)`` for a bad one.
 
-    ``workers > 1`` decodes and resamples that many files at once in threads (libsndfile and soxr release
-    the GIL), at most ``2 * workers`` files ahead of the consumer, so memory stays bounded.
+    ``workers`` (None: ``default_workers()``) files are decoded and resampled at once in threads
+    (libsndfile and soxr release the GIL). Memory stays bounded: at most ``2 * workers`` files, and at
+    most ``AHEAD_SECONDS`` of audio by their headers (or one file, however long), are held ahead of the
+    consumer.
     """
+    workers = default_workers() if workers is None else workers
 
     def load(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | AudioError]:
         try:
@@ -121,13 +127,18 @@ def decoded_files(
         yield from map(load, paths)
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="openclap-decode") as pool:
-        ahead: deque[Future[tuple[str, np.ndarray | AudioError]]] = deque()
+        ahead: deque[tuple[Future[tuple[str, np.ndarray | AudioError]], float]] = deque()
+        held = 0.0
         for path in paths:
-            ahead.append(pool.submit(load, path))
-            if len(ahead) > 2 * workers:
-                yield ahead.popleft().result()
+            seconds = audio_seconds(path) or 0.0
+            while ahead and (len(ahead) >= 2 * workers or held + seconds > AHEAD_SECONDS):
+                future, done = ahead.popleft()
+                held -= done
+                yield future.result()
+            ahead.append((pool.submit(load, path), seconds))
+            held += seconds
         while ahead:
-            yield ahead.popleft().result()
+            yield ahead.popleft()[0].result()
 
 
 def default_workers() -> int:
@@ -147,10 +158,11 @@ def embed_audio_files(
     """Embed audio files; a bad file is reported in ``errors`` (path, problem) and skipped.
 
     ``workers`` files are decoded at once in threads (default ``default_workers()``); the result does
-    not depend on it. Memory is bounded by ``2 * workers`` decoded files plus ``batch_size`` clips.
+    not depend on it. Memory is bounded by the decoded files held ahead (see ``decoded_files``) plus
+    ``batch_size`` clips.
     """
     items: Iterable[tuple[str, np.ndarray | AudioError]] = decoded_files(
-        paths, model.config.audio.sample_rate, default_workers() if workers is None else workers
+        paths, model.config.audio.sample_rate, workers
     )
     if progress:
         from tqdm import tqdm

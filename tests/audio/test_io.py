@@ -16,6 +16,7 @@ from openclap.audio.io import (
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
     AudioError,
+    audio_seconds,
     load_audio,
     load_mono,
     prepare_array,
@@ -374,3 +375,11 @@ def test_load_mono_buffer_grows_when_a_decoder_under_reports_its_length() -> Non
     for block in blocks:
         buffer.append(block)
     np.testing.assert_array_equal(buffer.result(), np.concatenate(blocks))
+
+
+def test_audio_seconds_reads_the_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.flac", sine(440.0, 1.25, 22050), 22050, "PCM_16")
+    assert audio_seconds(path) == pytest.approx(1.25)
+    (tmp_path / "bad.wav").write_bytes(b"not audio" * 20)
+    assert audio_seconds(tmp_path / "bad.wav") is None
+    assert audio_seconds(tmp_path / "missing.wav") is None

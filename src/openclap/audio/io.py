@@ -108,6 +108,15 @@ class _GrowingBuffer:
         return self.data[: self.size]
 
 
+def audio_seconds(path: str | os.PathLike[str]) -> float | None:
+    """A file's duration from its header (no decoding), or None when the header cannot be read."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
+
+
 def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 30.0) -> np.ndarray:
     """Load a file, downmix by mean and resample to ``sample_rate``: float32 [N].
 

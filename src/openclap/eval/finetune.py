@@ -198,14 +198,14 @@ def decode_dataset(
 ) -> DecodedAudio:
     """Decode every file once (downmixed, resampled; ``workers`` files at once, see
     ``inference.decoded_files``); undecodable files are dropped and listed."""
-    from openclap.inference import decoded_files, default_workers
+    from openclap.inference import decoded_files
 
     start = time.perf_counter()
     waves: list[NDArray[np.float32]] = []
     kept: list[int] = []
     errors: list[tuple[str, str]] = []
     items: Iterable[tuple[str, NDArray[np.float32] | AudioError]] = decoded_files(
-        dataset.paths, sample_rate, default_workers() if workers is None else workers
+        dataset.paths, sample_rate, workers
     )
     if progress:
         from tqdm import tqdm
