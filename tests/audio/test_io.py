@@ -378,7 +378,7 @@ def test_load_mono_buffer_grows_when_a_decoder_under_reports_its_length() -> Non
 
 
 def test_audio_seconds_reads_the_header(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.flac", sine(440.0, 1.25, 22050), 22050, "PCM_16")
+    path = write(tmp_path / "a.flac", sine(440.0, 1.25, 16000), 16000, "PCM_16")
     assert audio_seconds(path) == pytest.approx(1.25)
     (tmp_path / "bad.wav").write_bytes(b"not audio" * 20)
     assert audio_seconds(tmp_path / "bad.wav") is None
