@@ -4,8 +4,11 @@ weights (and logged losses) to an uninterrupted run with the same seed."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ from safetensors.torch import load_file
 
 from openclap.train.config import TrainConfig
 from openclap.train.runner import train
-from tests.train.tiny_runs import kill_after_checkpoint, tiny_run, write_run
+from tests.train.tiny_runs import tiny_run, write_run
 
 HERE = Path(__file__).parent
 AUGMENT = {
@@ -44,6 +47,27 @@ def _train_losses(out: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in rows if r["kind"] == "train"}
 
 
+def _kill_after_checkpoint(config: Path, out: Path) -> None:
+    marker = out.parent / "stalled"
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "resume_stall_run.py"), str(config), "4", str(marker)]
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, "the training process exited before it stalled"
+            assert time.monotonic() < deadline, "the training process never reached step 4"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)  # mid-epoch, one step after the step-3 checkpoint
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert json.loads((out / "checkpoints" / "latest.json").read_text())["step"] == 3
+    assert not (out / "final").exists()
+
+
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("lit", [False, True], ids=["all-trained", "locked-text-cached"])
 def test_sigkill_then_resume_matches_uninterrupted_run(
@@ -59,7 +83,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(
 
     out = tmp_path / "killed"
     config = write_run(tmp_path / "run.yaml", _run_config(tone_manifest, out, lit, device))
-    kill_after_checkpoint(config, out)
+    _kill_after_checkpoint(config, out)
     resumed = subprocess.run(
         [sys.executable, "-m", "openclap.train.cli", "--config", str(config), "--resume"],
         capture_output=True,

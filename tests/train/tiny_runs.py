@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -86,25 +81,3 @@ def tiny_run(manifest: Path, output_dir: Path, **changes: Any) -> dict[str, Any]
 def write_run(path: Path, run: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(run))
     return path
-
-
-def kill_after_checkpoint(config: Path, out: Path) -> None:
-    """Train ``config`` (checkpoints every 3 steps) in a child process and SIGKILL it mid-epoch at step 4."""
-    marker = out.parent / "stalled"
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "resume_stall_run.py"), str(config), "4", str(marker)]
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, "the training process exited before it stalled"
-            assert time.monotonic() < deadline, "the training process never reached step 4"
-            time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)  # mid-epoch, one step after the step-3 checkpoint
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-    assert json.loads((out / "checkpoints" / "latest.json").read_text())["step"] == 3
-    assert not (out / "final").exists()

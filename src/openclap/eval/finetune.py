@@ -333,7 +333,6 @@ class _Trainer:
         return net, float(np.mean(last_losses))
 
 
-
 def predict_logits(
     net: AudioClassifier,
     model: ClapModel,
