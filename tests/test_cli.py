@@ -302,6 +302,32 @@ def test_classify_json_with_labels_file(
         assert sum(scores) == pytest.approx(1.0, abs=1e-5)  # softmax over all three labels
 
 
+def test_silent_files_are_classified_with_a_warning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, audio_dir: Path, tiny_checkpoint: Path
+) -> None:
+    silent = write(audio_dir / "silent.wav", np.zeros(SR, np.float32), SR, "PCM_16")
+    common = ["--labels", "dog,rain", "--checkpoint", str(tiny_checkpoint)]
+    code, out, err = run(capsys, "classify", str(audio_dir), *common)
+    assert code == 0 and f"{silent}\t" in out and len(out.strip().splitlines()) == 4
+    assert f"warning {silent}: audio is silent (all samples are zero" in err
+    code, out, _ = run(capsys, "classify", str(audio_dir), *common, "--json")
+    rows = {r["path"]: r for r in json.loads(out)}
+    assert "all samples are zero" in rows[str(silent)]["warning"] and rows[str(silent)]["predictions"]
+    assert sum("warning" in r for r in rows.values()) == 1
+    code, _, err = run(
+        capsys,
+        "embed",
+        str(audio_dir),
+        "--out",
+        str(tmp_path / "e.npz"),
+        "--quiet",
+        "--checkpoint",
+        str(tiny_checkpoint),
+    )
+    assert code == 0 and f"warning {silent}: audio is silent" in err
+    assert "embedded 4 of 5 files" in err and "1 skipped, 1 silent" in err
+
+
 def test_classify_multi_label_with_templates(
     capsys: pytest.CaptureFixture[str], audio_dir: Path, tiny_model: ClapModel, tiny_checkpoint: Path
 ) -> None:

@@ -111,6 +111,19 @@ def test_batch_with_bad_files_reports_them_and_embeds_the_rest(
     np.testing.assert_allclose(result.embeddings, good.embeddings, rtol=0, atol=1e-6)
 
 
+def test_silent_files_are_embedded_and_named_in_warnings(
+    tiny_model: ClapModel, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    zeros = write(tmp_path / "zeros.wav", np.zeros(SR, np.float32), SR, "PCM_16")
+    faint = write(tmp_path / "faint.flac", sine(440, 1.0, SR, 1e-4), SR, "PCM_24")  # -80 dBFS
+    quiet = write(tmp_path / "quiet.wav", sine(440, 1.0, SR, 3e-3), SR, "FLOAT")  # -50 dBFS: not silent
+    result = embed_audio_files(tiny_model, [clips["a"], zeros, faint, quiet])
+    assert result.paths == [str(clips["a"]), str(zeros), str(faint), str(quiet)] and result.errors == []
+    assert [p for p, _ in result.warnings] == [str(zeros), str(faint)]
+    assert "all samples are zero" in result.warnings[0][1] and "peak -80" in result.warnings[1][1]
+    assert np.isfinite(result.embeddings).all()
+
+
 def test_all_bad_gives_an_empty_result(tiny_model: ClapModel, tmp_path: Path) -> None:
     result = embed_audio_files(tiny_model, [tmp_path / "x.wav", tmp_path / "y.wav"])
     assert result.paths == [] and len(result.errors) == 2

@@ -76,10 +76,13 @@ def _load_model(args: argparse.Namespace):
     return model
 
 
-def _report_errors(errors: list[tuple[str, str]]) -> None:
-    """One stderr line per skipped file: its path, then the problem (not the path twice)."""
+def _report_errors(errors: list[tuple[str, str]], warnings: list[tuple[str, str]]) -> None:
+    """One stderr line per skipped file (its path, then the problem, not the path twice) and one per
+    file that was embedded but deserves a look (silent audio)."""
     for path, message in errors:
         print(f"skipped {path}: {message.removeprefix(path + ': ')}", file=sys.stderr)
+    for path, message in warnings:
+        print(f"warning {path}: {message}", file=sys.stderr)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -102,7 +105,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         workers=args.workers,
     )
-    _report_errors(result.errors)
+    _report_errors(result.errors, result.warnings)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         _write_parquet(out, result.paths, result.embeddings)
@@ -115,7 +118,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         )
     print(
         f"embedded {len(result.paths)} of {len(files)} files -> {out} "
-        f"({result.embeddings.shape[1]}-d); {len(result.errors)} skipped",
+        f"({result.embeddings.shape[1]}-d); {len(result.errors)} skipped, {len(result.warnings)} silent",
         file=sys.stderr,
     )
     return 0 if result.paths else 1
@@ -153,11 +156,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
     result = embed_audio_files(
         model, files, batch_size=args.batch_size, long_audio=args.long_audio, workers=args.workers
     )
-    _report_errors(result.errors)
+    _report_errors(result.errors, result.warnings)
     preds = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
     if args.json:
-        rows = [
+        warned = dict(result.warnings)
+        rows: list[dict[str, object]] = [
             {"path": p, "predictions": [{"label": x.label, "score": round(x.score, 6)} for x in pr]}
+            | ({"warning": warned[p]} if p in warned else {})
             for p, pr in zip(result.paths, preds, strict=True)
         ]
         rows += [{"path": p, "error": m.removeprefix(p + ": ")} for p, m in result.errors]
@@ -224,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         "embed",
         help="embed audio files into an .npz or .parquet file",
         description="Embed audio files (folders are searched recursively). Bad files are "
-        "reported on stderr and skipped. The .npz holds 'paths' (str) and 'embeddings' "
+        "reported on stderr and skipped; silent ones (peak below -60 dBFS) are embedded and "
+        "named in a stderr warning. The .npz holds 'paths' (str) and 'embeddings' "
         "(float32 [N, D], L2-normalised) and loads with allow_pickle=False.",
     )
     p.add_argument("paths", nargs="+", help="audio files or folders")
@@ -238,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="zero-shot classify audio files against a list of labels",
         description="Zero-shot classification: each label is put into the prompt template(s), "
         "embedded, and compared with each file's audio embedding. Prints one line per file "
-        "(path, then the top-k labels with probabilities), or JSON with --json.",
+        "(path, then the top-k labels with probabilities), or JSON with --json. Bad files are "
+        "reported on stderr and skipped (an 'error' row in JSON); silent ones (peak below -60 dBFS) "
+        "are classified and warned about (a 'warning' field in JSON): their labels mean nothing.",
     )
     p.add_argument("paths", nargs="+", help="audio files or folders")
     group = p.add_mutually_exclusive_group(required=True)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from openclap.audio.clip import long_audio_clips, sliding_windows
-from openclap.audio.io import AudioError, audio_seconds, load_mono, prepare_array
+from openclap.audio.io import AudioError, audio_seconds, load_mono, prepare_array, silence_warning
 from openclap.model import ClapModel
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf")
@@ -30,11 +30,13 @@ LONG_AUDIO_MODES = ("mean", "crop")
 
 @dataclass
 class EmbeddingResult:
-    """Embeddings [N, D] of the files that worked, their paths, and (path, message) of those that failed."""
+    """Embeddings [N, D] of the files that worked, their paths, (path, message) of those that failed,
+    and (path, message) of embedded files that deserve a look (silent audio)."""
 
     paths: list[str]
     embeddings: np.ndarray
     errors: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def find_audio_files(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -74,6 +76,7 @@ def _embed_items(
     counts: dict[int, int] = {}
     paths: list[str] = []
     errors: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
 
     def flush() -> None:
         batch = model.prepare_waveforms([clip for _, clip in pending]).to(device)
@@ -90,6 +93,8 @@ def _embed_items(
             continue
         idx = len(paths)
         paths.append(name)
+        if (warning := silence_warning(wave)) is not None:
+            warnings.append((name, warning))
         for clip in long_audio_clips(wave, model.config.audio, long_audio):
             pending.append((idx, clip))
             if len(pending) >= batch_size:
@@ -99,7 +104,7 @@ def _embed_items(
     if not paths:
         return EmbeddingResult([], np.zeros((0, model.config.projection.dim), np.float32), errors)
     stacked = torch.stack([sums[i] / counts[i] for i in range(len(paths))])
-    return EmbeddingResult(paths, F.normalize(stacked, dim=-1).numpy(), errors)
+    return EmbeddingResult(paths, F.normalize(stacked, dim=-1).numpy(), errors, warnings)
 
 
 AHEAD_SECONDS = 600.0  # decoded audio that decoded_files may hold ahead of its consumer (beyond one file)
@@ -155,7 +160,8 @@ def embed_audio_files(
     progress: bool = False,
     workers: int | None = None,
 ) -> EmbeddingResult:
-    """Embed audio files; a bad file is reported in ``errors`` (path, problem) and skipped.
+    """Embed audio files; a bad file is reported in ``errors`` (path, problem) and skipped; a silent
+    one is embedded and reported in ``warnings``.
 
     ``workers`` files are decoded at once in threads (default ``default_workers()``); the result does
     not depend on it. Memory is bounded by the decoded files held ahead (see ``decoded_files``) plus

@@ -19,8 +19,10 @@ from openclap.audio.io import (
     audio_seconds,
     load_audio,
     load_mono,
+    peak_dbfs,
     prepare_array,
     resample,
+    silence_warning,
     to_mono,
 )
 from tests.helpers import (
@@ -383,3 +385,15 @@ def test_audio_seconds_reads_the_header(tmp_path: Path) -> None:
     (tmp_path / "bad.wav").write_bytes(b"not audio" * 20)
     assert audio_seconds(tmp_path / "bad.wav") is None
     assert audio_seconds(tmp_path / "missing.wav") is None
+
+
+def test_peak_level_and_silence_warning() -> None:
+    assert peak_dbfs(np.zeros(100, np.float32)) == float("-inf")
+    assert peak_dbfs(np.array([0.0, -0.5, 0.25], np.float32)) == pytest.approx(-6.0206, abs=1e-4)
+    assert peak_dbfs(np.array([1e-3], np.float32)) == pytest.approx(-60.0, abs=1e-4)
+    zeros = silence_warning(np.zeros(100, np.float32))
+    assert zeros is not None and "all samples are zero" in zeros
+    hum = silence_warning(np.full(100, 1e-4, np.float32))  # -80 dBFS: silent
+    assert hum is not None and "peak -80.0 dBFS" in hum
+    assert silence_warning(np.full(100, 2e-3, np.float32)) is None  # -54 dBFS: quiet, not silent
+    assert silence_warning(sine(440.0, 0.1, 16000)) is None

@@ -14,6 +14,7 @@ import soxr
 
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
+SILENT_PEAK_DBFS = -60.0  # a file whose loudest sample is below this is reported as silent
 
 
 class AudioError(ValueError):
@@ -115,6 +116,25 @@ def audio_seconds(path: str | os.PathLike[str]) -> float | None:
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):
         return None
     return info.frames / info.samplerate if info.samplerate > 0 else None
+
+
+def peak_dbfs(wave: np.ndarray) -> float:
+    """The loudest sample's level in dB relative to full scale (1.0); ``-inf`` for all zeros."""
+    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    return 20.0 * float(np.log10(peak)) if peak > 0.0 else float("-inf")
+
+
+def silence_warning(wave: np.ndarray) -> str | None:
+    """A message when ``wave`` is silent (peak below ``SILENT_PEAK_DBFS``), else None.
+
+    Silence is valid audio and is still embedded; what a model says about it carries no information.
+    """
+    level = peak_dbfs(wave)
+    if level >= SILENT_PEAK_DBFS:
+        return None
+    shown = "all samples are zero" if level == float("-inf") else f"peak {level:.1f} dBFS"
+    threshold = f"{SILENT_PEAK_DBFS:.0f} dBFS"
+    return f"audio is silent ({shown}; the threshold is {threshold}): what a model says of it means nothing"
 
 
 def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 30.0) -> np.ndarray:
