@@ -1,0 +1,80 @@
+"""Average the weights of several checkpoints of one run (tail averaging) into one checkpoint folder.
+
+Averaging the last checkpoints of a run whose learning rate has decayed (Izmailov et al. 2018, "Averaging
+Weights Leads to Wider Optima and Better Generalization") is free: no training, one file out. Every float
+tensor (weights, BatchNorm running means and variances, the temperature) is the mean over the inputs;
+integer counters (``num_batches_tracked``) are taken from the last input. The inputs must share one
+config and one set of keys and shapes; the output folder (``model.safetensors`` + ``config.json``) loads
+wherever a trainer checkpoint does (``create_model(checkpoint=...)``, ``export.py``, ``val_zero_shot.py``).
+
+The trainer keeps only its last checkpoints (``keep_checkpoints``), so copy the ones to average while it
+runs. Usage:
+    .venv/bin/python recipes/default_model/average.py runs/R/snapshots/step-10000 ... --out runs/R/tail
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from openclap.checkpoint import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    CheckpointError,
+    atomic_write,
+    read_metadata,
+    weights_path,
+)
+
+
+def average_checkpoints(inputs: list[Path], out: Path) -> Path:
+    """Write the mean of ``inputs``' weights to ``out/model.safetensors`` (+ ``config.json``)."""
+    if len(inputs) < 2:
+        raise CheckpointError("averaging needs at least two checkpoints")
+    metas = [read_metadata(path) for path in inputs]
+    for path, meta in zip(inputs[1:], metas[1:], strict=True):
+        if meta["config"] != metas[0]["config"]:
+            raise CheckpointError(
+                f"{weights_path(path)}: its config differs from {weights_path(inputs[0])}'s"
+            )
+    states = [load_file(str(weights_path(path))) for path in inputs]
+    first = states[0]
+    for path, state in zip(inputs[1:], states[1:], strict=True):
+        if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
+            raise CheckpointError(
+                f"{weights_path(path)}: its keys or shapes differ from {weights_path(inputs[0])}'s"
+            )
+    averaged = {}
+    for key, tensor in first.items():
+        if tensor.is_floating_point():
+            total = torch.stack([state[key].double() for state in states]).mean(dim=0)
+            averaged[key] = total.to(tensor.dtype).contiguous()
+        else:
+            averaged[key] = states[-1][key].clone()
+    meta = {**metas[-1], "averaged_from": [str(path) for path in inputs]}
+    st_meta = {"openclap": json.dumps(meta)}
+    atomic_write(out / WEIGHTS_NAME, lambda p: save_file(averaged, str(p), metadata=st_meta))
+    atomic_write(out / CONFIG_NAME, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("checkpoints", nargs="+", type=Path, help="checkpoint folders or .safetensors files")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    args = parser.parse_args()
+    try:
+        out = average_checkpoints(args.checkpoints, args.out)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(f"averaged {len(args.checkpoints)} checkpoints -> {out / WEIGHTS_NAME}")
+
+
+if __name__ == "__main__":
+    main()
