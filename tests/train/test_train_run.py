@@ -137,3 +137,19 @@ def test_train_cli_registration(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--help"])
     assert "torchrun" in capsys.readouterr().out
+
+
+def test_snapshots_keep_the_model_at_every_nth_step(tone_manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(TrainConfig.from_dict(tiny_run(tone_manifest, out, snapshot_every=2, keep_checkpoints=1)))
+    snaps = sorted(p.name for p in (out / "snapshots").iterdir())
+    assert snaps == ["step-00000002", "step-00000004", "step-00000006"]  # never pruned
+    assert [p.name for p in (out / "checkpoints").glob("step-*")] == ["step-00000006"]
+    last = load_file(str(out / "snapshots" / "step-00000006" / "model.safetensors"))
+    final = load_file(str(out / "final" / "model.safetensors"))
+    assert last.keys() == final.keys() and all(torch.equal(last[k], final[k]) for k in final)
+    first = load_file(str(out / "snapshots" / "step-00000002" / "model.safetensors"))
+    assert any(not torch.equal(first[k], last[k]) for k in last)  # four steps apart: trained further
+    assert create_model(checkpoint=out / "snapshots" / "step-00000004").config.name == "tiny-test"
+    with pytest.raises(ValueError, match="snapshot_every"):
+        TrainConfig.from_dict(tiny_run(tone_manifest, out, snapshot_every=-1))

@@ -127,6 +127,7 @@ class TrainConfig:
     best_metric: str = "val/mean_r1"
     checkpoint_every: int = 200
     keep_checkpoints: int = 2
+    snapshot_every: int = 0  # also keep the model alone every N steps in snapshots/ (never pruned; 0: off)
     log_every: int = 10
     tensorboard: bool = True
     plot: bool = True
@@ -144,6 +145,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 2 for a contrastive loss, got {self.batch_size}")
         if self.optim.grad_accum_steps < 1:
             raise ValueError(f"optim.grad_accum_steps must be >= 1, got {self.optim.grad_accum_steps}")
+        if self.snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0 (0 turns it off), got {self.snapshot_every}")
         if self.text_cache < 0:
             raise ValueError(f"text_cache must be >= 0 (0 turns it off), got {self.text_cache}")
         if not (self.data.train_manifest or self.data.train_shards):

@@ -309,6 +309,8 @@ class TrainLoop:
             self._evaluate()
         if cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0:
             self._checkpoint()
+        if cfg.snapshot_every and st.step % cfg.snapshot_every == 0:
+            self._snapshot()
         for callback in self.p.callbacks:
             callback(st, metrics)
 
@@ -376,6 +378,15 @@ class TrainLoop:
             )
         self.last_ckpt_step = p.state.step
         barrier()
+        self.paused += time.perf_counter() - started
+
+    def _snapshot(self) -> None:
+        """The model alone (no optimiser state) in ``snapshots/step-N``, kept for tail weight averaging
+        (recipes/default_model/average.py); a resumed run rewrites the same weights."""
+        started = time.perf_counter()
+        if self.p.info.is_main:
+            folder = self.out / "snapshots" / f"step-{self.p.state.step:08d}"
+            save_model_folder(self.p.model, folder, {"step": self.p.state.step})
         self.paused += time.perf_counter() - started
 
     def _aux(self) -> nn.Module | None:
