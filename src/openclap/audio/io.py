@@ -120,7 +120,7 @@ def audio_seconds(path: str | os.PathLike[str]) -> float | None:
 
 def peak_dbfs(wave: np.ndarray) -> float:
     """The loudest sample's level in dB relative to full scale (1.0); ``-inf`` for all zeros."""
-    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    peak = max(float(wave.max()), -float(wave.min())) if wave.size else 0.0  # no |wave| copy of long files
     return 20.0 * float(np.log10(peak)) if peak > 0.0 else float("-inf")
 
 
