@@ -7,27 +7,25 @@ integer counters (``num_batches_tracked``) are taken from the last input. The in
 config and one set of keys and shapes; the output folder (``model.safetensors`` + ``config.json``) loads
 wherever a trainer checkpoint does (``create_model(checkpoint=...)``, ``export.py``, ``val_zero_shot.py``).
 
-The trainer keeps only its last checkpoints (``keep_checkpoints``), so copy the ones to average while it
-runs. Usage:
-    .venv/bin/python recipes/default_model/average.py runs/R/snapshots/step-10000 ... --out runs/R/tail
+The trainer prunes its checkpoints to ``keep_checkpoints``; run it with ``snapshot_every: N`` to keep the
+model every N steps in ``RUN/snapshots/`` for this. Usage:
+    .venv/bin/python recipes/default_model/average.py runs/R/snapshots/step-00010000 ... --out runs/R/tail
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from openclap.checkpoint import (
-    CONFIG_NAME,
     WEIGHTS_NAME,
     CheckpointError,
-    atomic_write,
     read_metadata,
     weights_path,
+    write_checkpoint_files,
 )
 
 
@@ -56,10 +54,7 @@ def average_checkpoints(inputs: list[Path], out: Path) -> Path:
         else:
             averaged[key] = states[-1][key].clone()
     meta = {**metas[-1], "averaged_from": [str(path) for path in inputs]}
-    st_meta = {"openclap": json.dumps(meta)}
-    atomic_write(out / WEIGHTS_NAME, lambda p: save_file(averaged, str(p), metadata=st_meta))
-    atomic_write(out / CONFIG_NAME, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
-    return out
+    return write_checkpoint_files(out, averaged, meta)
 
 
 def main() -> None:

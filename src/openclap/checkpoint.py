@@ -79,6 +79,13 @@ def save_checkpoint(
         "text_weights": "included" if include_text else "external",
         **(extra or {}),
     }
+    return write_checkpoint_files(folder, state, meta)
+
+
+def write_checkpoint_files(folder: Path, state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Write ``state`` with ``meta`` embedded to ``folder/model.safetensors``, and ``meta`` to
+    ``folder/config.json``, each atomically. ``meta`` is an openclap checkpoint's metadata (format,
+    config, text_weights, ...): ``save_checkpoint`` builds it, ``read_metadata`` returns it."""
     st_meta = {"openclap": json.dumps(meta)}
     atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata=st_meta))
     atomic_write(folder / CONFIG_NAME, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
