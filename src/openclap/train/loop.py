@@ -33,6 +33,7 @@ from openclap.distributed import (
 from openclap.freeze import KeepsFrozenInEval
 from openclap.loss import ClapLoss, clamp_logit_scales_
 from openclap.model import ClapModel
+from openclap.optim import optimizer_step
 from openclap.seeding import derive_seed, seeded_generator
 from openclap.train.augment import augment_waves_marked
 from openclap.train.batches import Batch, TrainBatches
@@ -264,16 +265,7 @@ class TrainLoop:
 
     def _apply_gradients(self) -> float:
         p = self.p
-        norm = float("nan")
-        clip = self.cfg.optim.clip_grad_norm
-        if clip:
-            p.scaler.unscale_(p.optimizer)
-            params = [q for q in p.model.parameters() if q.requires_grad]
-            norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
-        p.scaler.step(p.optimizer)
-        p.scaler.update()
-        p.optimizer.zero_grad(set_to_none=True)
-        return norm
+        return optimizer_step(p.optimizer, p.model.parameters(), self.cfg.optim.clip_grad_norm, p.scaler)
 
     def _non_finite(self, group: list[Batch], losses: list[torch.Tensor]) -> NonFiniteLossError:
         st = self.p.state
