@@ -11,15 +11,19 @@ or k-fold grouped by a metadata key; see ``openclap.eval.linear_probe.make_split
    numbers;
 3. it is trained for ``epochs`` passes with cross-entropy (single-label) or binary cross-entropy
    (multi-label), AdamW without weight decay on norms and biases (``openclap.optim``: ``lr`` for the
-   head, ``encoder_lr`` for the tower), linear warm-up then cosine decay, gradient clipping;
-   augmentation: a random crop of the model's clip length from each decoded file, a random gain and
-   optional SpecAugment masks (``openclap.audio.augment``); the lowest ``freeze_encoder_layers`` blocks
-   of the encoder (``-1``: all of it, i.e. a head trained on augmented crops) stay frozen, in eval mode;
+   head, ``encoder_lr`` for the tower), linear warm-up then cosine decay, gradient clipping
+   (``optimizer_step``, the trainer's step); augmentation: the model's training window of each decoded
+   file (``AudioPreprocessor.window``: a random crop of the clip length; a fusion model keeps a long
+   file whole and draws its chunks), a random gain, then the model's own preparation (int16
+   quantisation where configured) and optional SpecAugment masks (``SpecAugmentConfig``, shared with
+   the trainer); the lowest ``freeze_encoder_layers`` blocks of the encoder (``-1``: all of it, i.e. a
+   head trained on augmented crops) stay frozen, in eval mode (``openclap.freeze``, as the trainer's);
 4. the held-out part is scored deterministically: the model's own clip policy (its start / centre crop
    and padding, or fusion) and, with ``long_audio="mean"`` (the default of ``EmbedOptions``), the
-   logits of consecutive windows of a long file averaged. Accuracy (single-label, with a confusion
-   matrix of every held-out prediction) or macro mAP (multi-label) per split, then mean and standard
-   deviation (population) over the splits, the linear probe's result shape.
+   logits of consecutive windows of a long file averaged (inference's window loop). Accuracy
+   (single-label, with a confusion matrix of every held-out prediction) or macro mAP (multi-label) per
+   split, then mean and standard deviation (population) over the splits, the linear probe's result
+   shape.
 
 Every file is decoded once (mono, at the model's sample rate) and kept in memory for all splits and
 epochs; files that fail to decode are left out and reported. Randomness comes from ``seed`` only: data

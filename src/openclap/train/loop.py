@@ -84,7 +84,7 @@ class TrainModule(KeepsFrozenInEval):
         a token dict or the pooled features of a locked text tower (``TextFeatureCache``); ``seed`` draws
         the SpecAugment masks and a fusion model's local chunks."""
         model = self.model
-        prepared = model.prepare_waveforms(unstack_waves(wave, lengths), rng=seed % 2**32)
+        prepared = model.prepare_waveforms(unstack_waves(wave, lengths), rng=seed % 2**32).to(wave.device)
         gen = torch.Generator().manual_seed(seed)
         features = model.audio_features(prepared, self.augment.masker(gen) if self.training else None)
         out: dict[str, Any] = {
