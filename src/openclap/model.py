@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from openclap.audio.encoders import build_audio_encoder
-from openclap.audio.frontend import LogMel
+from openclap.audio.frontend import build_frontend
 from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames
 from openclap.audio.preprocess import AudioPreprocessor
 from openclap.config import AudioFrontendConfig, ClapConfig
@@ -57,7 +57,7 @@ class ClapModel(nn.Module):
         """``load_text_weights=False`` skips reading pretrained text weights (a checkpoint follows)."""
         super().__init__()
         self.config = config
-        self.frontend = LogMel(config.audio)
+        self.frontend = build_frontend(config.audio)
         self.audio_encoder = build_audio_encoder(config.audio_encoder, config.audio)
         if config.audio.fusion_shrink is not None and not getattr(self.audio_encoder, "fusion", False):
             raise ValueError("audio.fusion_shrink needs an HTS-AT audio encoder with fusion=true")

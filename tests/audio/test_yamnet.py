@@ -1,0 +1,135 @@
+"""The torch port of YAMNet against TensorFlow's own outputs on real clips.
+
+``tests/fixtures/yamnet_tf.npz`` holds three short real clips (FSDD, Philharmonia, AudioCaps-demo; 16 kHz
+inputs exactly as fed to TensorFlow) and the SavedModel's outputs on them, written by
+``recipes/default_model/yamnet_export.py --fixture``. The front end needs no weights and always runs; the
+network needs the exported ``yamnet.safetensors`` (not committed) named by ``OPENCLAP_YAMNET``.
+
+Tolerances (float32 in TensorFlow, float64 STFT here): log-mel 2e-3 (measured max 6.8e-4 over 49 real
+clips, in bins near the ln(0.001) floor where TensorFlow's float32 FFT rounding shows), scores 2e-4 and
+embeddings 5e-4 (measured 2.9e-5 and 7.4e-5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from openclap import ClapModel
+from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamNet, YamnetLogMel, _same_pad
+from openclap.convert.common import ConversionError
+from openclap.convert.yamnet import load_yamnet, torch_name, yamnet_state
+from openclap.registry import get_config
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "yamnet_tf.npz"
+WEIGHTS = os.environ.get("OPENCLAP_YAMNET")
+LOG_MEL_ATOL, SCORES_ATOL, EMBEDDINGS_ATOL = 2e-3, 2e-4, 5e-4
+
+
+def _clips() -> list[dict[str, np.ndarray]]:
+    with np.load(FIXTURE) as z:
+        return [
+            {k: z[f"{i}/{k}"] for k in ("wave", "scores", "embeddings", "log_mel")}
+            for i in range(len(z["files"]))
+        ]
+
+
+def test_front_end_matches_tensorflow_log_mel_and_patch_count() -> None:
+    frontend = YamnetLogMel(YAMNET_FRONTEND)
+    for clip in _clips():
+        with torch.inference_mode():
+            mel = frontend(torch.from_numpy(clip["wave"])[None])[0].T.numpy()  # [T, 64]
+        assert mel.shape == clip["log_mel"].shape
+        assert np.abs(mel - clip["log_mel"]).max() < LOG_MEL_ATOL
+        patches = YamNet().patches(torch.from_numpy(mel.T)[None])
+        assert patches.shape[1] == len(clip["scores"])  # the same 0.96 s patches as TensorFlow
+
+
+def test_same_padding_puts_the_odd_row_after_as_tensorflow() -> None:
+    x = torch.arange(4.0 * 6).view(1, 1, 4, 6)
+    padded = _same_pad(x, stride=2)  # TF: total 1 per axis -> 0 before, 1 after
+    assert padded.shape == (1, 1, 5, 7) and torch.equal(padded[..., :4, :6], x)
+    assert _same_pad(x, stride=1).shape == (1, 1, 6, 8)  # total 2 -> 1 and 1
+
+
+def _tf_shaped(net: YamNet) -> dict[str, torch.Tensor]:
+    """Random tensors under every TensorFlow name and layout that an export holds."""
+    out = {"dense/kernel": torch.randn(1024, 521), "dense/bias": torch.randn(521)}
+    for i, layer in enumerate(net.layers, start=1):
+        if i == 1:
+            out["layer1/conv/kernel"] = torch.randn(3, 3, 1, 32)
+            parts = {"conv": 32}
+        else:
+            c_in, c_out = layer.pointwise.in_channels, layer.pointwise.out_channels
+            out[f"layer{i}/depthwise_conv/depthwise_kernel"] = torch.randn(3, 3, c_in, 1)
+            out[f"layer{i}/pointwise_conv/kernel"] = torch.randn(1, 1, c_in, c_out)
+            parts = {"depthwise_conv": c_in, "pointwise_conv": c_out}
+        for part, width in parts.items():
+            for leaf in ("beta", "moving_mean", "moving_variance"):
+                out[f"layer{i}/{part}/bn/{leaf}"] = torch.rand(width) + 0.5
+    return out
+
+
+def test_key_map_fills_every_parameter_of_the_port_in_torch_layout() -> None:
+    net = YamNet()
+    tensors = _tf_shaped(net)
+    assert len(tensors) == 110 and sum(t.numel() for t in tensors.values()) == 3_751_369  # as the SavedModel
+    state = yamnet_state(tensors, "test")
+    assert set(state) == set(net.state_dict())
+    net.load_state_dict(state, strict=True)
+    depthwise = tensors["layer2/depthwise_conv/depthwise_kernel"][..., 0].permute(2, 0, 1)  # [C, 3, 3]
+    assert torch.equal(net.layers[1].depthwise.conv.weight[:, 0], depthwise)
+    assert torch.equal(net.classifier.weight, tensors["dense/kernel"].T)
+    assert torch_name("layer3/pointwise_conv/bn/beta") == ("layers.2.pointwise_bn.bias", None)
+    with pytest.raises(ConversionError, match="keys that are not YAMNet's: layer3/extra/kernel"):
+        yamnet_state({**tensors, "layer3/extra/kernel": torch.zeros(1)}, "test")
+
+
+def test_load_yamnet_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match=r"nothing\.safetensors: file not found"):
+        load_yamnet(tmp_path / "nothing.safetensors")
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other))
+    with pytest.raises(ConversionError, match=r"other\.safetensors: not a YAMNet export"):
+        load_yamnet(other)
+    (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ConversionError, match=r"bad\.safetensors: not a readable safetensors file"):
+        load_yamnet(tmp_path / "bad.safetensors")
+
+
+def test_registered_yamnet_clap_model_embeds_through_the_yamnet_front_end() -> None:
+    config = get_config("yamnet-minilm")
+    assert config.audio == dataclasses.replace(YAMNET_FRONTEND, pad="repeat")  # the port's own settings
+    torch.manual_seed(0)
+    model = ClapModel(config.replace(text_encoder=get_config("tiny-test").text_encoder)).eval()
+    assert isinstance(model, ClapModel) and isinstance(model.frontend, YamnetLogMel)
+    wave = torch.from_numpy(_clips()[2]["wave"])
+    with torch.inference_mode():
+        batch = model.prepare_waveforms([wave, wave[:8000]])  # 5 s each (repeat-padded)
+        features = model.audio_features(batch)
+        emb = model.encode_audio(batch)
+    assert features.shape == (2, 1024) and emb.shape == (2, 512)
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(2))
+
+
+@pytest.mark.skipif(
+    WEIGHTS is None,
+    reason="set OPENCLAP_YAMNET to the yamnet.safetensors that "
+    "recipes/default_model/yamnet_export.py writes (TensorFlow step, not run in CI)",
+)
+def test_port_matches_tensorflow_scores_and_embeddings() -> None:
+    model = load_yamnet(WEIGHTS)
+    assert len(model.class_names) == 521 and model.class_names[0] == "Speech"
+    for clip in _clips():
+        with torch.inference_mode():
+            scores, embeddings, log_mel = model(torch.from_numpy(clip["wave"]))
+        assert scores.shape == clip["scores"].shape and embeddings.shape == clip["embeddings"].shape
+        assert np.abs(log_mel.numpy() - clip["log_mel"]).max() < LOG_MEL_ATOL
+        assert np.abs(scores.numpy() - clip["scores"]).max() < SCORES_ATOL
+        assert np.abs(embeddings.numpy() - clip["embeddings"]).max() < EMBEDDINGS_ATOL
