@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 
 from openclap import ClapModel
 from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamNet, YamnetLogMel, _same_pad
+from openclap.convert import load_published
 from openclap.convert.common import ConversionError
 from openclap.convert.yamnet import load_yamnet, torch_name, yamnet_state
 from openclap.registry import get_config
@@ -59,16 +60,18 @@ def test_same_padding_puts_the_odd_row_after_as_tensorflow() -> None:
 
 
 def _tf_shaped(net: YamNet) -> dict[str, torch.Tensor]:
-    """Random tensors under every TensorFlow name and layout that an export holds."""
-    out = {"dense/kernel": torch.randn(1024, 521), "dense/bias": torch.randn(521)}
+    """Seeded random tensors under every TensorFlow name and layout that an export holds (kernels scaled
+    by 1 / sqrt(fan-in), so that activations stay finite through the 14 layers)."""
+    torch.manual_seed(0)
+    out = {"dense/kernel": torch.randn(1024, 521) / 32, "dense/bias": torch.randn(521)}
     for i, layer in enumerate(net.layers, start=1):
         if i == 1:
-            out["layer1/conv/kernel"] = torch.randn(3, 3, 1, 32)
+            out["layer1/conv/kernel"] = torch.randn(3, 3, 1, 32) / 3
             parts = {"conv": 32}
         else:
             c_in, c_out = layer.pointwise.in_channels, layer.pointwise.out_channels
-            out[f"layer{i}/depthwise_conv/depthwise_kernel"] = torch.randn(3, 3, c_in, 1)
-            out[f"layer{i}/pointwise_conv/kernel"] = torch.randn(1, 1, c_in, c_out)
+            out[f"layer{i}/depthwise_conv/depthwise_kernel"] = torch.randn(3, 3, c_in, 1) / 3
+            out[f"layer{i}/pointwise_conv/kernel"] = torch.randn(1, 1, c_in, c_out) / c_in**0.5
             parts = {"depthwise_conv": c_in, "pointwise_conv": c_out}
         for part, width in parts.items():
             for leaf in ("beta", "moving_mean", "moving_variance"):
@@ -103,19 +106,29 @@ def test_load_yamnet_errors_name_the_file(tmp_path: Path) -> None:
         load_yamnet(tmp_path / "bad.safetensors")
 
 
-def test_registered_yamnet_clap_model_embeds_through_the_yamnet_front_end() -> None:
+def test_yamnet_export_converts_into_the_registered_clap_model_and_embeds(tmp_path: Path) -> None:
     config = get_config("yamnet-minilm")
     assert config.audio == dataclasses.replace(YAMNET_FRONTEND, pad="repeat")  # the port's own settings
-    torch.manual_seed(0)
-    model = ClapModel(config.replace(text_encoder=get_config("tiny-test").text_encoder)).eval()
+    tensors = _tf_shaped(YamNet())
+    frontend = YamnetLogMel(YAMNET_FRONTEND)
+    tensors.update(
+        {"frontend/window": frontend.window.float(), "frontend/mel_matrix": frontend.mel_fb.float()}
+    )
+    path = tmp_path / "yamnet.safetensors"
+    save_file(tensors, str(path))
+    config = config.replace(text_encoder=get_config("tiny-test").text_encoder)  # a small text tower
+    model = load_published(path, config=config)
     assert isinstance(model, ClapModel) and isinstance(model.frontend, YamnetLogMel)
+    assert torch.equal(model.audio_encoder.classifier.weight, tensors["dense/kernel"].T)
     wave = torch.from_numpy(_clips()[2]["wave"])
     with torch.inference_mode():
         batch = model.prepare_waveforms([wave, wave[:8000]])  # 5 s each (repeat-padded)
-        features = model.audio_features(batch)
-        emb = model.encode_audio(batch)
+        features, emb = model.audio_features(batch), model.encode_audio(batch)
     assert features.shape == (2, 1024) and emb.shape == (2, 512)
     assert torch.allclose(emb.norm(dim=-1), torch.ones(2))
+    save_file({**tensors, "frontend/window": torch.ones(400)}, str(path))
+    with pytest.raises(ConversionError, match="frontend/window differs from openclap's"):
+        load_published(path, config=config)
 
 
 @pytest.mark.skipif(

@@ -20,7 +20,10 @@ from safetensors import SafetensorError, safe_open
 
 from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamNet, Yamnet, YamnetLogMel
 from openclap.checkpoint import load_state_strict
+from openclap.config import ClapConfig
 from openclap.convert.common import ConversionError
+from openclap.model import ClapModel
+from openclap.registry import get_config
 
 FRONTEND_KEYS = ("frontend/window", "frontend/mel_matrix")
 _BN = {"beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
@@ -114,4 +117,24 @@ def load_yamnet(path: str | os.PathLike[str]) -> Yamnet:
     return model.eval()
 
 
-__all__ = ["YamNet", "Yamnet", "load_yamnet", "yamnet_state"]
+def clap_from_yamnet(
+    tensors: Mapping[str, torch.Tensor], source: str, config: ClapConfig | None = None
+) -> ClapModel:
+    """A CLAP model (``yamnet-minilm`` unless ``config`` is given) whose audio tower is YAMNet's weights.
+
+    The text tower is the config's (the pretrained MiniLM) and both projections are freshly initialised
+    with seed 0: a starting point for contrastive training (the trainer's ``init_checkpoint``), which
+    cannot rank texts before it is trained. ``openclap convert yamnet.safetensors OUT --from yamnet``.
+    """
+    config = config or get_config("yamnet-minilm")
+    if config.audio_encoder.type != "yamnet":
+        raise ConversionError(f"{source}: YAMNet weights need a config with audio_encoder type 'yamnet'")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = ClapModel(config)
+    check_frontend(tensors, model.frontend, source)
+    load_state_strict(model.audio_encoder, yamnet_state(tensors, source), source)
+    return model.eval()
+
+
+__all__ = ["YamNet", "Yamnet", "clap_from_yamnet", "load_yamnet", "yamnet_state"]
