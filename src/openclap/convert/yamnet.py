@@ -129,11 +129,12 @@ def clap_from_yamnet(
     config = config or get_config("yamnet-minilm")
     if config.audio_encoder.type != "yamnet":
         raise ConversionError(f"{source}: YAMNet weights need a config with audio_encoder type 'yamnet'")
+    check_frontend(tensors, YamnetLogMel(config.audio), source)  # before the text tower loads
+    state = yamnet_state(tensors, source)
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = ClapModel(config)
-    check_frontend(tensors, model.frontend, source)
-    load_state_strict(model.audio_encoder, yamnet_state(tensors, source), source)
+    load_state_strict(model.audio_encoder, state, source)
     return model.eval()
 
 
