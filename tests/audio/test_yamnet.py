@@ -102,8 +102,9 @@ def test_load_yamnet_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match=r"other\.safetensors: not a YAMNet export"):
         load_yamnet(other)
     (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(ConversionError, match=r"bad\.safetensors: not a readable safetensors file"):
-        load_yamnet(tmp_path / "bad.safetensors")
+    for load in (load_yamnet, load_published):  # the library loader and `openclap convert`'s
+        with pytest.raises(ConversionError, match=r"bad\.safetensors: not a readable safetensors file"):
+            load(tmp_path / "bad.safetensors")
 
 
 def test_yamnet_export_converts_into_the_registered_clap_model_and_embeds(tmp_path: Path) -> None:

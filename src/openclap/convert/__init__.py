@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from openclap.checkpoint import load_state_strict, save_checkpoint
@@ -49,7 +49,10 @@ def read_published(src: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor]
 
 def _read_file(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as err:
+            raise ConversionError(f"{path}: not a readable safetensors file ({err})") from err
     if path.suffix in LEGACY_SUFFIXES:
         return unwrap_state(load_legacy(path), str(path))
     raise ConversionError(f"{path}: unknown checkpoint type; expected one of "
