@@ -36,6 +36,20 @@ def test_exact_and_ivf_search_with_ids_and_filters() -> None:
     assert vectors.build(ids[:100], x[:100], "ivf")[1] == "exact"  # too few vectors to train lists
 
 
+def test_nprobe_is_tuned_to_the_target_recall() -> None:
+    ids = np.arange(6000, dtype=np.int64)
+    easy = clustered(6000, clusters=20, seed=2)
+    diffuse = clustered(6000, clusters=3000, seed=3)  # two points per blob: neighbours spread over lists
+    chosen = []
+    for x in (easy, diffuse):
+        ivf, _ = vectors.build(ids, x, "ivf")
+        recall = vectors.tune_nprobe(ivf, ids, x)
+        inner = faiss.extract_index_ivf(ivf.index)
+        assert recall >= vectors.TARGET_RECALL and recall == vectors.recall_at_k(ivf, ids, x)
+        chosen.append(inner.nprobe)
+    assert chosen[0] == vectors.MIN_NPROBE and chosen[1] > chosen[0]
+
+
 def test_ivf_index_is_identical_at_any_thread_count() -> None:
     x = clustered(6000, seed=1)
     ids = np.arange(len(x), dtype=np.int64)

@@ -66,15 +66,12 @@ def build_index(
     of the same model continues it: only new or changed files are embedded (an interrupted build resumes),
     and the roots become ``paths``.
     """
-    root = Path(out)
-    if root.exists() and not store.is_index(root) and (not root.is_dir() or any(root.iterdir())):
-        raise SoundIndexError(f"{root}: exists and is not an openclap index; choose a new or empty folder")
     roots = absolute_roots(paths)
     hop = hop_seconds if hop_seconds is not None else model.config.audio.clip_seconds
     if hop <= 0:
         raise SoundIndexError(f"hop_seconds must be positive, got {hop}")
-    root.mkdir(parents=True, exist_ok=True)
-    return _run(root, model, identify(model, checkpoint), options or BuildOptions(), roots, hop)
+    ident = identify(model, checkpoint)
+    return _run(Path(out), model, ident, options or BuildOptions(), roots, hop, create=True)
 
 
 def update_index(
@@ -141,7 +138,13 @@ def check_model(root: Path, recorded: ModelIdentity, fingerprint: str, name: str
 
 
 def _run(
-    root: Path, model: ClapModel, ident: ModelIdentity, opts: BuildOptions, roots: list[str], hop: float
+    root: Path,
+    model: ClapModel,
+    ident: ModelIdentity,
+    opts: BuildOptions,
+    roots: list[str],
+    hop: float,
+    create: bool = False,
 ) -> BuildReport:
     started = time.perf_counter()
     info = distributed.current_info()
@@ -150,11 +153,16 @@ def _run(
     outcome: Plan | str | None = None
     if info.is_main:
         try:
+            if create:
+                _make_folder(root)
             lock.acquire()
             outcome = _prepare(root, ident, roots, hop, report)
         except (SoundIndexError, OSError) as err:
             lock.release()
             outcome = str(err)
+        except sqlite3.DatabaseError as err:
+            lock.release()
+            outcome = f"{root}: {store.STORE_NAME} is damaged or not an index store ({err})"
     outcome = distributed.broadcast_object(outcome)
     if isinstance(outcome, str):
         raise SoundIndexError(outcome)
@@ -172,6 +180,13 @@ def _run(
             lock.release()
     report.seconds = time.perf_counter() - started
     return distributed.broadcast_object(report)
+
+
+def _make_folder(root: Path) -> None:
+    """Rank 0: the folder of a new index (or an existing index to continue); anything else is refused."""
+    if root.exists() and not store.is_index(root) and (not root.is_dir() or any(root.iterdir())):
+        raise SoundIndexError(f"{root}: exists and is not an openclap index; choose a new or empty folder")
+    root.mkdir(parents=True, exist_ok=True)
 
 
 def _prepare(root: Path, ident: ModelIdentity, roots: list[str], hop: float, report: BuildReport) -> Plan:
@@ -275,7 +290,7 @@ def _finish(root: Path, report: BuildReport, ident: ModelIdentity, opts: BuildOp
         _merge_parts(root, conn, report)
         ids, vecs = store.all_vectors(conn, ident.dim)
         index, kind = vectors.build(ids, vecs, opts.kind)
-        recall = vectors.recall_at_k(index, ids, vecs) if kind != "exact" else None
+        recall = vectors.tune_nprobe(index, ids, vecs) if kind == "ivf" else None
         vectors.write(index, root / store.VECTORS_NAME)
         with conn:
             store.write_meta(
