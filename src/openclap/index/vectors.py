@@ -1,9 +1,10 @@
 """FAISS indexes over L2-normalised embeddings (inner product = cosine similarity).
 
 Up to ``EXACT_MAX_VECTORS`` vectors get an exact ``IndexFlatIP``; above it an inverted-file index
-(``IndexIVFFlat``: vectors kept whole, only the lists searched are limited), whose nprobe is set so that
-recall@10 against exact search stays high (measured by ``benchmarks/index_speed.py``, see
-docs/search.md). Both are wrapped in an ``IndexIDMap`` so FAISS returns the store's item ids.
+(``IndexIVFFlat``: vectors kept whole, only the lists searched are limited). Its nprobe is tuned when it is
+built: starting at ``MIN_NPROBE`` lists, doubled until recall@10 against exact search, measured on stored
+vectors, reaches ``TARGET_RECALL`` (``tune_nprobe``), so clustered collections get fast queries and diffuse
+ones stay accurate. Both kinds are wrapped in an ``IndexIDMap`` so FAISS returns the store's item ids.
 
 Deterministic: k-means trains on an evenly strided sample (no random draw) with FAISS's fixed seed, and
 the same vectors give the same index bytes at any thread count (checked in the tests).
@@ -28,6 +29,8 @@ EXACT_MAX_VECTORS = 30_000
 KMEANS_SEED = 1234
 TRAIN_POINTS_PER_LIST = 64
 RECALL_QUERIES = 200
+MIN_NPROBE = 8
+TARGET_RECALL = 0.95
 
 
 def _faiss() -> Any:
@@ -41,11 +44,6 @@ def _faiss() -> Any:
 def ivf_lists(count: int) -> int:
     """Inverted lists for ``count`` vectors: the power of two nearest sqrt(count), 64 to 4096."""
     return int(min(4096, max(64, 2 ** round(math.log2(max(count, 1) ** 0.5)))))
-
-
-def default_nprobe(nlist: int) -> int:
-    """Lists searched per query: 1/16 of them, at least 8 (recall@10 >= 0.95 on clustered data)."""
-    return max(8, nlist // 16)
 
 
 def build(ids: np.ndarray, vectors: np.ndarray, kind: str = "auto") -> tuple[faiss.Index, str]:
@@ -80,7 +78,7 @@ def _trained_ivf(vectors: np.ndarray, faiss: Any) -> Any:
     ivf.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST
     step = max(1, len(vectors) // (TRAIN_POINTS_PER_LIST * nlist))
     ivf.train(np.ascontiguousarray(vectors[::step]))
-    ivf.nprobe = default_nprobe(nlist)
+    ivf.nprobe = MIN_NPROBE
     return ivf
 
 
@@ -121,15 +119,58 @@ def search(
     return index.search(queries, k, params=params)
 
 
+def _without(found: np.ndarray, own: np.ndarray, k: int) -> list[set[int]]:
+    """Each row's first ``k`` ids other than the query's own id (a stored vector finds itself)."""
+    return [set([int(x) for x in row if x >= 0 and x != me][:k]) for row, me in zip(found, own, strict=True)]
+
+
 def recall_at_k(
     index: faiss.Index, ids: np.ndarray, vectors: np.ndarray, k: int = 10, queries: int = RECALL_QUERIES
 ) -> float:
-    """Recall@k of ``index`` against exact search over the same ``ids`` / ``vectors``, with evenly spaced
-    stored vectors as queries: the mean fraction of the exact top-k ids that the index returns."""
+    """Recall@k of ``index`` against exact search over the same ``ids`` / ``vectors``: evenly spaced stored
+    vectors are the queries (each query's own id left out of both lists), and the result is the mean
+    fraction of the exact top-k that the index returns."""
+    return _recall_curve(index, ids, vectors, k, queries, [None])[0]
+
+
+def tune_nprobe(
+    index: faiss.Index, ids: np.ndarray, vectors: np.ndarray, target: float = TARGET_RECALL
+) -> float:
+    """Set an IVF index's nprobe to the smallest of 8, 16, 32, ... lists (at most all) whose recall@10
+    reaches ``target``; returns that recall."""
+    inner = _faiss().extract_index_ivf(index)
+    options = []
+    nprobe = MIN_NPROBE
+    while nprobe < inner.nlist:
+        options.append(nprobe)
+        nprobe *= 2
+    options.append(inner.nlist)
+    curve = _recall_curve(index, ids, vectors, 10, RECALL_QUERIES, options, target)
+    inner.nprobe = options[len(curve) - 1]  # the curve stops at the first nprobe that reaches the target
+    return curve[-1]
+
+
+def _recall_curve(
+    index: faiss.Index,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    k: int,
+    queries: int,
+    nprobes: list[int | None],
+    stop_at: float = 2.0,
+) -> list[float]:
+    """Recall@k at each nprobe (None: as set), stopping after the first at or above ``stop_at``."""
     step = max(1, len(vectors) // queries)
     probe = np.ascontiguousarray(vectors[::step][:queries], dtype=np.float32)
+    own = np.asarray(ids)[::step][:queries]
     exact, _ = build(ids, vectors, "exact")
-    _, truth = exact.search(probe, k)
-    _, found = index.search(probe, k)
-    hits = sum(len(set(t[t >= 0]) & set(f[f >= 0])) for t, f in zip(truth, found, strict=True))
-    return hits / max(1, int((truth >= 0).sum()))
+    truth = _without(exact.search(probe, k + 1)[1], own, k)
+    total = sum(len(t) for t in truth) or 1
+    curve = []
+    for nprobe in nprobes:
+        params = None if nprobe is None else _faiss().SearchParametersIVF(nprobe=nprobe)
+        found = _without(index.search(probe, k + 1, params=params)[1], own, k)
+        curve.append(sum(len(t & f) for t, f in zip(truth, found, strict=True)) / total)
+        if curve[-1] >= stop_at:
+            break
+    return curve
