@@ -86,15 +86,7 @@ def update_index(
     ``model`` None loads the model the index records (on ``device``); a given model must be that model.
     """
     root = Path(index)
-    meta = open_meta(root)
-    recorded = recorded_identity(root, meta)
-    if model is None:
-        model = load_model(recorded, device)
-        if model is None:
-            raise SoundIndexError(
-                f"{root}: the index was made by model {recorded.describe()}, which cannot be loaded again "
-                "from what the index records; pass that model (--model / --checkpoint)"
-            )
+    meta, recorded, model = index_model(root, model, device)
     return _run(
         root,
         model,
@@ -121,6 +113,23 @@ def open_meta(root: Path) -> dict[str, str]:
             f"{root}: not an openclap index of format {store.FORMAT} ({meta.get('format')})"
         )
     return meta
+
+
+def index_model(
+    root: Path, model: ClapModel | None, device: str = "cpu"
+) -> tuple[dict[str, str], ModelIdentity, ClapModel]:
+    """The index's meta, its recorded model identity, and ``model`` or (None) the recorded model loaded
+    again; the caller checks a given model's fingerprint."""
+    meta = open_meta(root)
+    recorded = recorded_identity(root, meta)
+    if model is None:
+        model = load_model(recorded, device)
+        if model is None:
+            raise SoundIndexError(
+                f"{root}: the index was made by model {recorded.describe()}, which cannot be loaded again "
+                "from what the index records; pass that model (--model / --checkpoint)"
+            )
+    return meta, recorded, model
 
 
 def recorded_identity(root: Path, meta: dict[str, str]) -> ModelIdentity:

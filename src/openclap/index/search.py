@@ -15,8 +15,7 @@ import numpy as np
 
 from openclap.audio.io import load_mono
 from openclap.index import store, vectors
-from openclap.index.build import check_model, open_meta, recorded_identity
-from openclap.index.identity import load_model as load_recorded_model
+from openclap.index.build import check_model, index_model
 from openclap.index.identity import model_fingerprint
 from openclap.index.records import Hit, IndexedItem, SoundIndexError
 from openclap.inference import embed_audio, embed_texts
@@ -44,15 +43,7 @@ class SoundIndex:
         """Open an index. ``model`` None builds the model the index records; a model that is not the one
         that made the index is refused (``SoundIndexError``)."""
         path = Path(root)
-        meta = open_meta(path)
-        recorded = recorded_identity(path, meta)
-        if model is None:
-            model = load_recorded_model(recorded, device)
-            if model is None:
-                raise SoundIndexError(
-                    f"{path}: the index was made by model {recorded.describe()}, which cannot be loaded "
-                    "again from what the index records; pass that model"
-                )
+        meta, recorded, model = index_model(path, model, device)
         check_model(path, recorded, model_fingerprint(model), model.config.name)
         if not (path / store.VECTORS_NAME).is_file():
             raise SoundIndexError(
