@@ -23,7 +23,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from openclap import distributed
@@ -180,7 +180,8 @@ def _run(
         raise SoundIndexError(f"{root}: rank {info.rank} loaded another model than rank 0")
     try:
         part = root / store.PARTS_DIR / f"part-{info.rank:05d}.sqlite"
-        _embed_share(part, outcome.todo[info.rank :: info.world_size], model, hop, opts)
+        shown = replace(opts, progress=opts.progress and info.is_main)  # one progress bar, rank 0's
+        _embed_share(part, outcome.todo[info.rank :: info.world_size], model, hop, shown)
         distributed.barrier()
         if info.is_main:
             _finish(root, report, ident, opts)

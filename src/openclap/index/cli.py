@@ -215,7 +215,7 @@ def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) 
         "--prefix",
         default=None,
         metavar="PATH_PREFIX",
-        help="only files whose absolute indexed path starts with this",
+        help="only files whose absolute indexed path starts with this (a relative one is made absolute)",
     )
     p.add_argument("--json", action="store_true", help="print the hits as JSON on stdout")
     _model_args(p, "default: the model the index records")
