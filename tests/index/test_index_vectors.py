@@ -29,6 +29,10 @@ def test_exact_and_ivf_search_with_ids_and_filters() -> None:
     brute = np.argsort(-(x[:5] @ x.T), axis=1)[:, :10]
     np.testing.assert_array_equal(found, ids[brute])
     assert vectors.recall_at_k(ivf, ids, x) >= 0.95
+    before = faiss.omp_get_max_threads()
+    one_thread = vectors.search(ivf, x[:5], 10, threads=1)[1]
+    assert faiss.omp_get_max_threads() == before  # the caller's setting is restored
+    np.testing.assert_array_equal(one_thread, vectors.search(ivf, x[:5], 10)[1])
     allowed = ids[::97]  # spread over many lists: a filtered IVF search visits them all, so it is exact
     filtered = [vectors.search(index, x[:3], 10, allowed)[1] for index in (exact, ivf)]
     np.testing.assert_array_equal(filtered[0], filtered[1])

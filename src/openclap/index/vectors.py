@@ -98,25 +98,39 @@ def kind_of(index: faiss.Index) -> str:
 
 
 def search(
-    index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    index: faiss.Index,
+    queries: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` (scores, ids) [Q, k] each; missing hits have id -1.
 
     ``allowed`` limits hits to those ids, exactly on both kinds: an IVF index then visits every list,
     since the allowed ids may sit in lists a query would not probe (only allowed ids are scored, so this
-    costs about one id check per vector).
+    costs about one id check per vector). ``threads``: FAISS (OpenMP) threads for this call in this thread
+    (None: as set).
     """
     faiss = _faiss()
     queries = np.ascontiguousarray(queries, dtype=np.float32)
+    before = faiss.omp_get_max_threads()
+    if threads is not None:  # OpenMP's thread count is per calling thread: other threads are not affected
+        faiss.omp_set_num_threads(threads)
+    try:
+        return index.search(queries, k, params=_params(index, allowed))
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _params(index: faiss.Index, allowed: np.ndarray | None) -> Any:
+    faiss = _faiss()
     if allowed is None:
-        return index.search(queries, k)
+        return None
     selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
     inner = faiss.downcast_index(index.index)
     if isinstance(inner, faiss.IndexIVF):
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=inner.nlist)
-    else:
-        params = faiss.SearchParameters(sel=selector)
-    return index.search(queries, k, params=params)
+        return faiss.SearchParametersIVF(sel=selector, nprobe=inner.nlist)
+    return faiss.SearchParameters(sel=selector)
 
 
 def _without(found: np.ndarray, own: np.ndarray, k: int) -> list[set[int]]:
