@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 
@@ -86,52 +87,52 @@ def _distributed(args: argparse.Namespace) -> Any:
     return info
 
 
+def _run_writer(
+    args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any], work: Callable[[Any], Any]
+) -> int:
+    """Load the model (build: always; update: when named), run ``work``, report on rank 0."""
+    info = _distributed(args)
+    try:
+        named = args.model or args.checkpoint or args.command_index == "build"
+        report = work(load_model(args) if named else None)
+    finally:
+        if info is not None:
+            from openclap import distributed
+
+            distributed.shutdown()
+    if info is None or info.is_main:
+        _print_report(report)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any]) -> int:
+    from openclap.index import build_index
+
+    def work(model: Any) -> Any:
+        return build_index(
+            args.paths, args.out, model, checkpoint=args.checkpoint, hop_seconds=args.hop_seconds,
+            options=_options(args),
+        )  # fmt: skip
+
+    return _run_writer(args, load_model, work)
+
+
+def _cmd_update(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any]) -> int:
+    from openclap.index import update_index
+
+    def work(model: Any) -> Any:
+        return update_index(args.index, model, options=_options(args), device=args.device)
+
+    return _run_writer(args, load_model, work)
+
+
 def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> None:
     """Add ``index`` (build, update) and ``search`` to the ``openclap`` subparsers."""
-
-    def run_writer(args: argparse.Namespace, work: Callable[[Any], Any]) -> int:
-        info = _distributed(args)
-        try:
-            model = (
-                load_model(args) if args.model or args.checkpoint or args.command_index == "build" else None
-            )
-            report = work(model)
-        finally:
-            if info is not None:
-                from openclap import distributed
-
-                distributed.shutdown()
-        if info is None or info.is_main:
-            _print_report(report)
-        return 0
-
-    def cmd_build(args: argparse.Namespace) -> int:
-        from openclap.index import build_index
-
-        return run_writer(
-            args,
-            lambda model: build_index(
-                args.paths,
-                args.out,
-                model,
-                checkpoint=args.checkpoint,
-                hop_seconds=args.hop_seconds,
-                options=_options(args),
-            ),
-        )
-
-    def cmd_update(args: argparse.Namespace) -> int:
-        from openclap.index import update_index
-
-        return run_writer(
-            args, lambda model: update_index(args.index, model, options=_options(args), device=args.device)
-        )
-
     index = sub.add_parser(
         "index",
         help="build or update a searchable index of a sound collection",
         description="Embed a folder tree into an index folder (FAISS vectors + SQLite metadata) that "
-        "`openclap search` and `openclap serve` query. Long files are indexed as clip-length windows with "
+        "`openclap search` queries. Long files are indexed as clip-length windows with "
         "their start / end times. Updates embed only new or changed files (by content hash) and drop "
         "removed ones; an interrupted run resumes. Run under `torchrun --nproc_per_node=N` to shard the "
         "embedding over processes (rank 0 merges the parts).",
@@ -155,7 +156,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     )
     _model_args(p, "default: openclap-small")
     _embed_args(p)
-    p.set_defaults(func=cmd_build)
+    p.set_defaults(func=partial(_cmd_build, load_model=load_model))
 
     p = verbs.add_parser(
         "update",
@@ -168,7 +169,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     p.add_argument("index", help="index folder")
     _model_args(p, "default: the model the index records")
     _embed_args(p)
-    p.set_defaults(func=cmd_update)
+    p.set_defaults(func=partial(_cmd_update, load_model=load_model))
     _register_search(sub, load_model)
 
 
