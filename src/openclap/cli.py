@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_train(sub)
     register_data(sub)
+    from openclap.serve.cli import register_cli as register_serve
+
+    register_serve(sub, _load_model)
     return parser
 
 
