@@ -315,10 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     from openclap.data.cli import register_cli as register_data
+    from openclap.index.cli import register_cli as register_index
     from openclap.train.cli import register_cli as register_train
 
     register_train(sub)
     register_data(sub)
+    register_index(sub, _load_model)
     return parser
 
 
