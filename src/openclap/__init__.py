@@ -10,6 +10,7 @@ from openclap.config import (
     TextEncoderConfig,
 )
 from openclap.factory import create_model, has_trained_weights
+from openclap.index import Hit, SoundIndex, SoundIndexError, build_index, update_index
 from openclap.inference import (
     EmbeddingResult,
     embed_audio,
@@ -32,10 +33,14 @@ __all__ = [
     "ClapConfig",
     "ClapModel",
     "EmbeddingResult",
+    "Hit",
     "Prediction",
     "ProjectionConfig",
+    "SoundIndex",
+    "SoundIndexError",
     "TextEncoderConfig",
     "ZeroShotClassifier",
+    "build_index",
     "create_model",
     "embed_audio",
     "embed_audio_files",
@@ -48,4 +53,5 @@ __all__ = [
     "load_mono",
     "load_weights",
     "save_checkpoint",
+    "update_index",
 ]

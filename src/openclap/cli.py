@@ -315,12 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     from openclap.data.cli import register_cli as register_data
+    from openclap.index.cli import register_cli as register_index
+    from openclap.serve.cli import register_cli as register_serve
     from openclap.train.cli import register_cli as register_train
 
     register_train(sub)
     register_data(sub)
-    from openclap.serve.cli import register_cli as register_serve
-
+    register_index(sub, _load_model)
     register_serve(sub, _load_model)
     return parser
 

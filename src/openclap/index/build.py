@@ -1,0 +1,289 @@
+"""Build and update an index: scan, embed what changed, merge, rebuild the vector index.
+
+One run (``build_index`` / ``update_index``) goes:
+
+1. rank 0 takes the writer lock, checks (or records) the model, merges part stores left by an
+   interrupted run, scans the roots (``scan.plan_update``) and removes deleted files;
+2. every rank embeds its share of the sorted list of files to embed (``plan.todo[rank::world]``) into
+   its own part store ``parts/part-RANK.sqlite``, committing every ``commit_every`` files, so a killed
+   run loses at most one batch per rank;
+3. after a barrier rank 0 merges the parts into ``index.sqlite`` (one transaction per part, files in path
+   order, so item ids do not depend on the number of ranks), rebuilds ``vectors.faiss`` from the stored
+   vectors and replaces it atomically.
+
+Under ``torchrun`` the ranks talk through ``openclap.distributed`` (the caller joins the process group);
+without it the same code runs as one rank. Parts are merged automatically, by rank 0 at the end or by the
+next run when a run was killed: there is no separate merge command to forget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from openclap import distributed
+from openclap.index import store, vectors
+from openclap.index.identity import ModelIdentity, identify, load_model
+from openclap.index.lock import WriterLock
+from openclap.index.records import BuildReport, SoundIndexError
+from openclap.index.scan import Plan, PlanItem, absolute_roots, content_after, plan_update
+from openclap.index.store import FileRecord, WindowRows
+from openclap.index.windows import FileWindows, embed_windows
+from openclap.model import ClapModel
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to embed and index. ``hop_seconds`` (None: the model's clip length) is fixed when an index is
+    created; ``kind``: ``auto`` (exact up to ``vectors.EXACT_MAX_VECTORS`` windows, else IVF), ``exact``
+    or ``ivf``."""
+
+    batch_size: int = 16
+    workers: int | None = None
+    commit_every: int = 32
+    kind: str = "auto"
+    progress: bool = False
+
+
+def build_index(
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    model: ClapModel,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    hop_seconds: float | None = None,
+    options: BuildOptions | None = None,
+) -> BuildReport:
+    """Index the audio files under ``paths`` into the folder ``out`` with ``model``.
+
+    ``checkpoint``: where ``model``'s weights came from (recorded so ``SoundIndex.open`` can load the
+    model again; not needed for a registered model with bundled weights). Building into an existing index
+    of the same model continues it: only new or changed files are embedded (an interrupted build resumes),
+    and the roots become ``paths``.
+    """
+    root = Path(out)
+    if root.exists() and not store.is_index(root) and (not root.is_dir() or any(root.iterdir())):
+        raise SoundIndexError(f"{root}: exists and is not an openclap index; choose a new or empty folder")
+    roots = absolute_roots(paths)
+    hop = hop_seconds if hop_seconds is not None else model.config.audio.clip_seconds
+    if hop <= 0:
+        raise SoundIndexError(f"hop_seconds must be positive, got {hop}")
+    root.mkdir(parents=True, exist_ok=True)
+    return _run(root, model, identify(model, checkpoint), options or BuildOptions(), roots, hop)
+
+
+def update_index(
+    index: str | os.PathLike[str],
+    model: ClapModel | None = None,
+    *,
+    options: BuildOptions | None = None,
+    device: str = "cpu",
+) -> BuildReport:
+    """Bring an index up to date with its roots: embed new and changed files, drop removed ones.
+
+    ``model`` None loads the model the index records (on ``device``); a given model must be that model.
+    """
+    root = Path(index)
+    meta = open_meta(root)
+    recorded = recorded_identity(root, meta)
+    if model is None:
+        model = load_model(recorded, device)
+        if model is None:
+            raise SoundIndexError(
+                f"{root}: the index was made by model {recorded.describe()}, which cannot be loaded again "
+                "from what the index records; pass that model (--model / --checkpoint)"
+            )
+    return _run(
+        root,
+        model,
+        identify(model, recorded.checkpoint),
+        options or BuildOptions(),
+        json.loads(meta["roots"]),
+        float(meta["hop_seconds"]),
+    )
+
+
+def open_meta(root: Path) -> dict[str, str]:
+    """The index's meta table; a missing or foreign folder is a ``SoundIndexError``."""
+    if not root.exists():
+        raise SoundIndexError(f"{root}: no such index")
+    if not store.is_index(root):
+        raise SoundIndexError(f"{root}: not an openclap index (no {store.STORE_NAME})")
+    conn = store.connect(root / store.STORE_NAME, readonly=True)
+    try:
+        meta = store.read_meta(conn)
+    finally:
+        conn.close()
+    if meta.get("format") != store.FORMAT:
+        raise SoundIndexError(
+            f"{root}: not an openclap index of format {store.FORMAT} ({meta.get('format')})"
+        )
+    return meta
+
+
+def recorded_identity(root: Path, meta: dict[str, str]) -> ModelIdentity:
+    return ModelIdentity(
+        meta["model_name"], meta["model_fingerprint"], int(meta["dim"]), meta.get("model_checkpoint") or None
+    )
+
+
+def check_model(root: Path, recorded: ModelIdentity, fingerprint: str, name: str) -> None:
+    if recorded.fingerprint != fingerprint:
+        raise SoundIndexError(
+            f"{root}: the index was made by model {recorded.describe()}, not by the model given "
+            f"({name!r}, weights {fingerprint[:12]}); use the same model or build a new index"
+        )
+
+
+def _run(
+    root: Path, model: ClapModel, ident: ModelIdentity, opts: BuildOptions, roots: list[str], hop: float
+) -> BuildReport:
+    started = time.perf_counter()
+    info = distributed.current_info()
+    lock = WriterLock(root)
+    report = BuildReport(str(root))
+    outcome: Plan | str | None = None
+    if info.is_main:
+        try:
+            lock.acquire()
+            outcome = _prepare(root, ident, roots, hop, report)
+        except (SoundIndexError, OSError) as err:
+            lock.release()
+            outcome = str(err)
+    outcome = distributed.broadcast_object(outcome)
+    if isinstance(outcome, str):
+        raise SoundIndexError(outcome)
+    mine = distributed.broadcast_object(ident.fingerprint)
+    if mine != ident.fingerprint:
+        raise SoundIndexError(f"{root}: rank {info.rank} loaded another model than rank 0")
+    try:
+        part = root / store.PARTS_DIR / f"part-{info.rank:05d}.sqlite"
+        _embed_share(part, outcome.todo[info.rank :: info.world_size], model, hop, opts)
+        distributed.barrier()
+        if info.is_main:
+            _finish(root, report, ident, opts)
+    finally:
+        if info.is_main:
+            lock.release()
+    report.seconds = time.perf_counter() - started
+    return distributed.broadcast_object(report)
+
+
+def _prepare(root: Path, ident: ModelIdentity, roots: list[str], hop: float, report: BuildReport) -> Plan:
+    """Rank 0, holding the lock: record or check the model, merge leftover parts, scan, drop removed."""
+    conn = store.connect(root / store.STORE_NAME)
+    try:
+        meta = store.read_meta(conn)
+        if meta:
+            if meta.get("format") != store.FORMAT:
+                raise SoundIndexError(f"{root}: not an openclap index of format {store.FORMAT}")
+            check_model(root, recorded_identity(root, meta), ident.fingerprint, ident.name)
+            if abs(float(meta["hop_seconds"]) - hop) > 1e-9:
+                raise SoundIndexError(
+                    f"{root}: the index uses windows every {meta['hop_seconds']} s, not {hop} s"
+                )
+        with conn:
+            store.write_meta(
+                conn,
+                {
+                    "format": store.FORMAT,
+                    "model_name": ident.name,
+                    "model_fingerprint": ident.fingerprint,
+                    "model_checkpoint": ident.checkpoint or "",
+                    "dim": ident.dim,
+                    "hop_seconds": hop,
+                    "roots": roots,
+                    "dirty": 1,
+                },
+            )
+        _merge_parts(root, conn, report, resumed=True)
+        plan = plan_update(roots, store.files(conn))
+        with conn:
+            store.remove_files(conn, plan.removed)
+            for path, size, mtime_ns in plan.touched:
+                store.set_stat(conn, path, size, mtime_ns)
+    finally:
+        conn.close()
+    report.files_seen, report.unchanged_files = plan.seen, plan.unchanged
+    report.removed_files, report.failed_before = len(plan.removed), plan.failed_before
+    report.errors += plan.unreadable
+    return plan
+
+
+def _embed_share(part: Path, share: list[PlanItem], model: ClapModel, hop: float, opts: BuildOptions) -> None:
+    """Embed this rank's files into its part store, committing every ``opts.commit_every`` files."""
+    if not share:
+        return
+    part.parent.mkdir(exist_ok=True)
+    conn = store.connect(part)
+    by_path = {item.path: item for item in share}
+    results = embed_windows(model, list(by_path), hop, opts.batch_size, opts.workers)
+    if opts.progress:
+        from tqdm import tqdm
+
+        results = tqdm(results, total=len(share), desc="indexing", unit="file")
+    try:
+        for count, (path, result) in enumerate(results, start=1):
+            record, windows = _record(by_path[path], result)
+            store.add_file(conn, record, windows)
+            if count % opts.commit_every == 0:
+                conn.commit()
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _record(item: PlanItem, result: FileWindows | Exception) -> tuple[FileRecord, WindowRows | None]:
+    base = dict(path=item.path, sha256=item.sha256, size=item.size, mtime_ns=item.mtime_ns)
+    if content_after(item) != item.sha256:
+        return FileRecord(**base, status="changed", error="the file changed while it was being indexed"), None
+    if isinstance(result, Exception):
+        problem = getattr(result, "problem", str(result))
+        return FileRecord(**base, error=problem, status="error"), None
+    return FileRecord(**base, duration=result.duration), WindowRows(
+        result.starts, result.ends, result.matrix()
+    )
+
+
+def _merge_parts(root: Path, conn: sqlite3.Connection, report: BuildReport, resumed: bool = False) -> None:
+    for part in store.iter_part_paths(root):
+        records, windows = store.merge_part(conn, part)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{part}{suffix}").unlink(missing_ok=True)
+        ok = [r for r in records if r.status == "ok"]
+        if resumed:
+            report.resumed_files += len(ok)
+        else:
+            report.embedded_files += len(ok)
+            report.embedded_windows += windows
+        report.errors += [(r.path, r.error or "") for r in records if r.status == "error"]
+        report.changed += [r.path for r in records if r.status == "changed"]
+
+
+def _finish(root: Path, report: BuildReport, ident: ModelIdentity, opts: BuildOptions) -> None:
+    """Rank 0: merge this run's parts, rebuild the vector index from the store, mark the index clean."""
+    conn = store.connect(root / store.STORE_NAME)
+    try:
+        _merge_parts(root, conn, report)
+        ids, vecs = store.all_vectors(conn, ident.dim)
+        index, kind = vectors.build(ids, vecs, opts.kind)
+        recall = vectors.recall_at_k(index, ids, vecs) if kind != "exact" else None
+        vectors.write(index, root / store.VECTORS_NAME)
+        with conn:
+            store.write_meta(
+                conn,
+                {
+                    "dirty": 0,
+                    "kind": kind,
+                    "windows": len(ids),
+                    "recall_at_10": recall if recall is not None else "",
+                },
+            )
+    finally:
+        conn.close()
+    report.total_windows, report.kind, report.recall_at_10 = len(ids), kind, recall

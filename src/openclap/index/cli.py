@@ -1,0 +1,222 @@
+"""``openclap index build|update`` and ``openclap search`` (registered by ``openclap.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _model_args(parser: argparse.ArgumentParser, default_note: str) -> None:
+    parser.add_argument(
+        "--model", default=None, help=f"registered model name or JSON config ({default_note})"
+    )
+    parser.add_argument("--checkpoint", default=None, help="openclap checkpoint folder or .safetensors file")
+    parser.add_argument("--tokenizer", default=None, help="local folder with the text tokenizer files")
+    parser.add_argument(
+        "--device", default="cpu", help="torch device: cpu (default), cuda, cuda:N, mps, auto"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _embed_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default: 16)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="audio files decoded at once, in threads (default: the machine's cores, at most 8)",
+    )
+    parser.add_argument(
+        "--commit-every",
+        type=int,
+        default=32,
+        help="files embedded between two commits: an interrupted run redoes at most this many (default: 32)",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=["auto", "exact", "ivf"],
+        default="auto",
+        help="vector index: exact search, an IVF index, or auto (exact up to 100,000 windows; default)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from openclap.index import BuildOptions
+
+    return BuildOptions(
+        batch_size=args.batch_size,
+        workers=args.workers,
+        commit_every=args.commit_every,
+        kind=args.kind,
+        progress=not args.quiet,
+    )
+
+
+def _print_report(report: Any) -> None:
+    for path, problem in report.errors:
+        print(f"skipped {path}: {problem.removeprefix(path + ': ')}", file=sys.stderr)
+    for path in report.changed:
+        print(
+            f"skipped {path}: the file changed while it was being indexed; run `openclap index update` again",
+            file=sys.stderr,
+        )
+    print(report.summary(), file=sys.stderr)
+
+
+def _absolute_prefix(prefix: str | None) -> str | None:
+    """A relative --prefix made absolute (indexed paths are), keeping a trailing slash."""
+    if prefix is None or os.path.isabs(prefix):
+        return prefix
+    return os.path.abspath(prefix) + ("/" if prefix.endswith("/") else "")
+
+
+def _distributed(args: argparse.Namespace) -> Any:
+    """Join the torchrun process group when launched by torchrun; the rank's device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from openclap import distributed
+
+    info, device = distributed.init_distributed(args.device)
+    args.device = str(device)
+    return info
+
+
+def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> None:
+    """Add ``index`` (build, update) and ``search`` to the ``openclap`` subparsers."""
+
+    def run_writer(args: argparse.Namespace, work: Callable[[Any], Any]) -> int:
+        info = _distributed(args)
+        try:
+            model = (
+                load_model(args) if args.model or args.checkpoint or args.command_index == "build" else None
+            )
+            report = work(model)
+        finally:
+            if info is not None:
+                from openclap import distributed
+
+                distributed.shutdown()
+        if info is None or info.is_main:
+            _print_report(report)
+        return 0
+
+    def cmd_build(args: argparse.Namespace) -> int:
+        from openclap.index import build_index
+
+        return run_writer(
+            args,
+            lambda model: build_index(
+                args.paths,
+                args.out,
+                model,
+                checkpoint=args.checkpoint,
+                hop_seconds=args.hop_seconds,
+                options=_options(args),
+            ),
+        )
+
+    def cmd_update(args: argparse.Namespace) -> int:
+        from openclap.index import update_index
+
+        return run_writer(
+            args, lambda model: update_index(args.index, model, options=_options(args), device=args.device)
+        )
+
+    index = sub.add_parser(
+        "index",
+        help="build or update a searchable index of a sound collection",
+        description="Embed a folder tree into an index folder (FAISS vectors + SQLite metadata) that "
+        "`openclap search` and `openclap serve` query. Long files are indexed as clip-length windows with "
+        "their start / end times. Updates embed only new or changed files (by content hash) and drop "
+        "removed ones; an interrupted run resumes. Run under `torchrun --nproc_per_node=N` to shard the "
+        "embedding over processes (rank 0 merges the parts).",
+    )
+    verbs = index.add_subparsers(dest="command_index", required=True)
+    p = verbs.add_parser(
+        "build",
+        help="index the audio files under folders",
+        description=(
+            "Index the audio files under DIR... into the folder --out. Bad files are reported on stderr and "
+            "skipped. Building into an existing index of the same model continues it."
+        ),
+    )
+    p.add_argument("paths", nargs="+", metavar="DIR", help="folders (searched recursively) or audio files")
+    p.add_argument("--out", required=True, help="index folder to create (or continue)")
+    p.add_argument(
+        "--hop-seconds",
+        type=float,
+        default=None,
+        help="start a window every this many seconds (default: the model's clip length)",
+    )
+    _model_args(p, "default: openclap-small")
+    _embed_args(p)
+    p.set_defaults(func=cmd_build)
+
+    p = verbs.add_parser(
+        "update",
+        help="embed new and changed files, drop removed ones",
+        description=(
+            "Rescan an index's folders: embed new files and files whose content changed, drop removed "
+            "ones, and rebuild the vector index. With nothing changed nothing is embedded."
+        ),
+    )
+    p.add_argument("index", help="index folder")
+    _model_args(p, "default: the model the index records")
+    _embed_args(p)
+    p.set_defaults(func=cmd_update)
+    _register_search(sub, load_model)
+
+
+def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> None:
+    def cmd_search(args: argparse.Namespace) -> int:
+        from openclap.index import SoundIndex, SoundIndexError
+
+        if (args.query is None) == (args.like is None):
+            raise SoundIndexError("give either a text QUERY or --like FILE (not both)")
+        if args.top_k < 1:
+            raise SoundIndexError(f"--top-k must be at least 1, got {args.top_k}")
+        model = load_model(args) if args.model or args.checkpoint else None
+        with SoundIndex.open(args.index, model, device=args.device) as index:
+            if index.stale:
+                print(
+                    f"warning: {args.index} is being updated or an update was interrupted; results may "
+                    "miss files until `openclap index update` finishes",
+                    file=sys.stderr,
+                )
+            prefix = _absolute_prefix(args.prefix)
+            if args.query is not None:
+                hits = index.search_text(args.query, args.top_k, prefix)
+            else:
+                hits = index.search_file(args.like, args.top_k, prefix)
+        if args.json:
+            print(json.dumps([{"rank": r, **vars(hit)} for r, hit in enumerate(hits, start=1)], indent=2))
+        else:
+            for r, hit in enumerate(hits, start=1):
+                print(f"{r:3d}  {hit.score:.4f}  {hit.path}  {hit.start_seconds:.2f}-{hit.end_seconds:.2f} s")
+        return 0
+
+    p = sub.add_parser(
+        "search",
+        help="search an index by text or by an example clip",
+        description="Rank an index's windows by cosine similarity to a text QUERY or to an example audio "
+        "file (--like). Prints rank, score, file and window times, or JSON with --json. The index's own "
+        "model is loaded; --model / --checkpoint must name that same model.",
+    )
+    p.add_argument("index", help="index folder made by `openclap index build`")
+    p.add_argument("query", nargs="?", default=None, help='text query, e.g. "a dog barking"')
+    p.add_argument("--like", default=None, metavar="FILE", help="search by an example audio file instead")
+    p.add_argument("--top-k", type=int, default=10, help="hits to show (default: 10)")
+    p.add_argument(
+        "--prefix",
+        default=None,
+        metavar="PATH_PREFIX",
+        help="only files whose absolute indexed path starts with this",
+    )
+    p.add_argument("--json", action="store_true", help="print the hits as JSON on stdout")
+    _model_args(p, "default: the model the index records")
+    p.set_defaults(func=cmd_search)

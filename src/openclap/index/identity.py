@@ -1,0 +1,61 @@
+"""Which model made an index: its name, config and a fingerprint of its weights.
+
+The fingerprint is a SHA-256 over the model's config (JSON) and every state-dict tensor in key order
+(name, dtype, shape, bytes), so two models agree exactly when they embed alike; it does not depend on the
+device or on where the weights were loaded from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from openclap.model import ClapModel
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What an index records of its model; ``checkpoint`` is where to load it again (None: the bundled
+    weights of the registered ``name``)."""
+
+    name: str
+    fingerprint: str
+    dim: int
+    checkpoint: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.name!r} (weights {self.fingerprint[:12]})"
+
+
+def model_fingerprint(model: ClapModel) -> str:
+    """SHA-256 of the model's config and weights (see the module docstring)."""
+    digest = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    with torch.no_grad():
+        for key, tensor in model.state_dict().items():
+            data = tensor.detach().cpu().contiguous()
+            digest.update(f"{key}|{data.dtype}|{tuple(data.shape)}|".encode())
+            digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def identify(model: ClapModel, checkpoint: str | Path | None = None) -> ModelIdentity:
+    """The identity of ``model``; ``checkpoint`` (recorded as an absolute path) tells ``load_model`` where
+    its weights live when they are not the bundled weights of a registered name."""
+    source = str(Path(checkpoint).expanduser().resolve()) if checkpoint is not None else None
+    return ModelIdentity(model.config.name, model_fingerprint(model), model.config.projection.dim, source)
+
+
+def load_model(identity: ModelIdentity, device: str = "cpu") -> ClapModel | None:
+    """Build the model an index records, or None when it cannot be rebuilt (random weights, a moved
+    checkpoint); the caller checks the fingerprint."""
+    from openclap.factory import create_model, has_trained_weights
+
+    if identity.checkpoint is not None and Path(identity.checkpoint).exists():
+        return create_model(checkpoint=identity.checkpoint, device=device)
+    if identity.checkpoint is None and has_trained_weights(identity.name):
+        return create_model(identity.name, device=device)
+    return None
