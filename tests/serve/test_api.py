@@ -133,3 +133,25 @@ def test_page_and_assets(client: httpx.Client) -> None:
     assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
     assert client.get("/static/index.html").status_code == 404  # only the three fixed names, no folder
+
+
+def test_an_index_updated_while_serving_is_picked_up(
+    tiny_model: ClapModel, tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openclap.index import SoundIndex, build_index, update_index
+    from openclap.serve import create_app, serve_in_thread
+
+    monkeypatch.setattr("openclap.serve.engine.REFRESH_SECONDS", 0.0)
+    clips = esc50_clips()
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    (folder / "dog.flac").symlink_to(clips["dog"][0])
+    build_index([folder], tmp_path / "index", tiny_model, checkpoint=tiny_checkpoint)
+    app = create_app(tiny_model, SoundIndex.open(tmp_path / "index", model=tiny_model))
+    with serve_in_thread(app) as url:
+        found = lambda: {Path(h["path"]).name for h in httpx.get(f"{url}/search?q=x&top_k=50").json()["hits"]}  # noqa: E731
+        assert found() == {"dog.flac"}
+        (folder / "rain.flac").symlink_to(clips["rain"][0])
+        update_index(tmp_path / "index", tiny_model)
+        assert found() == {"dog.flac", "rain.flac"}
+        assert httpx.get(f"{url}/health").json()["index"]["items"] == 10

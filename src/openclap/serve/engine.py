@@ -11,9 +11,11 @@ requests are already waiting.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from openclap.index import Hit, SoundIndex
 
 T = TypeVar("T")
+REFRESH_SECONDS = 2.0  # how often searches look for an index replaced by an update
 CLASSIFIER_CACHE = 64  # label lists whose text classifiers are kept (the page re-sends the same labels)
 
 
@@ -42,6 +45,7 @@ class Engine:
         self._infer = ThreadPoolExecutor(1, thread_name_prefix="openclap-infer")
         self._decode = ThreadPoolExecutor(limits.decode_workers, thread_name_prefix="openclap-decode")
         self._queued = 0
+        self._refreshed = time.monotonic()
         self._classifiers: OrderedDict[tuple[tuple[str, ...], bool], ZeroShotClassifier] = OrderedDict()
 
     async def infer(self, fn: Callable[..., T], *args: Any) -> T:
@@ -89,11 +93,23 @@ class Engine:
         return classifier.predict(self.embed_clip(clip)[None], top_k=top_k)[0]
 
     def search_text(self, query: str, top_k: int, prefix: str | None) -> list[Hit]:
-        return self.require_index().search_text(query, top_k=top_k, path_prefix=prefix)
+        with _as_api_error():
+            return self._fresh_index().search_text(query, top_k=top_k, path_prefix=prefix)
 
     def search_clip(self, clip: DecodedClip, top_k: int, prefix: str | None) -> list[Hit]:
+        with _as_api_error():
+            index = self._fresh_index()
+            return index.search_audio(clip.wave, clip.sample_rate, top_k=top_k, path_prefix=prefix)
+
+    def _fresh_index(self) -> SoundIndex:
+        """The index, reloaded at most every ``REFRESH_SECONDS`` when ``openclap index update`` replaced it
+        while the server runs."""
         index = self.require_index()
-        return index.search_audio(clip.wave, clip.sample_rate, top_k=top_k, path_prefix=prefix)
+        now = time.monotonic()
+        if now - self._refreshed >= REFRESH_SECONDS:
+            self._refreshed = now
+            index.refresh()
+        return index
 
     def _classifier(self, labels: tuple[str, ...], multi_label: bool) -> ZeroShotClassifier:
         key = (labels, multi_label)
@@ -110,3 +126,14 @@ class Engine:
         self._decode.shutdown(wait=False, cancel_futures=True)
         if self.index is not None:
             self.index.close()
+
+
+@contextmanager
+def _as_api_error() -> Iterator[None]:
+    """An index's refusal of a query (``SoundIndexError``: a one-line message) becomes a 422."""
+    from openclap.index import SoundIndexError
+
+    try:
+        yield
+    except SoundIndexError as err:
+        raise ApiError(422, str(err)) from None
