@@ -103,6 +103,14 @@ def test_search_play_classify_and_screenshot(page, tmp_path: Path) -> None:
     assert "notes.txt: cannot decode audio" in page.text_content("#error")
     assert shot.stat().st_size > 20_000
 
+    # Search by example: a chosen clip replaces the hits with sounds like it.
+    example = esc50_clips()["rain"][0]
+    page.set_input_files("#example-input", str(example))
+    page.wait_for_function(
+        "name => document.querySelector('#search-info').textContent.includes(name)", arg=example.name
+    )
+    assert hits.count() == 50 and page.is_hidden("#error")
+
 
 def _screenshot(page, tmp_path: Path) -> Path:
     """A full-page PNG; checked for real content: not blank, and the accent blue of the score bars shows."""
