@@ -50,9 +50,12 @@ def classify(client: httpx.Client, name: str, data: bytes, labels: str = "dog,ra
     return client.post("/classify", files={"file": (name, data)}, data={"labels": labels})
 
 
-def test_oversized_uploads_get_413(client: httpx.Client) -> None:
+def test_oversized_uploads_get_413(client: httpx.Client, server: str) -> None:
     big = b"\0" * (TEST_LIMITS.max_upload_bytes + 1)
     assert "limit of 1 MB" in error_of(classify(client, "big.wav", big), 413)
+    with socket.create_connection((urlsplit(server).hostname, urlsplit(server).port), timeout=10) as sock:
+        sock.sendall(b"POST /embed/audio HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n--b")
+        assert _read_all(sock).startswith("HTTP/1.1 413")  # refused by its declared length, 10 GB never read
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
         yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
