@@ -18,6 +18,7 @@ from tests.index.conftest import rows, same_content
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_killed_build_resumes_without_redoing_committed_files(
     tiny_model: ClapModel, tiny_checkpoint: Path, clip_dir: Path, tmp_path: Path
 ) -> None:
