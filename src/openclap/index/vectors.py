@@ -22,7 +22,9 @@ from openclap.checkpoint import atomic_write
 if TYPE_CHECKING:
     import faiss
 
-EXACT_MAX_VECTORS = 100_000  # exact search above this is slower than ~10 ms a query on 2 cores
+# exact search of one query passes ~10 ms around 30,000 vectors of 512 on a busy 2-core machine, while
+# IVF stays under 1 ms at recall@10 >= 0.99 (benchmarks/index_speed.py, docs/search.md)
+EXACT_MAX_VECTORS = 30_000
 KMEANS_SEED = 1234
 TRAIN_POINTS_PER_LIST = 64
 RECALL_QUERIES = 200
