@@ -251,18 +251,21 @@ def _record(item: PlanItem, result: FileWindows | Exception) -> tuple[FileRecord
 
 
 def _merge_parts(root: Path, conn: sqlite3.Connection, report: BuildReport, resumed: bool = False) -> None:
-    for part in store.iter_part_paths(root):
-        records, windows = store.merge_part(conn, part)
+    parts = store.part_paths(root)
+    if not parts:
+        return
+    records, windows = store.merge_parts(conn, parts)
+    for part in parts:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{part}{suffix}").unlink(missing_ok=True)
-        ok = [r for r in records if r.status == "ok"]
-        if resumed:
-            report.resumed_files += len(ok)
-        else:
-            report.embedded_files += len(ok)
-            report.embedded_windows += windows
-        report.errors += [(r.path, r.error or "") for r in records if r.status == "error"]
-        report.changed += [r.path for r in records if r.status == "changed"]
+    ok = [r for r in records if r.status == "ok"]
+    if resumed:
+        report.resumed_files += len(ok)
+    else:
+        report.embedded_files += len(ok)
+        report.embedded_windows += windows
+    report.errors += [(r.path, r.error or "") for r in records if r.status == "error"]
+    report.changed += [r.path for r in records if r.status == "changed"]
 
 
 def _finish(root: Path, report: BuildReport, ident: ModelIdentity, opts: BuildOptions) -> None:

@@ -40,7 +40,7 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
         "--kind",
         choices=["auto", "exact", "ivf"],
         default="auto",
-        help="vector index: exact search, an IVF index, or auto (exact up to 100,000 windows; default)",
+        help="vector index: exact search, an IVF index, or auto (exact up to 30,000 windows; default)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

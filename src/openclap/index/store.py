@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,19 +134,20 @@ def set_stat(conn: sqlite3.Connection, path: str, size: int, mtime_ns: int) -> N
     conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
 
 
-def merge_part(conn: sqlite3.Connection, part: Path) -> tuple[list[FileRecord], int]:
-    """Fold one part store into ``conn`` in one transaction, files in path order, windows in time order.
+def merge_parts(conn: sqlite3.Connection, parts: Sequence[Path]) -> tuple[list[FileRecord], int]:
+    """Fold part stores into ``conn`` in one transaction, files in path order across all parts (so item
+    ids do not depend on how files were shared among ranks), windows in time order.
 
     ``ok`` and ``error`` files replace their rows; ``changed`` ones (modified while being embedded) are
     only returned, so the next update embeds them again. Merging a part twice gives the same content.
-    Returns the part's file records and the number of windows merged.
+    Returns the parts' file records and the number of windows merged.
     """
+    sources = [connect(part, readonly=True) for part in parts]
     merged = 0
-    src = connect(part, readonly=True)
     try:
-        records = sorted(files(src).values(), key=lambda r: r.path)
+        records = sorted(((r, src) for src in sources for r in files(src).values()), key=lambda x: x[0].path)
         with conn:
-            for record in records:
+            for record, src in records:
                 if record.status == "changed":
                     continue
                 rows = src.execute(
@@ -159,8 +160,9 @@ def merge_part(conn: sqlite3.Connection, part: Path) -> tuple[list[FileRecord], 
                 add_file(conn, record, windows)
                 merged += len(rows)
     finally:
-        src.close()
-    return records, merged
+        for src in sources:
+            src.close()
+    return [r for r, _ in records], merged
 
 
 def all_vectors(conn: sqlite3.Connection, dim: int, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +202,6 @@ def count_items(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
 
-def iter_part_paths(root: Path) -> Iterator[Path]:
+def part_paths(root: Path) -> list[Path]:
     folder = root / PARTS_DIR
-    yield from sorted(folder.glob("part-*.sqlite")) if folder.is_dir() else ()
+    return sorted(folder.glob("part-*.sqlite")) if folder.is_dir() else []

@@ -22,7 +22,9 @@ from openclap.checkpoint import atomic_write
 if TYPE_CHECKING:
     import faiss
 
-EXACT_MAX_VECTORS = 100_000  # exact search above this is slower than ~10 ms a query on 2 cores
+# exact search of one query passes ~10 ms around 30,000 vectors of 512 on a busy 2-core machine, while
+# IVF stays under 1 ms at recall@10 >= 0.99 (benchmarks/index_speed.py, docs/search.md)
+EXACT_MAX_VECTORS = 30_000
 KMEANS_SEED = 1234
 TRAIN_POINTS_PER_LIST = 64
 RECALL_QUERIES = 200
@@ -100,7 +102,12 @@ def kind_of(index: faiss.Index) -> str:
 def search(
     index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` (scores, ids) [Q, k] each; ``allowed`` limits hits to those ids. Missing hits have id -1."""
+    """Top-``k`` (scores, ids) [Q, k] each; missing hits have id -1.
+
+    ``allowed`` limits hits to those ids, exactly on both kinds: an IVF index then visits every list,
+    since the allowed ids may sit in lists a query would not probe (only allowed ids are scored, so this
+    costs about one id check per vector).
+    """
     faiss = _faiss()
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if allowed is None:
@@ -108,7 +115,7 @@ def search(
     selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
     inner = faiss.downcast_index(index.index)
     if isinstance(inner, faiss.IndexIVF):
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=inner.nprobe)
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=inner.nlist)
     else:
         params = faiss.SearchParameters(sel=selector)
     return index.search(queries, k, params=params)

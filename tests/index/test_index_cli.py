@@ -1,0 +1,54 @@
+"""``openclap index build|update`` and ``openclap search`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from openclap.cli import main
+
+
+def test_build_search_update_and_errors(
+    tiny_checkpoint: Path, clip_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "idx"
+    (clip_dir / "junk.wav").write_bytes(b"junk")
+    assert main(["index", "build", str(clip_dir), "--out", str(out), "--checkpoint", str(tiny_checkpoint),
+                 "--quiet"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert f"skipped {clip_dir / 'junk.wav'}: cannot decode audio" in err and "embedded 4 (20 windows)" in err
+
+    assert (
+        main(["search", str(out), "a dog barking", "--top-k", "3", "--json", "--prefix", str(clip_dir / "b")])
+        == 0
+    )
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["rank"] for h in hits] == [1, 2, 3] and all(
+        h["path"].startswith(str(clip_dir / "b")) for h in hits
+    )
+    assert set(hits[0]) == {"rank", "item_id", "path", "start_seconds", "end_seconds", "score"}
+    like = str(sorted(clip_dir.rglob("*.flac"))[0])
+    assert main(["search", str(out), "--like", like, "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].split()[0] == "1" and lines[0].endswith(" s")
+
+    assert main(["index", "update", str(out), "--quiet"]) == 0  # the recorded checkpoint is loaded
+    assert "embedded 0 (0 windows), 5 unchanged" in capsys.readouterr().err
+
+    errors = {
+        "the text query is empty": ["search", str(out), "  "],
+        "cannot decode audio": ["search", str(out), "--like", str(clip_dir / "junk.wav")],
+        "no such index": ["search", str(tmp_path / "missing"), "dog"],
+        "not an openclap index": ["search", str(clip_dir), "dog"],
+        "give either a text QUERY or --like": ["search", str(out)],
+        "not by the model given": ["search", str(out), "dog", "--model", "tiny-test"],
+        "--top-k must be at least 1": ["search", str(out), "dog", "--top-k", "0"],
+        "no such file or folder to index": ["index", "build", str(tmp_path / "nope"),
+                                            "--out", str(tmp_path / "x"), "--model", "tiny-test"],
+    }  # fmt: skip
+    for message, argv in errors.items():
+        assert main(argv) == 2, argv
+        last = capsys.readouterr().err.strip().splitlines()[-1]  # after a random-weights warning, if any
+        assert last.startswith("error: ") and message in last, (argv, last)
