@@ -25,7 +25,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)"
     )
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     p.add_argument(
         "--model",
         default=None,
@@ -91,6 +91,13 @@ def _open(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], A
     model = load_model(args) if (args.model or args.checkpoint) else None
     index = SoundIndex.open(args.index, model=model, device=args.device)
     return index.model, index
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1-65535, got {port}")
+    return port
 
 
 def _is_loopback(host: str) -> bool:
