@@ -38,13 +38,13 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     defaults = ServeLimits()
     p.add_argument(
         "--max-upload-mb",
-        type=float,
+        type=_positive(float),
         default=defaults.max_upload_bytes / 2**20,
         help="largest request body in MiB (default: %(default)g)",
     )
     p.add_argument(
         "--max-audio-seconds",
-        type=float,
+        type=_positive(float),
         default=defaults.max_audio_seconds,
         help="longest uploaded clip in seconds (default: %(default)g)",
     )
@@ -56,7 +56,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     )
     p.add_argument(
         "--request-timeout",
-        type=float,
+        type=_positive(float),
         default=defaults.request_timeout_seconds,
         help="seconds a request may wait for and use the model (default: %(default)g)",
     )
@@ -91,6 +91,17 @@ def _open(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], A
     model = load_model(args) if (args.model or args.checkpoint) else None
     index = SoundIndex.open(args.index, model=model, device=args.device)
     return index.model, index
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value" messages
+    return parse
 
 
 def _port(text: str) -> int:
