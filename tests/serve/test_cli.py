@@ -23,6 +23,7 @@ def test_serve_refuses_a_missing_index_in_one_line(
         ["--port", "70000"],
         ["--port", "0"],
         ["--max-labels", "many"],
+        ["--max-labels", "0"],
         ["--max-upload-mb", "0"],
         ["--request-timeout", "-1"],
     ],

@@ -50,7 +50,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     )
     p.add_argument(
         "--max-labels",
-        type=int,
+        type=_positive(int),
         default=defaults.max_labels,
         help="labels per /classify (default: %(default)d)",
     )
