@@ -155,3 +155,57 @@ def test_an_index_updated_while_serving_is_picked_up(
         update_index(tmp_path / "index", tiny_model)
         assert found() == {"dog.flac", "rain.flac"}
         assert httpx.get(f"{url}/health").json()["index"]["items"] == 10
+
+
+def test_concurrent_requests_get_the_answers_of_sequential_ones(
+    client: httpx.Client, tiny_model: ClapModel
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"sound number {i}" for i in range(24)]
+    expected = embed_texts(tiny_model, texts)
+    clip = upload(DOG)
+
+    def text(i: int) -> np.ndarray:
+        return np.array(
+            client.post("/embed/text", json={"texts": [texts[i]]}).json()["embeddings"][0], np.float32
+        )
+
+    def audio(_: int) -> np.ndarray:
+        return np.array(client.post("/embed/audio", files=clip).json()["embedding"], np.float32)
+
+    with ThreadPoolExecutor(12) as pool:
+        text_futures = [pool.submit(text, i) for i in range(len(texts))]
+        audio_futures = [pool.submit(audio, i) for i in range(6)]
+        got_texts = np.stack([f.result() for f in text_futures])
+        got_audio = [f.result() for f in audio_futures]
+    np.testing.assert_allclose(got_texts, expected, atol=1e-6)  # one by one vs one batch of 24
+    for emb in got_audio[1:]:
+        np.testing.assert_array_equal(emb, got_audio[0])
+
+
+def test_engine_runs_model_work_one_call_at_a_time(tiny_model: ClapModel) -> None:
+    import asyncio
+    import threading
+    import time
+
+    from openclap.serve.engine import Engine
+    from openclap.serve.limits import ServeLimits
+
+    engine = Engine(tiny_model, None, ServeLimits())
+    running, most = 0, 0
+
+    def work() -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        time.sleep(0.01)
+        running -= 1
+        return threading.get_ident()
+
+    async def many() -> list[int]:
+        return await asyncio.gather(*(engine.infer(work) for _ in range(20)))
+
+    idents = asyncio.run(many())
+    engine.close()
+    assert most == 1 and len(set(idents)) == 1 and threading.get_ident() not in idents
