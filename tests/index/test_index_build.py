@@ -76,14 +76,17 @@ def test_long_file_windows_have_their_times(tiny_model: ClapModel, clip_dir: Pat
     long_dir = tmp_path / "long"
     long_dir.mkdir()
     sf.write(long_dir / "field.wav", wave, 16000, subtype="FLOAT")
+    sf.write(long_dir / "short.wav", wave[:6400], 16000, subtype="FLOAT")  # 0.4 s: one padded window
     build_index([long_dir], tmp_path / "idx", tiny_model)
     stored = rows(tmp_path / "idx")
+    assert [(s, e) for _, p, s, e, _ in stored if p.endswith("short.wav")] == [(0.0, 0.4)]
+    stored = [row for row in stored if row[1].endswith("field.wav")]
     assert [s for _, _, s, _, _ in stored] == [*map(float, range(32)), 31.5]
     assert [e for _, _, _, e, _ in stored][-2:] == [32.0, 32.5]
     expected = embed_audio(tiny_model, [wave[7 * 16000 : 8 * 16000]], 16000)[0]
     np.testing.assert_allclose(stored[7][4], expected, atol=1e-5)
     build_index([long_dir], tmp_path / "half", tiny_model, hop_seconds=0.5)
-    starts = [s for _, _, s, _, _ in rows(tmp_path / "half")]
+    starts = [s for _, p, s, _, _ in rows(tmp_path / "half") if p.endswith("field.wav")]
     assert starts == [i / 2 for i in range(64)]  # 31.5 + 1 s ends exactly at 32.5 s
 
 
