@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,9 +210,16 @@ def test_slow_clients_get_timeouts_while_others_are_served(server: str, client: 
 
 
 def test_inference_timeout_gives_503(tiny_model: ClapModel) -> None:
-    app = create_app(tiny_model, None, ServeLimits(request_timeout_seconds=1e-9))
-    with serve_in_thread(app) as url:
-        response = httpx.post(f"{url}/embed/text", json={"texts": ["a dog"]}, timeout=10)
-        assert "did not finish within 1e-09 s" in error_of(response, 503)
-        assert "no index is loaded" in error_of(httpx.get(f"{url}/search", params={"q": "dog"}), 503)
-        assert "no index is loaded" in error_of(httpx.get(f"{url}/audio/0"), 503)
+    app = create_app(tiny_model, None, ServeLimits(request_timeout_seconds=0.5))
+    gate = threading.Event()
+    app.state.engine._infer.submit(gate.wait, 30)  # the model thread is busy until the gate opens
+    try:
+        with serve_in_thread(app) as url:
+            response = httpx.post(f"{url}/embed/text", json={"texts": ["a dog"]}, timeout=10)
+            assert "did not finish within 0.5 s" in error_of(response, 503)
+            assert "no index is loaded" in error_of(httpx.get(f"{url}/search", params={"q": "dog"}), 503)
+            assert "no index is loaded" in error_of(httpx.get(f"{url}/audio/0"), 503)
+            gate.set()
+            assert httpx.post(f"{url}/embed/text", json={"texts": ["a dog"]}, timeout=10).status_code == 200
+    finally:
+        gate.set()
