@@ -11,7 +11,7 @@ import torch
 
 from openclap import ClapConfig, ClapModel, create_model, list_models
 from openclap.audio.encoders import ENCODERS, build_audio_encoder
-from openclap.audio.frontend import LogMel
+from openclap.audio.frontend import build_frontend
 from openclap.config import AudioEncoderConfig, AudioFrontendConfig, ProjectionConfig, TextEncoderConfig
 from openclap.factory import has_trained_weights
 from openclap.registry import get_config
@@ -36,11 +36,13 @@ def test_registered_config_is_valid(name: str) -> None:
     assert cfg.audio_encoder.type in ENCODERS
     assert cfg.prompt_templates and all("{}" in t for t in cfg.prompt_templates)
     assert 8000 <= cfg.audio.sample_rate <= 192000
-    # The front end builds and gives the expected frame count for one clip.
-    frontend = LogMel(cfg.audio)
+    # The front end builds and gives the expected frame count for one clip (YAMNet's front end frames
+    # without centring after padding to whole 0.96 s patches: 528 frames for 5 s).
+    frontend = build_frontend(cfg.audio)
     with torch.no_grad():
         mel = frontend(torch.zeros(1, cfg.audio.clip_samples))
-    assert mel.shape == (1, cfg.audio.n_mels, cfg.audio.clip_samples // cfg.audio.hop_length + 1)
+    frames = cfg.audio.clip_samples // cfg.audio.hop_length + 1 if cfg.audio.frontend == "logmel" else 528
+    assert mel.shape == (1, cfg.audio.n_mels, frames)
 
 
 @pytest.mark.parametrize("name", FULL_BUILD)

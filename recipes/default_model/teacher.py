@@ -116,33 +116,56 @@ def _save_atomic(out: Path, **arrays: np.ndarray) -> None:
     tmp.replace(out)
 
 
-def _load_clips(out: Path) -> dict[str, np.ndarray]:
+# A teacher's row per clip (or block) may hold several outputs side by side; ``columns`` names the
+# arrays they are saved as (aisfx: its embedding alone; YAMNet: embedding and scores, yamnet_teacher.py).
+EMBEDDINGS = {"embeddings": slice(None)}
+
+
+def _join(data: np.lib.npyio.NpzFile, columns: dict[str, slice]) -> np.ndarray:
+    return np.concatenate([data[name] for name in columns], axis=1)
+
+
+def _split(rows: np.ndarray, columns: dict[str, slice]) -> dict[str, np.ndarray]:
+    return {name: rows[:, cols] for name, cols in columns.items()}
+
+
+def _load_clips(out: Path, columns: dict[str, slice] = EMBEDDINGS) -> dict[str, np.ndarray]:
     with np.load(out, allow_pickle=False) as old:
-        return dict(zip(old["paths"].tolist(), old["embeddings"], strict=True))
+        return dict(zip(old["paths"].tolist(), _join(old, columns), strict=True))
 
 
-def _save_clips(out: Path, done: dict[str, np.ndarray]) -> None:
+def _save_clips(
+    out: Path, done: dict[str, np.ndarray], columns: dict[str, slice] = EMBEDDINGS, **extra: np.ndarray
+) -> None:
+    """``paths`` and the ``columns`` of each clip's row, plus any ``extra`` arrays (saved as given)."""
     keys = sorted(done)
-    embeddings = np.stack([done[k] for k in keys])
-    _save_atomic(out, paths=np.array(keys, dtype=np.str_), embeddings=embeddings)
+    rows = np.stack([done[k] for k in keys])
+    _save_atomic(out, paths=np.array(keys, dtype=np.str_), **_split(rows, columns), **extra)
 
 
-def _load_blocks(out: Path) -> dict[str, np.ndarray]:
+def _load_blocks(out: Path, columns: dict[str, slice] = EMBEDDINGS) -> dict[str, np.ndarray]:
     with np.load(out, allow_pickle=False) as old:
-        offsets, rows = old["offsets"], old["embeddings"]
+        offsets, rows = old["offsets"], _join(old, columns)
         return {p: rows[offsets[m] : offsets[m + 1]] for m, p in enumerate(old["paths"].tolist())}
 
 
-def _save_blocks(out: Path, done: dict[str, np.ndarray]) -> None:
+def _save_blocks(
+    out: Path,
+    done: dict[str, np.ndarray],
+    columns: dict[str, slice] = EMBEDDINGS,
+    block_seconds: float = BLOCK_SECONDS,
+    hop_seconds: float = BLOCK_HOP_SECONDS,
+) -> None:
     keys = sorted(done)
     sizes = [len(done[k]) for k in keys]
+    rows = np.concatenate([done[k] for k in keys]).astype(np.float32)
     _save_atomic(
         out,
         paths=np.array(keys, dtype=np.str_),
         offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-        embeddings=np.concatenate([done[k] for k in keys]).astype(np.float32),
-        block_seconds=np.float64(BLOCK_SECONDS),
-        hop_seconds=np.float64(BLOCK_HOP_SECONDS),
+        **_split(rows, columns),
+        block_seconds=np.float64(block_seconds),
+        hop_seconds=np.float64(hop_seconds),
     )
 
 

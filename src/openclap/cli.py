@@ -294,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="convert a published CLAP checkpoint to an openclap folder",
         description="Convert msclap (CLAP_weights_2022/2023.pth), LAION-CLAP (630k-*.pt, "
         "music_*.pt) or Hugging Face (laion/clap-htsat-*) weights into an openclap folder "
+        "(or a YAMNet export of recipes/default_model/yamnet_export.py into yamnet-minilm with untrained "
+        "projections, a start for training) "
         "(model.safetensors + config.json). Legacy files are read with "
         "torch.load(weights_only=True); a file that needs arbitrary unpickling is refused.",
     )
@@ -302,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--from",
         dest="family",
-        choices=["msclap", "laion", "hf"],
+        choices=["msclap", "laion", "hf", "yamnet"],
         default=None,
         help="source layout (default: detected from the keys)",
     )

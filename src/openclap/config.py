@@ -14,6 +14,7 @@ PAD_MODES = ("repeat", "repeatpad", "zero")
 CROP_MODES = ("start", "center")
 POOLINGS = ("cls", "last", "pooler", "mean")
 FUSION_SHRINKS = (None, "antialias", "bilinear")
+FRONTENDS = ("logmel", "yamnet")
 PROJECTION_STYLES = ("msclap", "laion", "linear")
 
 
@@ -44,6 +45,10 @@ class AudioFrontendConfig:
     runs today) or ``bilinear`` (no antialiasing: the torchvision that trained the models, and
     Hugging Face). ``stft_dtype``: precision of the STFT and mel product (``float64``: exact;
     ``float32``: reproduces the rounding of float32 ``torch.stft`` front ends such as torchaudio's).
+    ``frontend``: ``logmel`` (the above, in dB) or ``yamnet`` (YAMNet's own: uncentred ``win_length``
+    frames, magnitude, TensorFlow's HTK filterbank without normalisation, ``ln(mel + 0.001)``, the
+    waveform zero-padded to whole 0.96 s patches; needs ``mel_scale="htk"`` and ``mel_norm=None``;
+    ``amin`` and ``top_db`` do not apply).
     """
 
     sample_rate: int = 16000
@@ -64,8 +69,13 @@ class AudioFrontendConfig:
     quantize_int16: bool = False
     fusion_shrink: str | None = None
     stft_dtype: str = "float64"
+    frontend: str = "logmel"
 
     def __post_init__(self) -> None:
+        _check_choice("frontend", self.frontend, FRONTENDS)
+        yamnet_ok = (self.mel_scale, self.mel_norm, self.fusion_shrink) == ("htk", None, None)
+        if self.frontend == "yamnet" and not yamnet_ok:
+            raise ValueError("frontend='yamnet' needs mel_scale='htk', mel_norm=None and no fusion_shrink")
         _check_choice("fusion_shrink", self.fusion_shrink, FUSION_SHRINKS)
         _check_choice("stft_dtype", self.stft_dtype, ("float64", "float32"))
         _check_choice("pad", self.pad, PAD_MODES)

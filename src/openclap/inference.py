@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from openclap.audio.clip import long_audio_clips, sliding_windows
+from openclap.audio.fusion import FusionBatch
 from openclap.audio.io import AudioError, audio_seconds, load_mono, prepare_array, silence_warning
 from openclap.model import ClapModel
 
@@ -65,45 +66,69 @@ def embed_texts(model: ClapModel, texts: Sequence[str], batch_size: int = 128) -
     return torch.cat(out).numpy() if out else np.zeros((0, model.config.projection.dim), np.float32)
 
 
-def _embed_items(
-    model: ClapModel, items: Iterator[tuple[str, np.ndarray | Exception]], batch_size: int, long_audio: str
-) -> EmbeddingResult:
+def windowed_means(
+    model: ClapModel,
+    waves: Iterable[tuple[int, np.ndarray]],
+    forward: Callable[[torch.Tensor | FusionBatch], torch.Tensor],
+    batch_size: int = 16,
+    long_audio: str = "mean",
+    device: torch.device | None = None,
+) -> dict[int, torch.Tensor]:
+    """``forward`` over the clips of ``(item, mono wave)`` pairs, at most ``batch_size`` clips at a time
+    (prepared by the model, on ``device``: default the model's), and each item's mean output row.
+
+    An item's clips are ``long_audio_clips``: the windows of a long wave with ``long_audio="mean"``, else
+    the wave itself. ``forward`` maps a prepared batch to [b, K] rows on the CPU (in their sum's dtype);
+    it runs under ``torch.inference_mode``. Embedding and the fine-tuning protocol's scoring share it.
+    """
     if long_audio not in LONG_AUDIO_MODES:
         raise ValueError(f"long_audio={long_audio!r} is not valid; choose one of {list(LONG_AUDIO_MODES)}")
-    device = model.logit_scale.device
-    pending: list[tuple[int, torch.Tensor]] = []  # (item index, clip)
+    device = model.logit_scale.device if device is None else device
+    pending: list[tuple[int, torch.Tensor]] = []  # (item, clip): at most batch_size clips in memory
     sums: dict[int, torch.Tensor] = {}
     counts: dict[int, int] = {}
-    paths: list[str] = []
-    errors: list[tuple[str, str]] = []
-    warnings: list[tuple[str, str]] = []
 
     def flush() -> None:
         batch = model.prepare_waveforms([clip for _, clip in pending]).to(device)
         with torch.inference_mode():
-            emb = model.encode_audio(batch).float().cpu()
-        for (idx, _), row in zip(pending, emb, strict=True):
+            rows = forward(batch)
+        for (idx, _), row in zip(pending, rows, strict=True):
             sums[idx] = sums[idx] + row if idx in sums else row.clone()
             counts[idx] = counts.get(idx, 0) + 1
         pending.clear()
 
-    for name, wave in items:
-        if isinstance(wave, Exception):
-            errors.append((name, str(wave)))
-            continue
-        idx = len(paths)
-        paths.append(name)
-        if (warning := silence_warning(wave)) is not None:
-            warnings.append((name, warning))
+    for idx, wave in waves:
         for clip in long_audio_clips(wave, model.config.audio, long_audio):
             pending.append((idx, clip))
             if len(pending) >= batch_size:
                 flush()
     if pending:
         flush()
+    return {idx: total / counts[idx] for idx, total in sums.items()}
+
+
+def _embed_items(
+    model: ClapModel, items: Iterator[tuple[str, np.ndarray | Exception]], batch_size: int, long_audio: str
+) -> EmbeddingResult:
+    paths: list[str] = []
+    errors: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
+
+    def good() -> Iterator[tuple[int, np.ndarray]]:
+        for name, wave in items:
+            if isinstance(wave, Exception):
+                errors.append((name, str(wave)))
+                continue
+            paths.append(name)
+            if (warning := silence_warning(wave)) is not None:
+                warnings.append((name, warning))
+            yield len(paths) - 1, wave
+
+    embed = lambda batch: model.encode_audio(batch).float().cpu()  # noqa: E731
+    means = windowed_means(model, good(), embed, batch_size, long_audio)
     if not paths:
         return EmbeddingResult([], np.zeros((0, model.config.projection.dim), np.float32), errors)
-    stacked = torch.stack([sums[i] / counts[i] for i in range(len(paths))])
+    stacked = torch.stack([means[i] for i in range(len(paths))])
     return EmbeddingResult(paths, F.normalize(stacked, dim=-1).numpy(), errors, warnings)
 
 

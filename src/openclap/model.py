@@ -8,20 +8,48 @@ texts --tokenize--> ids, mask [B, L] --text_encoder--> [B, D_text] --text_projec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from openclap.audio.clip import fit_length
 from openclap.audio.encoders import build_audio_encoder
-from openclap.audio.frontend import LogMel
-from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames, prepare_fusion
-from openclap.config import ClapConfig
+from openclap.audio.frontend import build_frontend
+from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames
+from openclap.audio.preprocess import AudioPreprocessor
+from openclap.config import AudioFrontendConfig, ClapConfig
 from openclap.layers import build_projection
 from openclap.text.tower import TextEncoder, load_tokenizer
+
+MelAugment = Callable[[torch.Tensor], torch.Tensor]  # log-mel [B, n_mels, T] -> same shape (SpecAugment)
+
+
+def audio_tower_features(
+    frontend: nn.Module,
+    audio_encoder: nn.Module,
+    config: AudioFrontendConfig,
+    wave: torch.Tensor | FusionBatch,
+    mel_augment: MelAugment | None = None,
+) -> torch.Tensor:
+    """The one audio forward: log-mel (float32, outside autocast) -> ``mel_augment`` (training only)
+    -> audio encoder -> pooled features [B, D_audio]. ``ClapModel``, the trainer and the fine-tuning
+    protocol's copy of the audio tower all run it. A fusion input's 4 channels are augmented as
+    separate log-mels."""
+    fusion = isinstance(wave, FusionBatch)
+    device = (wave.waves[0] if fusion else wave).device
+    longer = None
+    with torch.autocast(device_type=device.type, enabled=False):
+        if isinstance(wave, FusionBatch):
+            frames = num_frames(config.clip_samples, config.hop_length)
+            mel, longer = fusion_mel(frontend, wave, frames, antialias=config.fusion_shrink == "antialias")
+        else:
+            mel = frontend(wave.float())  # [B, n_mels, T]
+    if mel_augment is not None:
+        mel = mel_augment(mel.flatten(0, 1)).view_as(mel) if fusion else mel_augment(mel)
+    return audio_encoder(mel, longer) if fusion else audio_encoder(mel)
 
 
 class ClapModel(nn.Module):
@@ -29,7 +57,7 @@ class ClapModel(nn.Module):
         """``load_text_weights=False`` skips reading pretrained text weights (a checkpoint follows)."""
         super().__init__()
         self.config = config
-        self.frontend = LogMel(config.audio)
+        self.frontend = build_frontend(config.audio)
         self.audio_encoder = build_audio_encoder(config.audio_encoder, config.audio)
         if config.audio.fusion_shrink is not None and not getattr(self.audio_encoder, "fusion", False):
             raise ValueError("audio.fusion_shrink needs an HTS-AT audio encoder with fusion=true")
@@ -39,38 +67,34 @@ class ClapModel(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
         if config.separate_logit_scales:
             self.logit_scale_t = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
+        self.preprocess = AudioPreprocessor(config.audio)
         self._tokenizer: Any = None
 
     # ----- audio -------------------------------------------------------------------------------------
-    def prepare_waveforms(self, waves: Sequence[torch.Tensor]) -> torch.Tensor | FusionBatch:
+    def prepare_waveforms(
+        self, waves: Sequence[torch.Tensor], rng: np.random.RandomState | int | None = None
+    ) -> torch.Tensor | FusionBatch:
         """Fit mono clips at ``config.audio.sample_rate`` to the clip length (deterministic): [B, N].
 
-        Fusion models (``audio.fusion_shrink``) keep long clips whole and return a ``FusionBatch``.
+        Fusion models (``audio.fusion_shrink``) keep long clips whole and return a ``FusionBatch``
+        (``rng``: seeded draws of its local chunks, as in training). See ``AudioPreprocessor``.
         """
-        cfg = self.config.audio
-        if cfg.fusion_shrink is not None:
-            return prepare_fusion(waves, cfg)
-        batch = []
-        for wave in waves:
-            wave = torch.as_tensor(wave, dtype=torch.float32)
-            if cfg.quantize_int16:  # LAION quantises to int16 before the model
-                wave = (wave.clamp(-1.0, 1.0) * 32767.0).to(torch.int16).float() / 32767.0
-            batch.append(fit_length(wave, cfg.clip_samples, pad=cfg.pad, crop=cfg.crop))
-        return torch.stack(batch)
+        return self.preprocess.prepare(waves, rng)
 
-    def audio_features(self, wave: torch.Tensor | FusionBatch) -> torch.Tensor:
+    def audio_features(
+        self, wave: torch.Tensor | FusionBatch, mel_augment: MelAugment | None = None
+    ) -> torch.Tensor:
         """[B, N] waveform (or a ``FusionBatch``) -> pooled audio-encoder features [B, D_audio]."""
-        if isinstance(wave, FusionBatch):
-            cfg = self.config.audio
-            mel, longer = fusion_mel(self.frontend, wave, num_frames(cfg.clip_samples, cfg.hop_length),
-                                     antialias=cfg.fusion_shrink == "antialias")
-            return self.audio_encoder(mel, longer)
-        return self.audio_encoder(self.frontend(wave))
+        return audio_tower_features(self.frontend, self.audio_encoder, self.config.audio, wave, mel_augment)
+
+    def project_audio(self, features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        """Pooled audio features [B, D_audio] -> audio embeddings [B, D]."""
+        emb = self.audio_projection(features)
+        return F.normalize(emb, dim=-1) if normalize else emb
 
     def encode_audio(self, wave: torch.Tensor | FusionBatch, normalize: bool = True) -> torch.Tensor:
         """[B, N] waveform at the model's sample rate -> audio embeddings [B, D] (L2-normalised)."""
-        emb = self.audio_projection(self.audio_features(wave))
-        return F.normalize(emb, dim=-1) if normalize else emb
+        return self.project_audio(self.audio_features(wave), normalize)
 
     # ----- text --------------------------------------------------------------------------------------
     @property

@@ -1,6 +1,6 @@
 """Optimiser pieces shared by the trainer and the fine-tuning protocol (``openclap.eval.finetune``):
-AdamW parameter groups without weight decay on norms / biases / logit scales, and the linear warm-up +
-cosine learning-rate schedule.
+AdamW parameter groups without weight decay on norms / biases / logit scales, the linear warm-up +
+cosine learning-rate schedule, and the optimiser step (gradient clipping, AMP scaler, zeroing).
 
 The schedule is a pure function of the optimiser step, so a resumed run needs only the step number.
 The library keeps these here so that it never imports the trainer; ``openclap.train.optim`` builds its
@@ -10,7 +10,7 @@ per-tower groups on top of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,3 +72,27 @@ class WarmupCosine:
 
     def state_dict(self, step: int) -> dict[str, Any]:
         return {"total_steps": self.total_steps, "warmup_steps": self.warmup_steps, "step": step}
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer,
+    parameters: Iterable[nn.Parameter],
+    clip_grad_norm: float | None,
+    scaler: Any = None,
+) -> float:
+    """One optimiser step after the backward pass(es): unscale (``scaler``: a ``torch.amp.GradScaler``),
+    clip the trainable ``parameters``' gradient norm to ``clip_grad_norm`` (None / 0: no clipping),
+    step, update the scaler, zero the gradients. Returns the norm before clipping (nan without)."""
+    norm = float("nan")
+    if clip_grad_norm:
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        params = [p for p in parameters if p.requires_grad]
+        norm = float(torch.nn.utils.clip_grad_norm_(params, clip_grad_norm))
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return norm

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from openclap.config import AudioFrontendConfig
 from openclap.data.cache import AudioCache
 from openclap.data.datasets import (
     ClipDataset,
@@ -16,7 +17,16 @@ from openclap.data.datasets import (
 )
 from openclap.data.manifest import ManifestEntry
 
-SETTINGS = ClipSettings(sample_rate=16000, clip_samples=4000, seed=3)
+
+def settings(
+    rate: int, samples: int, seed: int = 0, random_crop: bool = True, crop: str = "center"
+) -> ClipSettings:
+    return ClipSettings(
+        AudioFrontendConfig(sample_rate=rate, clip_seconds=samples / rate, crop=crop), seed, random_crop
+    )
+
+
+SETTINGS = settings(16000, 4000, seed=3)
 
 
 def test_examples_are_seeded_by_epoch_and_clip(tone_entries: list[ManifestEntry]) -> None:
@@ -27,7 +37,7 @@ def test_examples_are_seeded_by_epoch_and_clip(tone_entries: list[ManifestEntry]
     crops = {tuple(data[(epoch, 7)]["wave"][:5].tolist()) for epoch in range(6)}
     captions = {data[(epoch, 7)]["caption"] for epoch in range(12)}
     assert len(crops) > 1 and captions == set(tone_entries[7].captions)
-    fixed = ClipDataset(tone_entries, ClipSettings(16000, 4000, random_crop=False, crop="start", seed=3))
+    fixed = ClipDataset(tone_entries, settings(16000, 4000, random_crop=False, crop="start", seed=3))
     assert len({tuple(fixed[(e, 7)]["wave"][:5].tolist()) for e in range(4)}) == 1
 
 
@@ -84,7 +94,5 @@ def test_cache_decodes_once(tone_entries: list[ManifestEntry], tmp_path: Path) -
     assert stored.is_file() and first.dtype == np.float32
     np.save(stored, np.full(3, 0.5, np.float32))  # prove the second load reads the cache
     assert np.array_equal(cache.load(tone_entries[2].audio), np.full(3, 0.5, np.float32))
-    data = ClipDataset(tone_entries, ClipSettings(8000, 2000, seed=0), cache_dir=str(tmp_path / "cache2"))
-    assert torch.equal(
-        data[(0, 3)]["wave"], ClipDataset(tone_entries, ClipSettings(8000, 2000))[(0, 3)]["wave"]
-    )
+    data = ClipDataset(tone_entries, settings(8000, 2000, seed=0), cache_dir=str(tmp_path / "cache2"))
+    assert torch.equal(data[(0, 3)]["wave"], ClipDataset(tone_entries, settings(8000, 2000))[(0, 3)]["wave"])

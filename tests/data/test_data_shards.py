@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from openclap.audio.io import load_mono
+from openclap.config import AudioFrontendConfig
 from openclap.data.datasets import ClipSettings, ShardStream, collate_examples
 from openclap.data.manifest import ManifestEntry
 from openclap.data.shards import decode_audio_bytes, expand_braces, iter_samples, resolve_shards, write_shards
@@ -43,7 +44,9 @@ def _keys(stream: ShardStream, workers: int) -> list[list[str]]:
 
 def test_stream_splits_across_ranks_and_workers(tone_entries: list[ManifestEntry], tmp_path: Path) -> None:
     index = write_shards(tone_entries * 2, tmp_path / "shards", samples_per_shard=4)  # 4 shards
-    settings = ClipSettings(16000, 3000, seed=5)
+    settings = ClipSettings(
+        AudioFrontendConfig(sample_rate=16000, clip_seconds=3000 / 16000, crop="center"), seed=5
+    )
     streams = [
         ShardStream(index, settings, 2, rank=r, world_size=2, num_workers=2, shuffle_buffer=3)
         for r in range(2)

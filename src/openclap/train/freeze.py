@@ -2,17 +2,18 @@
 no gradient in the CLAP forward (e.g. Cnn14's AudioSet head, a text pooler left unused by mean pooling).
 
 Frozen modules are also kept in eval mode, so BatchNorm statistics and dropout stay locked too.
-``audio_blocks`` lives in ``openclap.audio.encoders`` (shared with the fine-tuning protocol).
+``audio_blocks`` (``openclap.audio.encoders``) and the locking pieces and ``freeze_unused``
+(``openclap.freeze``) are shared with the fine-tuning protocol; this module maps a ``FreezeConfig`` on them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
 from openclap.audio.encoders import audio_blocks
+from openclap.freeze import freeze_unused, lock, lowest_blocks
 from openclap.model import ClapModel
 from openclap.train.config import FreezeConfig
 
@@ -30,18 +31,6 @@ def text_blocks(text_encoder: nn.Module) -> list[nn.Module]:
     return [*embeddings, *layers]
 
 
-def _lock(modules: list[nn.Module]) -> None:
-    for module in modules:
-        for param in module.parameters():
-            param.requires_grad_(False)
-
-
-def _lowest(blocks: list[nn.Module], layers: int, tower: str) -> list[nn.Module]:
-    if layers < 0 or layers > len(blocks):
-        raise ValueError(f"freeze.{tower}_layers={layers} is out of range [0, {len(blocks)}]")
-    return blocks[:layers]
-
-
 def apply_freeze(model: ClapModel, config: FreezeConfig) -> list[nn.Module]:
     """Lock what ``config`` asks for; return the modules to keep in eval mode during training."""
     frozen: list[nn.Module] = []
@@ -50,28 +39,7 @@ def apply_freeze(model: ClapModel, config: FreezeConfig) -> list[nn.Module]:
         ("text", config.text, config.text_layers, lambda: text_blocks(model.text_encoder)),
     ]
     for tower, whole, layers, blocks in tower_specs:
-        if whole:
-            frozen.append(model.audio_encoder if tower == "audio" else model.text_encoder)
-        elif layers:
-            frozen += _lowest(blocks(), layers, tower)
-    _lock(frozen)
+        encoder = model.audio_encoder if tower == "audio" else model.text_encoder
+        frozen += [encoder] if whole else lowest_blocks(encoder, blocks, layers, f"freeze.{tower}_layers")
+    lock(frozen)
     return frozen
-
-
-def freeze_unused(module: nn.Module, run_probe: Callable[[], torch.Tensor]) -> list[str]:
-    """Freeze trainable parameters that get no gradient from ``run_probe()`` (a loss); return their names.
-
-    The probe runs in eval mode, so it neither draws random numbers nor updates BatchNorm statistics.
-    AdamW never updates a parameter without a gradient, so this changes nothing but lets DDP run
-    without ``find_unused_parameters``.
-    """
-    was_training = module.training
-    module.eval()
-    run_probe().backward()
-    unused = [n for n, p in module.named_parameters() if p.requires_grad and p.grad is None]
-    for name, param in module.named_parameters():
-        param.grad = None
-        if name in unused:
-            param.requires_grad_(False)
-    module.train(was_training)
-    return unused

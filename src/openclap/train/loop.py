@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from openclap.data.datasets import derive_seed, seeded_generator
+from openclap.audio.augment import SpecAugmentConfig
+from openclap.audio.preprocess import unstack_waves
 from openclap.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -29,11 +30,14 @@ from openclap.distributed import (
     broadcast_object,
     broadcast_tensors,
 )
+from openclap.freeze import KeepsFrozenInEval
 from openclap.loss import ClapLoss, clamp_logit_scales_
 from openclap.model import ClapModel
-from openclap.train.augment import augment_waves_marked, spec_augment, uses_spec_augment
+from openclap.optim import optimizer_step
+from openclap.seeding import derive_seed, seeded_generator
+from openclap.train.augment import augment_waves_marked
 from openclap.train.batches import Batch, TrainBatches
-from openclap.train.config import AugmentConfig, TrainConfig
+from openclap.train.config import TrainConfig
 from openclap.train.distill import TeacherTargets, distill_loss
 from openclap.train.evaluate import Evaluator
 from openclap.train.optim import WarmupCosine
@@ -48,49 +52,43 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the batch's files."""
 
 
-class TrainModule(nn.Module):
-    """What DDP wraps: the CLAP forward with SpecAugment between the log-mel and the audio encoder.
+class TrainModule(KeepsFrozenInEval):
+    """What DDP wraps: the model's own audio path (``prepare_waveforms`` then ``audio_features``) with
+    SpecAugment as its ``mel_augment``, and the text embedding.
 
-    The log-mel runs in float32 outside autocast; modules in ``frozen`` stay in eval mode. With a
-    ``distill_head``, the output also holds its prediction from the pooled audio features.
+    Modules in ``frozen`` stay in eval mode. With a ``distill_head``, the output also holds its
+    prediction from the pooled audio features.
     """
 
     def __init__(
         self,
         model: ClapModel,
-        augment: AugmentConfig,
+        augment: SpecAugmentConfig,
         frozen: Sequence[nn.Module] = (),
         distill_head: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.model = model
         self.augment = augment
-        self.frozen = list(frozen)  # a plain list: not registered twice as submodules
+        self.frozen = list(frozen)
         self.distill_head = distill_head
 
-    def train(self, mode: bool = True) -> TrainModule:
-        super().train(mode)
-        for module in self.frozen:
-            module.eval()
-        return self
-
     def forward(
-        self, wave: torch.Tensor, text: dict[str, torch.Tensor] | torch.Tensor, spec_seed: int
+        self,
+        wave: torch.Tensor,
+        text: dict[str, torch.Tensor] | torch.Tensor,
+        seed: int,
+        lengths: torch.Tensor | None = None,
     ) -> dict[str, Any]:
-        """``text``: a token dict, or the pooled features of a locked text tower (``TextFeatureCache``)."""
+        """``wave`` [B, N] (each row cut to ``lengths`` when given: a fusion model's long clips), ``text``:
+        a token dict or the pooled features of a locked text tower (``TextFeatureCache``); ``seed`` draws
+        the SpecAugment masks and a fusion model's local chunks."""
         model = self.model
-        with torch.autocast(device_type=wave.device.type, enabled=False):
-            mel = model.frontend(wave.float())  # [B, n_mels, T]
-        if self.training and uses_spec_augment(self.augment):
-            aug = self.augment
-            gen = torch.Generator().manual_seed(spec_seed)
-            mel = spec_augment(
-                mel, aug.time_masks, aug.time_mask_frames, aug.freq_masks, aug.freq_mask_bins, gen
-            )
-        features = model.audio_encoder(mel)
-        audio = F.normalize(model.audio_projection(features), dim=-1)
+        prepared = model.prepare_waveforms(unstack_waves(wave, lengths), rng=seed % 2**32).to(wave.device)
+        gen = torch.Generator().manual_seed(seed)
+        features = model.audio_features(prepared, self.augment.masker(gen) if self.training else None)
         out: dict[str, Any] = {
-            "audio_emb": audio,
+            "audio_emb": model.project_audio(features),
             "text_emb": self._text_embedding(text),
             "logit_scale": model.logit_scale,
         }
@@ -239,6 +237,7 @@ class TrainLoop:
     def _micro_step(self, batch: Batch, micro: int, last: bool) -> torch.Tensor:
         p, step, rank = self.p, self.p.state.step, self.p.info.rank
         wave = batch["wave"].to(p.device, non_blocking=True)
+        lengths = batch.get("lengths")
         gen = seeded_generator(self.cfg.seed, "augment", step, micro, rank)
         rate = p.model.config.audio.sample_rate
         wave, captions, mixed = augment_waves_marked(wave, batch["captions"], self.cfg.augment, gen, rate)
@@ -247,7 +246,7 @@ class TrainLoop:
         sync = nullcontext() if last or no_sync is None else no_sync()
         with sync:
             with autocast_context(self.cfg.precision, p.device):
-                out = p.module(wave, self._text_input(captions, mixed), spec_seed)
+                out = p.module(wave, self._text_input(captions, mixed), spec_seed, lengths)
             loss = p.loss_fn(out["audio_emb"], out["text_emb"], out["logit_scale"], out.get("logit_scale_t"))
             if p.teacher is not None:
                 targets, known = p.teacher.lookup(batch["paths"], batch.get("spans"))
@@ -266,16 +265,7 @@ class TrainLoop:
 
     def _apply_gradients(self) -> float:
         p = self.p
-        norm = float("nan")
-        clip = self.cfg.optim.clip_grad_norm
-        if clip:
-            p.scaler.unscale_(p.optimizer)
-            params = [q for q in p.model.parameters() if q.requires_grad]
-            norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
-        p.scaler.step(p.optimizer)
-        p.scaler.update()
-        p.optimizer.zero_grad(set_to_none=True)
-        return norm
+        return optimizer_step(p.optimizer, p.model.parameters(), self.cfg.optim.clip_grad_norm, p.scaler)
 
     def _non_finite(self, group: list[Batch], losses: list[torch.Tensor]) -> NonFiniteLossError:
         st = self.p.state

@@ -145,11 +145,15 @@ def build_scaler(config: TrainConfig, device: torch.device) -> Any:
 
 
 def _probe_loss(module: TrainModule, device: torch.device) -> torch.Tensor:
-    """A tiny forward pass (two silent clips) to find parameters the CLAP forward never uses."""
+    """A tiny forward pass (two silent clips) to find parameters the CLAP forward never uses. For a fusion
+    model one clip is twice the clip length, so its fusion layers (used by long clips only) count."""
     model = module.model
-    wave = torch.zeros(2, model.config.audio.clip_samples, device=device)
+    samples = model.config.audio.clip_samples
+    wave = torch.zeros(2, 2 * samples, device=device)
+    long = 2 if model.preprocess.fusion else 1
+    lengths = torch.tensor([samples, long * samples], device=device)
     tokens = {k: v.to(device) for k, v in model.tokenize(["probe one", "probe two"]).items()}
-    out = module(wave, tokens, 0)
+    out = module(wave, tokens, 0, lengths)
     return sum((value.float().sum() for value in out.values()), torch.zeros((), device=device))
 
 

@@ -31,10 +31,19 @@ def _htsat(params: dict, frontend: AudioFrontendConfig) -> nn.Module:
     return HTSAT(n_mels=frontend.n_mels, **params)
 
 
+def _yamnet(params: dict, frontend: AudioFrontendConfig) -> nn.Module:
+    from openclap.audio.encoders.yamnet import YamNet
+
+    if frontend.frontend != "yamnet":
+        raise ValueError("audio_encoder type 'yamnet' needs audio.frontend='yamnet' (YAMNet's own log-mel)")
+    return YamNet(n_mels=frontend.n_mels, **params)
+
+
 ENCODERS: dict[str, Callable[[dict, AudioFrontendConfig], nn.Module]] = {
     "cnn14": _cnn14,
     "small": _small,
     "htsat": _htsat,
+    "yamnet": _yamnet,
 }
 
 
@@ -53,7 +62,8 @@ def _flatten(module: nn.Module) -> list[nn.Module]:
 
 
 def audio_blocks(encoder: nn.Module) -> list[nn.Module]:
-    """The audio encoder's blocks from input to output (Cnn14: bn0, conv_block1..6; small: bn0, stages)."""
+    """The audio encoder's blocks from input to output (Cnn14: bn0, conv_block1..6; small: bn0, stages;
+    YAMNet: its 14 layers, then the AudioSet classifier)."""
     if hasattr(encoder, "conv_block1"):
         blocks = [encoder.bn0]
         blocks += [

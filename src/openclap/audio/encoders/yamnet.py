@@ -1,0 +1,222 @@
+"""YAMNet in torch: its log-mel front end and MobileNetV1 on 0.96 s patches, with both heads.
+
+YAMNet (M. Plakal and D. Ellis, Google, 2019; Apache-2.0) tags 0.96 s log-mel patches (hop 0.48 s) of
+16 kHz audio with the 521 AudioSet classes and gives each patch a 1024-d embedding. This is a port of the
+TensorFlow model: ``recipes/default_model/yamnet_export.py`` exports its weights once and
+``openclap.convert.yamnet`` loads them; ``tests/audio/test_yamnet.py`` checks the outputs against
+TensorFlow's on real clips. As an openclap audio encoder (``type: yamnet``, with the front end
+``audio.frontend: yamnet``) it returns the mean of the patch embeddings of each clip.
+
+```
+wave [B, N] --zero-pad to whole patches, |rfft| of 25 ms frames, mel, ln(x + 0.001)--> [B, 64, T]
+     --96-frame patches, hop 48--> [B * P, 1, 96, 64]
+     --3x3 conv + 13 depthwise-separable blocks--> [B * P, 1024, 3, 2]
+     --mean over time and mel--> embeddings [B, P, 1024] --dense, sigmoid--> scores [B, P, 521]
+```
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openclap.config import AudioFrontendConfig
+
+LOG_OFFSET = 0.001  # YAMNet's ln(mel + 0.001)
+PATCH_FRAMES, PATCH_HOP_FRAMES = 96, 48  # 0.96 s patches, 0.48 s hop, at 100 frames/s
+BN_EPS = 1e-4
+# (stride, output channels) of the 14 layers: a full 3x3 convolution, then depthwise-separable blocks
+LAYERS = (
+    [(2, 32), (1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)]
+    + [(1, 512)] * 5
+    + [
+        (2, 1024),
+        (1, 1024),
+    ]
+)
+NUM_CLASSES, EMBED_DIM = 521, 1024
+# YAMNet's front end: 16 kHz, 25 ms frames every 10 ms, 512-point FFT, 64 mel bands 125-7500 Hz
+YAMNET_FRONTEND = AudioFrontendConfig(
+    frontend="yamnet",
+    sample_rate=16000,
+    clip_seconds=5.0,
+    n_fft=512,
+    win_length=400,
+    hop_length=160,
+    n_mels=64,
+    f_min=125.0,
+    f_max=7500.0,
+    mel_scale="htk",
+    mel_norm=None,
+    pad="zero",
+    crop="center",
+)
+
+
+# ----- front end ----------------------------------------------------------------------------------------
+def tf_mel_matrix(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """``tf.signal.linear_to_mel_weight_matrix`` [n_fft // 2 + 1, n_mels] (float64): HTK mel
+    ``1127 ln(1 + f / 700)``, triangles in mel with no area normalisation, the DC row zero."""
+
+    def mel(freq: np.ndarray | float) -> np.ndarray:
+        return 1127.0 * np.log1p(np.asarray(freq, dtype=np.float64) / 700.0)
+
+    bins = mel(np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)[1:])[:, None]  # [F - 1, 1]
+    edges = np.linspace(mel(f_min), mel(f_max), n_mels + 2)
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    weights = np.maximum(
+        0.0, np.minimum((bins - lower) / (center - lower), (upper - bins) / (upper - center))
+    )
+    return np.concatenate([np.zeros((1, n_mels)), weights])
+
+
+def patch_samples(config: AudioFrontendConfig) -> tuple[int, int]:
+    """Samples of one whole patch (its last frame complete) and of one patch hop."""
+    first = (PATCH_FRAMES - 1) * config.hop_length + (config.win_length or config.n_fft)
+    return first, PATCH_HOP_FRAMES * config.hop_length
+
+
+def pad_to_patches(wave: torch.Tensor, config: AudioFrontendConfig) -> torch.Tensor:
+    """[B, N] -> [B, N'] zero-padded at the end to at least one patch plus a whole number of patch hops
+    (YAMNet's ``pad_waveform``), so that every patch is complete and the last one reaches the end."""
+    first, hop = patch_samples(config)
+    n = wave.shape[-1]
+    target = first + hop * math.ceil(max(0, n - first) / hop)
+    return F.pad(wave, (0, target - n))
+
+
+class YamnetLogMel(nn.Module):
+    """[B, N] waveform -> [B, n_mels, frames] natural-log mel magnitude, as YAMNet's TensorFlow graph.
+
+    Frames of ``win_length`` samples every ``hop_length`` (no centring) times a periodic Hann window,
+    zero-padded to ``n_fft`` for the FFT; magnitude (not power) through TensorFlow's HTK filterbank;
+    ``ln(mel + 0.001)``. The waveform is first zero-padded to whole 0.96 s patches.
+    """
+
+    def __init__(self, config: AudioFrontendConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.win_length = config.win_length or config.n_fft
+        dtype = torch.float64 if config.stft_dtype == "float64" else torch.float32
+        f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
+        fb = tf_mel_matrix(config.sample_rate, config.n_fft, config.n_mels, config.f_min, f_max)
+        self.register_buffer(
+            "window", torch.hann_window(self.win_length, periodic=True, dtype=dtype), persistent=False
+        )
+        self.register_buffer("mel_fb", torch.from_numpy(fb).to(dtype), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        dtype = torch.float32 if wave.device.type == "mps" else self.mel_fb.dtype
+        frames = pad_to_patches(wave, cfg).to(dtype).unfold(-1, self.win_length, cfg.hop_length)  # [B, T, W]
+        magnitude = torch.fft.rfft(frames * self.window.to(dtype), n=cfg.n_fft).abs()  # [B, T, F]
+        mel = magnitude @ self.mel_fb.to(dtype)  # [B, T, n_mels]
+        return torch.log(mel + LOG_OFFSET).transpose(1, 2).float()
+
+
+# ----- network ------------------------------------------------------------------------------------------
+def _same_pad(x: torch.Tensor, stride: int, kernel: int = 3) -> torch.Tensor:
+    """TensorFlow's 'SAME' padding: the extra row / column of an odd total goes after, not before."""
+    pads = []
+    for size in (x.shape[-1], x.shape[-2]):  # F.pad lists the last dimension first
+        total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+        pads += [total // 2, total - total // 2]
+    return F.pad(x, pads)
+
+
+class _ConvBN(nn.Module):
+    """3x3 convolution (full or depthwise, no bias) with 'SAME' padding, batch norm, ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, depthwise: bool) -> None:
+        super().__init__()
+        self.stride = stride
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride, bias=False, groups=c_in if depthwise else 1)
+        self.bn = nn.BatchNorm2d(c_out, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(_same_pad(x, self.stride))))
+
+
+class _Separable(nn.Module):
+    """Depthwise 3x3 (stride s) + BN + ReLU, then pointwise 1x1 + BN + ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.depthwise = _ConvBN(c_in, c_in, stride, depthwise=True)
+        self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
+        self.pointwise_bn = nn.BatchNorm2d(c_out, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.pointwise_bn(self.pointwise(self.depthwise(x))))
+
+
+class YamNet(nn.Module):
+    """log-mel [B, 64, T] (``YamnetLogMel``, T >= 96) -> the mean patch embedding [B, 1024].
+
+    ``patch_outputs`` gives YAMNet's own outputs per 0.96 s patch: sigmoid scores [B, P, 521] and
+    embeddings [B, P, 1024]. The batch norms have no learned scale in YAMNet (their weight is 1).
+    """
+
+    def __init__(self, n_mels: int = 64, num_classes: int = NUM_CLASSES) -> None:
+        super().__init__()
+        self.n_mels, self.out_dim = n_mels, EMBED_DIM
+        blocks: list[nn.Module] = [_ConvBN(1, LAYERS[0][1], LAYERS[0][0], depthwise=False)]
+        for (_, c_in), (stride, c_out) in itertools.pairwise(LAYERS):
+            blocks.append(_Separable(c_in, c_out, stride))
+        self.layers = nn.ModuleList(blocks)
+        self.classifier = nn.Linear(EMBED_DIM, num_classes)
+
+    def patches(self, mel: torch.Tensor) -> torch.Tensor:
+        """[B, n_mels, T] -> [B, P, 96, n_mels]: every whole 96-frame patch, hop 48."""
+        if mel.shape[-1] < PATCH_FRAMES:
+            raise ValueError(
+                f"YAMNet needs at least {PATCH_FRAMES} log-mel frames (0.96 s), got {mel.shape[-1]}"
+            )
+        return mel.transpose(1, 2).unfold(1, PATCH_FRAMES, PATCH_HOP_FRAMES).transpose(2, 3)
+
+    def patch_embeddings(self, mel: torch.Tensor) -> torch.Tensor:
+        """[B, n_mels, T] -> embeddings [B, P, 1024] (global average of the last feature map)."""
+        patches = self.patches(mel)
+        x = patches.reshape(-1, 1, PATCH_FRAMES, mel.shape[1])  # [B * P, 1, 96, n_mels]
+        # channels-last: oneDNN's depthwise and 1x1 convolutions run about 1.5x faster on CPU this way
+        x = x.contiguous(memory_format=torch.channels_last)
+        for layer in self.layers:
+            x = layer(x)
+        return x.mean(dim=(2, 3)).reshape(patches.shape[0], patches.shape[1], -1)
+
+    def patch_outputs(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, n_mels, T] -> (scores [B, P, 521], embeddings [B, P, 1024]) as YAMNet's TensorFlow model."""
+        embeddings = self.patch_embeddings(mel)
+        return torch.sigmoid(self.classifier(embeddings)), embeddings
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.patch_embeddings(mel).mean(dim=1)
+
+
+class Yamnet(nn.Module):
+    """YAMNet whole, as TensorFlow's model: mono 16 kHz waveform [N] or [B, N] -> per-patch ``scores``
+    [(B,) P, 521] and ``embeddings`` [(B,) P, 1024] and the ``log_mel`` [(B,) T, 64] they came from.
+
+    ``class_names`` are the 521 AudioSet display names in score order (``openclap.convert.yamnet``
+    reads them from the export). Build it with ``openclap.convert.yamnet.load_yamnet``.
+    """
+
+    def __init__(
+        self, frontend: AudioFrontendConfig = YAMNET_FRONTEND, class_names: list[str] | None = None
+    ) -> None:
+        super().__init__()
+        self.frontend = YamnetLogMel(frontend)
+        self.net = YamNet(n_mels=frontend.n_mels)
+        self.class_names = list(class_names or [])
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        batched = wave.dim() == 2
+        mel = self.frontend(wave if batched else wave[None])  # [B, 64, T]
+        scores, embeddings = self.net.patch_outputs(mel)
+        outputs = (scores, embeddings, mel.transpose(1, 2))
+        return outputs if batched else tuple(t[0] for t in outputs)  # type: ignore[return-value]
