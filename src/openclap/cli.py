@@ -318,11 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from openclap.data.cli import register_cli as register_data
     from openclap.index.cli import register_cli as register_index
+    from openclap.serve.cli import register_cli as register_serve
     from openclap.train.cli import register_cli as register_train
 
     register_train(sub)
     register_data(sub)
     register_index(sub, _load_model)
+    register_serve(sub, _load_model)
     return parser
 
 
