@@ -13,7 +13,6 @@ median of 3 passes after a warm-up, against the reference figures of ``../shared
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -23,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parity"))  # the shared test harness
 
 from harness import compare, run_case, write_published
-from rule import CASES, parity_dir, state_dict
+from rule import CASES, FIXTURE_CASES, case_data, case_dir, parity_dir, state_dict
 
 from openclap.convert import convert
 from openclap.factory import create_model
@@ -49,11 +47,9 @@ def parity(cases: list[str]) -> dict[str, dict[str, tuple[float, bool]]]:
     results = {}
     for case in cases:
         with tempfile.TemporaryDirectory() as tmp:
-            src = write_published(case, state_dict(root / case), Path(tmp))
+            src = write_published(case, state_dict(case_dir(case)), Path(tmp))
             model = convert(src, Path(tmp) / "openclap")
-            inputs = load_file(str(root / case / "inputs.safetensors"))
-            expected = load_file(str(root / case / "expected.safetensors"))
-            texts = json.loads((root / case / "inputs.json").read_text())["texts"]
+            inputs, expected, texts = case_data(case)
             results[case] = compare(case, run_case(model, case, inputs, expected, texts), expected)
         passed = sum(ok for _, ok in results[case].values())
         print(f"  {case}: {passed}/{len(results[case])} within tolerance", file=sys.stderr)
@@ -103,7 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    every = [*CASES, *FIXTURE_CASES]  # the shared cases, then this repository's fixtures
+    parser.add_argument("--cases", nargs="+", default=every, choices=every)
     parser.add_argument("--skip-parity", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--threads", type=int, default=2)

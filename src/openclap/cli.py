@@ -296,8 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
         "music_*.pt) or Hugging Face (laion/clap-htsat-*) weights into an openclap folder "
         "(or a YAMNet export of recipes/default_model/yamnet_export.py into yamnet-minilm with untrained "
         "projections, a start for training) "
-        "(model.safetensors + config.json). Legacy files are read with "
-        "torch.load(weights_only=True); a file that needs arbitrary unpickling is refused.",
+        "(model.safetensors + config.json). Legacy .pth/.pt/.bin files are read only by torch's "
+        "weights-only unpickler (tensors, plain values, numpy scalars/arrays); pickle protocols 3-5 are "
+        "first rewritten into protocol 2 by parsing alone. A file that needs any other class or "
+        "function is refused without running it.",
     )
     p.add_argument("src", help="published checkpoint file (.pth/.pt/.safetensors/.bin) or HF folder")
     p.add_argument("dst", help="output openclap checkpoint folder")

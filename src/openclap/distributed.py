@@ -149,14 +149,6 @@ def all_gather_no_grad(tensor: torch.Tensor, keep_local_grad: bool = True) -> to
     return torch.cat(out, dim=0)
 
 
-def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
-    """Mean over ranks (a detached copy); identity in a single process."""
-    out = tensor.detach().clone()
-    if is_distributed():
-        dist.all_reduce(out)
-        out /= dist.get_world_size()
-    return out
-
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum over ranks (a detached copy); identity in a single process."""
@@ -175,14 +167,6 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
-def all_gather_objects(obj: Any) -> list[Any]:
-    """One picklable object from every rank, in rank order."""
-    if not is_distributed():
-        return [obj]
-    out: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, obj)
-    return out
-
 
 def broadcast_tensors(tensors: Sequence[torch.Tensor], src: int = 0) -> None:
     """Overwrite ``tensors`` in place with ``src``'s values (e.g. BatchNorm running statistics)."""
@@ -200,9 +184,3 @@ def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
 
     ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=True)
-
-
-def unwrap(module: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel wrapper (or ``module`` itself)."""
-    inner = getattr(module, "module", None)
-    return inner if isinstance(inner, nn.Module) else module

@@ -45,9 +45,12 @@ def test_zeroshot_reports_metrics_failures_and_uses_cache(model, clips: Path, tm
         batch_size=8, progress=False, cache_dir=tmp_path / "cache", model_id="tiny-test:fixture"
     )
     first = run_zeroshot(model, ds, options=cached, task="toy")
-    assert first["protocol"] == "zeroshot" and first["metric"] == "accuracy" and 0 <= first["value"] <= 1
+    assert first["protocol"] == "zeroshot" and first["metric"] == "accuracy"
     assert first["n_items"] == 8 and first["n_failed"] == 1 and "broken.wav" in first["errors"][0]
     assert len(first["confusion_matrix"]) == 2 and first["prompt_names"] == ["high", "low"]
+    # the value itself is recomputed by hand in test_eval_known_answers.py; here it must match its matrix
+    confusion = first["confusion_matrix"]
+    assert first["value"] == pytest.approx((confusion[0][0] + confusion[1][1]) / 8)
     assert first["templates"] == ["This is a sound of {}."]
     second = run_zeroshot(model, ds, options=cached, task="toy")
     assert second["n_cached"] == 8 and second["value"] == first["value"]
@@ -65,7 +68,8 @@ def test_retrieval_and_linear_probe(model, clips: Path) -> None:
     result = run_retrieval(model, caps, options=QUIET)
     assert result["n_items"] == 8 and result["n_captions"] == 8 and result["metric"] == "T2A R@1"
     assert set(result["retrieval"]) == {"text_to_audio", "audio_to_text"}
-    assert 0 <= result["retrieval"]["audio_to_text"]["map10"] <= 1
+    a2t = result["retrieval"]["audio_to_text"]  # values recomputed by hand in test_eval_known_answers.py
+    assert a2t["r1"] <= a2t["map10"] <= a2t["r10"]  # one caption per clip: AP@10 = 1/rank when rank <= 10
     labels = get_dataset("csv", clips / "labels.csv", label_column="label")
     probe = run_linear_probe(model, labels, split="folds", c_grid=(1.0,), options=QUIET)
     same = run_eval(

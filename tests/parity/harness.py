@@ -17,7 +17,8 @@ from openclap.audio.fusion import fusion_mel, num_frames, prepare_fusion, quanti
 from openclap.model import ClapModel
 
 FAMILY = {"msclap-2022": "msclap", "msclap-2023": "msclap", "laion-htsat-tiny-unfused": "laion",
-          "laion-htsat-tiny-fusion": "laion", "hf-clap": "hf"}
+          "laion-htsat-tiny-fusion": "laion", "hf-clap": "hf", "hf-clap-htsat-fused": "hf",
+          "laion-htsat-base": "laion"}
 EXACT = ("audio_input", "longer", "is_longer", "chunk_starts", "logit_scale", "logit_scale_exp",
          "logit_scale_a", "logit_scale_t")
 NOT_REPRODUCED = {  # expected tensors that record a random draw openclap deliberately does not make
@@ -80,14 +81,16 @@ def run_case(model: ClapModel, case: str, inputs: dict[str, torch.Tensor],
     cfg = model.config.audio
     encoder = model.audio_encoder
     out: dict[str, torch.Tensor] = {}
-    longer = None
-    if case == "laion-htsat-tiny-fusion":
-        batch = prepare_fusion(clips, cfg, rng=np.random.RandomState(4242))  # LAION's seeded draws
+    longer = stored_mel = None
+    if model.config.audio_encoder.params.get("fusion", False):
+        batch = prepare_fusion(clips, cfg, rng=np.random.RandomState(4242))  # LAION's / HF's seeded draws
         mel, longer = fusion_mel(model.frontend, batch, num_frames(cfg.clip_samples, cfg.hop_length),
                                  antialias=cfg.fusion_shrink == "antialias")
-        out.update(chunk_starts=batch.chunk_starts, longer=longer, mel_fusion=mel.transpose(2, 3))
-        out["mel_full_clip2"] = model.frontend(quantize_int16(clips[2])[None])[0].T
-        stored_mel = expected["mel_fusion"].transpose(2, 3)
+        out.update(chunk_starts=batch.chunk_starts, longer=longer, is_longer=longer,
+                   mel_fusion=mel.transpose(2, 3))
+        if case == "laion-htsat-tiny-fusion":
+            out["mel_full_clip2"] = model.frontend(quantize_int16(clips[2])[None])[0].T
+            stored_mel = expected["mel_fusion"].transpose(2, 3)
     else:
         if case == "hf-clap":  # feed the samples of HF's recorded random crop
             starts = expected["crop_starts"].tolist()
@@ -98,7 +101,7 @@ def run_case(model: ClapModel, case: str, inputs: dict[str, torch.Tensor],
         mel = model.frontend(wave)
         key = "input_features" if case == "hf-clap" else "logmel"
         out[key] = mel.transpose(1, 2).unsqueeze(1)
-        stored_mel = expected[key][:, 0].transpose(1, 2)
+        stored_mel = expected[key][:, 0].transpose(1, 2) if key in expected else None
         if case != "hf-clap":
             out["audio_input"] = wave
         if case.startswith("laion"):
@@ -107,12 +110,14 @@ def run_case(model: ClapModel, case: str, inputs: dict[str, torch.Tensor],
     out["audio_pooled"] = features["embedding"] if features else encoder(mel)
     if "clipwise_output" in expected:
         out["clipwise_output"] = features["clipwise_output"] if features else encoder.clipwise(mel)
-    stored = encoder.forward_features(stored_mel, longer) if features else None
-    out["stored_audio_pooled"] = stored["embedding"] if stored else encoder(stored_mel)
-    if "clipwise_output" in expected:
-        out["stored_clipwise_output"] = stored["clipwise_output"] if stored else encoder.clipwise(stored_mel)
     out["audio_proj"] = model.audio_projection(out["audio_pooled"])
-    out["stored_audio_proj"] = model.audio_projection(out["stored_audio_pooled"])
+    if stored_mel is not None:  # the reference's own network input, when the case stores it
+        stored = encoder.forward_features(stored_mel, longer) if features else None
+        out["stored_audio_pooled"] = stored["embedding"] if stored else encoder(stored_mel)
+        if "clipwise_output" in expected:
+            clipwise = stored["clipwise_output"] if stored else encoder.clipwise(stored_mel)
+            out["stored_clipwise_output"] = clipwise
+        out["stored_audio_proj"] = model.audio_projection(out["stored_audio_pooled"])
     out["text_pooled"] = model.text_features(_tokens(inputs))
     out["text_proj"] = model.text_projection(out["text_pooled"])
     if case == "msclap-2022" and texts is not None:
@@ -125,13 +130,14 @@ def run_case(model: ClapModel, case: str, inputs: dict[str, torch.Tensor],
         return out
     audio, text = F.normalize(out["audio_proj"], dim=-1), F.normalize(out["text_proj"], dim=-1)
     out["audio_embeds"], out["text_embeds"] = audio, text
-    out["stored_audio_embeds"] = F.normalize(out["stored_audio_proj"], dim=-1)
+    if "stored_audio_proj" in out:
+        out["stored_audio_embeds"] = F.normalize(out["stored_audio_proj"], dim=-1)
     out["logit_scale_a"] = model.logit_scale.detach().clone()
     out["logit_scale_t"] = model.logit_scale_t.detach().clone()
     if case != "hf-clap":
         out["similarity"] = audio @ text.T
     out["logits_per_audio"] = model.logit_scale.exp() * audio @ text.T
-    if case == "hf-clap":
+    if FAMILY[case] == "hf":
         out["logits_per_text"] = model.logit_scale_t.exp() * text @ audio.T
     return out
 

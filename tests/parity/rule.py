@@ -56,22 +56,54 @@ def key_entries(case_dir: str | Path) -> list[dict[str, Any]]:
     return list(json.loads((Path(case_dir) / "keys.json").read_text()))
 
 
+FIXTURE_CASES = ("hf-clap-htsat-fused", "laion-htsat-base")  # made by benchmarks/parity_fixtures.py
+
+
+def case_dir(name: str) -> Path | None:
+    """A shared case under ``parity_dir()``, or one of this repository's ``tests/parity/fixtures``."""
+    if name in FIXTURE_CASES:
+        return Path(__file__).resolve().parent / "fixtures" / name
+    root = parity_dir()
+    return root / name if root is not None else None
+
+
+def case_data(name: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list[str]]:
+    """(inputs, expected outputs, texts) of a case; a fixture's inputs are a shared case's, named in its
+    ``inputs.json``."""
+    folder = case_dir(name)
+    if folder is None:
+        raise FileNotFoundError(f"parity case {name}: ../shared/parity not found")
+    info = json.loads((folder / "inputs.json").read_text())
+    source = folder
+    if "inputs" in info:
+        root = parity_dir()
+        if root is None:
+            raise FileNotFoundError(f"parity case {name} reads its inputs from ../shared/parity: not found")
+        source = root / Path(info["inputs"]).parent.name
+    inputs = load_file(str(source / "inputs.safetensors"))
+    return inputs, load_file(str(folder / "expected.safetensors")), list(info["texts"])
+
+
+def _entry_tensor(case: Path, e: dict[str, Any], files: dict[str, dict[str, torch.Tensor]]) -> torch.Tensor:
+    if e["kind"] == "seeded":
+        v = value(e.get("seed_key", e["name"]), tuple(e.get("seed_shape", e["shape"])))
+        return v[e["rows"][0] : e["rows"][1]] if "rows" in e else v
+    if "same_as" in e:  # a fixture's buffer: a bit-identical tensor of a shared case
+        other = case_dir(e["same_as"][0])
+        if other is None:
+            raise FileNotFoundError(f"{case.name} needs the shared parity case {e['same_as'][0]}")
+        target = next(x for x in key_entries(other) if x["name"] == e["same_as"][1])
+        return _entry_tensor(other, target, files.setdefault(str(other), {}))
+    if e["file"] not in files:
+        files[e["file"]] = load_file(str(case / e["file"]))
+    return files[e["file"]][e["tensor"]]
+
+
 def state_dict(case_dir: str | Path) -> dict[str, torch.Tensor]:
     """Rebuild the case's checkpoint state dict in the published key layout."""
-    case_dir = Path(case_dir)
-    files: dict[str, dict[str, torch.Tensor]] = {}
-    sd: dict[str, torch.Tensor] = {}
-    for e in key_entries(case_dir):
-        if e["kind"] == "seeded":
-            v = value(e.get("seed_key", e["name"]), tuple(e.get("seed_shape", e["shape"])))
-            if "rows" in e:
-                v = v[e["rows"][0] : e["rows"][1]]
-        else:
-            if e["file"] not in files:
-                files[e["file"]] = load_file(str(case_dir / e["file"]))
-            v = files[e["file"]][e["tensor"]]
-        sd[e["name"]] = v.contiguous()
-    return sd
+    case = Path(case_dir)
+    files: dict[str, Any] = {}
+    return {e["name"]: _entry_tensor(case, e, files).contiguous() for e in key_entries(case)}
 
 
 def tensor_sha256(t: torch.Tensor) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import pickle
 import re
-import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from torch import nn
 
 from openclap.audio.frontend import mel_filterbank
 from openclap.config import AudioFrontendConfig
+from openclap.convert import safe_pickle
 
 
 class ConversionError(ValueError):
@@ -43,37 +43,14 @@ def _numpy_globals() -> list[tuple[Callable[..., Any], str]]:
     return out
 
 
-def _allowed_globals() -> dict[str, Any]:
-    """torch's weights-only allowlist (tensors, storages, OrderedDict, ...) plus the numpy types above."""
-    from torch._weights_only_unpickler import _get_allowed_globals
-
-    allowed = dict(_get_allowed_globals())
-    allowed.update({name: obj for obj, name in _numpy_globals()})
-    return allowed
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only allowlisted globals: used for pickle protocols that torch's weights-only reader does
-    not parse (protocol 4 frames), with exactly the same allowlist."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        full = f"{module}.{name}"
-        allowed = _allowed_globals()
-        if full in allowed:
-            return allowed[full]
-        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {full} is not an allowed type")
-
-
-_restricted_pickle = types.ModuleType("openclap_restricted_pickle")
-_restricted_pickle.Unpickler = _RestrictedUnpickler  # type: ignore[attr-defined]
-_restricted_pickle.load = lambda f, **kw: _RestrictedUnpickler(f, **kw).load()  # type: ignore[attr-defined]
-
-
 def load_legacy(path: str | Path) -> Any:
-    """Read a ``.pth`` / ``.pt`` / ``.bin`` file with ``torch.load(weights_only=True)``.
+    """Read a ``.pth`` / ``.pt`` / ``.bin`` file with torch's weights-only unpickler.
 
     Only tensors, containers, plain Python values and numpy scalars/arrays are accepted; a file that
-    would need any other class or function (i.e. running code while unpickling) is refused.
+    would need any other class or function (i.e. running code while unpickling) is refused. Pickle
+    protocols above 2, whose opcodes that unpickler does not parse, are first rewritten into protocol 2
+    by ``safe_pickle`` (parsing only) and then read by the same unpickler: Python's general unpickler
+    never runs.
     """
     path = Path(path)
     if not path.is_file():
@@ -81,16 +58,22 @@ def load_legacy(path: str | Path) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Detected pickle protocol")
         try:
+            try:
+                with torch.serialization.safe_globals(_numpy_globals()):
+                    return torch.load(path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as err:
+                if "Unsupported operand" not in str(err):
+                    raise
+            # pickle protocol >= 3: rewritten to protocol 2 for the same weights-only unpickler
             with torch.serialization.safe_globals(_numpy_globals()):
-                return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            message = str(err)
-            if "Unsupported operand" not in message:
-                raise _refused(path, message) from None
-        try:  # pickle protocol >= 4: the same allowlist, Python's unpickler with find_class restricted
-            return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
+                return torch.load(path, map_location="cpu", weights_only=False, pickle_module=safe_pickle)
         except pickle.UnpicklingError as err:
             raise _refused(path, str(err)) from None
+        except (EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError,
+                MemoryError, OverflowError) as err:  # a malformed or hostile file, not a refused global
+            first = (str(err).strip().splitlines() or [""])[0]
+            problem = f"{type(err).__name__}: {first}"
+            raise ConversionError(f"{path}: not a readable checkpoint ({problem})") from None
 
 
 def _refused(path: Path, message: str) -> ConversionError:

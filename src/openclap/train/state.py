@@ -6,9 +6,14 @@ OUTPUT/checkpoints/step-00000120/   model.safetensors + config.json   (openclap 
                                     trainer.json     step, epoch, data position, best metric, run config
 OUTPUT/checkpoints/latest.json      {"folder": "step-00000120", "step": 120}
 ```
-A checkpoint folder is filled under a temporary name, fsynced, then renamed into place, and only then
-does ``latest.json`` (itself replaced atomically) point at it; a run killed at any instant leaves the
-previous checkpoint intact. ``train_state.pt`` holds only tensors, dicts, lists, numbers and strings
+A checkpoint folder is filled under a temporary name, its files and the folder fsynced, then renamed
+into place, and only then does ``latest.json`` (itself replaced atomically) point at it. Folders leave
+``step-*`` names only by an atomic rename to a hidden ``.del`` name before they are deleted (pruning, or a
+step saved again), so every ``step-*`` folder is complete; should ``latest.json`` name a folder that is
+gone (a kill while the same step was being saved again), ``latest_checkpoint`` takes the newest complete
+one. A run killed at any instant therefore resumes from a complete checkpoint;
+``tests/train/test_checkpoint_kill.py`` kills the trainer at each ``KILL_POINTS`` entry to show it.
+``train_state.pt`` holds only tensors, dicts, lists, numbers and strings
 and is read with ``torch.load(weights_only=True)``: nothing is unpickled.
 """
 
@@ -18,6 +23,7 @@ import json
 import os
 import random
 import shutil
+import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,30 @@ from openclap.checkpoint import atomic_write, load_weights, save_checkpoint
 LATEST = "latest.json"
 STATE_FILE = "train_state.pt"
 TRAINER_FILE = "trainer.json"
+COMPLETE = ("model.safetensors", "config.json", STATE_FILE, TRAINER_FILE)
+
+# Fault injection for the crash-safety tests: OPENCLAP_TEST_KILL_AT="point" or "point:N" SIGKILLs this
+# process the N-th time (default 1) it reaches ``point``; unset, the check is one dictionary lookup.
+KILL_ENV = "OPENCLAP_TEST_KILL_AT"
+KILL_POINTS = (
+    "checkpoint-between-files",  # the weights written into the temporary folder, train_state.pt not yet
+    "checkpoint-before-rename",  # the temporary folder complete and fsynced
+    "checkpoint-before-latest",  # renamed into place, latest.json still names the previous one
+    "checkpoint-replacing",  # the same step saved again: the old folder moved aside, the new not yet in
+    "prune-mid",  # an old folder moved aside for deletion and partly deleted
+)
+_kills_seen: dict[str, int] = {}
+
+
+def _kill_point(name: str) -> None:
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point == name:
+        _kills_seen[name] = _kills_seen.get(name, 0) + 1
+        if _kills_seen[name] == int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -114,21 +144,44 @@ def save_train_checkpoint(
     tmp = root / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(model, tmp, include_text=True, extra={"train_step": state.step})
+    _kill_point("checkpoint-between-files")
     payload = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()}
     if aux is not None:
         payload["aux"] = aux.state_dict()
     atomic_write(tmp / STATE_FILE, lambda p: torch.save(payload, p))
     trainer = {"state": state.to_dict(), **extra}
     atomic_write(tmp / TRAINER_FILE, lambda p: p.write_text(json.dumps(trainer, indent=1) + "\n"))
+    _fsync_dir(tmp)  # the renames of its files are durable before the folder is
+    _kill_point("checkpoint-before-rename")
     final = root / name
-    if final.exists():  # the same step saved by an earlier, interrupted attempt
-        shutil.rmtree(final)
+    if final.exists():  # the same step saved again (an interrupted attempt, or a resumed finished run)
+        os.replace(final, _trash(final))
+        _kill_point("checkpoint-replacing")
     os.replace(tmp, final)
     _fsync_dir(root)
+    _kill_point("checkpoint-before-latest")
     latest = json.dumps({"folder": name, "step": state.step}) + "\n"
     atomic_write(root / LATEST, lambda p: p.write_text(latest))
     prune_checkpoints(root, keep, protect=name)
     return final
+
+
+def _trash(folder: Path) -> Path:
+    """A hidden name for a folder about to be deleted: it stops being a ``step-*`` folder atomically."""
+    return folder.with_name(f".{folder.name}.del-{os.getpid()}")
+
+
+def _remove(folder: Path) -> None:
+    """Move a step folder out of the ``step-*`` names, then delete it."""
+    trash = _trash(folder)
+    os.replace(folder, trash)
+    for item in sorted(trash.iterdir()):
+        if item.is_dir():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink()
+        _kill_point("prune-mid")
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def prune_checkpoints(root: Path, keep: int, protect: str) -> None:
@@ -136,18 +189,27 @@ def prune_checkpoints(root: Path, keep: int, protect: str) -> None:
     steps = sorted(p for p in root.glob("step-*") if p.is_dir())
     for old in steps[: max(0, len(steps) - max(keep, 1))]:
         if old.name != protect:
-            shutil.rmtree(old, ignore_errors=True)
-    for stale in root.glob(".step-*.tmp-*"):
+            _remove(old)
+    for stale in [*root.glob(".step-*.tmp-*"), *root.glob(".step-*.del-*")]:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def is_complete(folder: Path) -> bool:
+    """A training checkpoint folder holding all of its files."""
+    return all((folder / name).is_file() for name in COMPLETE)
+
+
 def latest_checkpoint(root: str | os.PathLike[str]) -> Path | None:
-    """The folder named by ``latest.json``, or None when there is no complete checkpoint."""
-    pointer = Path(root) / LATEST
-    if not pointer.is_file():
-        return None
-    folder = Path(root) / json.loads(pointer.read_text())["folder"]
-    return folder if (folder / TRAINER_FILE).is_file() else None
+    """The folder named by ``latest.json``; if that one is incomplete or gone, the newest complete
+    ``step-*`` folder; None when there is no complete checkpoint."""
+    root = Path(root)
+    pointer = root / LATEST
+    if pointer.is_file():
+        folder = root / json.loads(pointer.read_text())["folder"]
+        if is_complete(folder):
+            return folder
+    complete = [p for p in sorted(root.glob("step-*"), reverse=True) if p.is_dir() and is_complete(p)]
+    return complete[0] if complete else None
 
 
 def load_train_checkpoint(
