@@ -135,3 +135,19 @@ def test_license_table_and_both_repo_layouts(tmp_path: Path) -> None:
         ("sounds_loon_[02-03]", "sounds_loon_03"), ("sounds_loon_[02-03]", "sounds_loon_04"),
         ("sounds_lava_cool", "sounds_lava_cool.2"), ("sounds_ar_burst_0[1-2]", "sounds_ar_burst_03"),
     )] == [True, False, True, False]  # fmt: skip
+
+
+def test_folder_credits_tables(tmp_path: Path) -> None:
+    """CDDA-Soundpacks' layout: a credits.md beside the sounds, plain file names, spelling variants."""
+    folder = tmp_path / "clone" / "sound" / "weather"
+    folder.mkdir(parents=True)
+    (folder / "credits.md").write_text(
+        "| File Name | Author | License | Link |\n|---|---|---|---|\n"
+        "| rain.ogg | a | **CC0 1.0** | x |\n| thunder.ogg | b | CC BY-3.0 | y |\n"
+        "| wind.ogg | c | Sampling Plus 1.0 | z |\n"
+    )
+    src = gits.GitSource("o/clone", "HEAD", r"\.ogg$", "folder-table:credits.md")
+    lookup = gits.license_lookup(src, tmp_path / "clone")
+    got = [lookup(f"sound/weather/{n}.ogg") for n in ("rain", "thunder", "wind", "hail")]
+    assert got == ["CC0", "CC BY 3.0", None, None]
+    assert lookup("sound/other/rain.ogg") is None  # a folder without credits: never used

@@ -23,7 +23,7 @@ from typing import Any
 from yamnet_captions import read_repo_file
 
 # licences the shipped corpus may use (an NC, ND or unknown licence never enters)
-_USABLE = re.compile(r"^(CC0|Public Domain|CC BY(-SA)? [1-4]\.0|CC BY(-SA)?|ODbL 1\.0 / DbCL 1\.0)$")
+_USABLE = re.compile(r"^(CC0|Public Domain|CC BY(-SA)?( [1-4]\.0)?|ODbL 1\.0 / DbCL 1\.0)$")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class GitSource:
     repo: str  # owner/name
     commit: str  # the commit read from a git directory (a clone is read as it is)
     include: str  # regex on the path inside the repository
-    license: str  # a fixed licence, or "table:<credits file>" for a per-file licence table
+    # a fixed licence; "table:<file>": one credits table for the repository; "folder-table:<file name>":
+    # a credits table in each sound's folder (see parse_license_table)
+    license: str
     hint: str = ""  # words added to every file's name when describing it (captions.py)
     exclude: str = r""
     cap_per_key: int = 40  # files per file-name concept, as for Debian sources
@@ -50,6 +52,14 @@ GIT_SOURCES: tuple[GitSource, ...] = (
         "a002ea8e3b254081101ebe5372bdfe4e473dce48",
         include=r"^sounds/sounds_[^/]+\.ogg$",
         license="table:sources.md",
+    ),
+    # Cataclysm: DDA's CC sound pack: doors, weather, engines, tools, glass, footsteps, guns; a credits.md
+    # table (file, author, licence, link) in every folder
+    GitSource(
+        "Fris0uman/CDDA-Soundpacks",
+        "88586bb600eae4b053a8928bddbd5371d0b1ecc6",
+        include=r"^sound/CC-Sounds/.+\.ogg$",
+        license="folder-table:credits.md",
     ),
     # the Donate-a-Cry corpus, cleaned: 457 recordings of crying babies, by the parent-reported reason
     GitSource(
@@ -110,9 +120,12 @@ def iter_files(path: Path, commit: str, include: re.Pattern[str]) -> Iterator[tu
 
 
 def normalise_license(text: str) -> str:
-    """ "CC BY 3.0   " -> "CC BY 3.0"; "Creative Commons 0" -> "CC0"."""
-    t = re.sub(r"\s+", " ", text).strip()
-    return {"Creative Commons 0": "CC0", "Public domain": "Public Domain"}.get(t, t)
+    """Spelling variants: "**CC0 1.0**", "CC 0", "Creative Commons 0" -> "CC0"; "CC-BY" -> "CC BY"."""
+    t = re.sub(r"\s+", " ", text.replace("*", "")).strip()
+    t = re.sub(r"^CC BY-(\d)", r"CC BY \1", re.sub(r"^CC-BY", "CC BY", t))
+    if re.fullmatch(r"CC ?0( 1\.0)?|Creative Commons 0", t):
+        return "CC0"
+    return {"Public domain": "Public Domain"}.get(t, t)
 
 
 def usable(licence: str) -> bool:
@@ -123,7 +136,8 @@ def parse_license_table(markdown: str) -> list[tuple[str, str]]:
     """(file-name glob, licence) rows of a credits table such as mod-sounds' sources.md.
 
     A table's header names the file prefix ("Filename (sounds_node_) / Source"); each row's first cell
-    is ``[glob][ref]`` or ``[glob]``; the licence is the column headed "License".
+    is ``[glob][ref]`` or ``[glob]`` (or a plain file name, as in CDDA-Soundpacks' per-folder credits.md);
+    the licence is the column headed "License".
     """
     rows: list[tuple[str, str]] = []
     prefix, col = "", -1
@@ -131,14 +145,15 @@ def parse_license_table(markdown: str) -> list[tuple[str, str]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
         if not cells:
             continue
-        if cells[0].lower().startswith("filename"):
+        if cells[0].lower().replace(" ", "").startswith("filename"):
             m = re.search(r"\((\w+)\)", cells[0])
             prefix = m.group(1) if m else ""
             col = next((i for i, c in enumerate(cells) if c.lower() == "license"), -1)
             continue
-        m = re.match(r"^\[(.+?)\](?:\[[^\]]*\])?(\*?)$", cells[0])
-        if m and 0 <= col < len(cells):
-            rows.append((prefix + m.group(1) + m.group(2), normalise_license(cells[col])))
+        m = re.match(r"^\[(.+?)\](?:\[[^\]]*\])?(\*?)$", cells[0]) or re.match(r"^([\w.-]+)()$", cells[0])
+        if m and 0 <= col < len(cells) and not set(m.group(1)) <= set("-"):
+            glob = re.sub(r"\.(ogg|wav|flac|mp3)$", "", m.group(1), flags=re.IGNORECASE)
+            rows.append((prefix + glob + m.group(2), normalise_license(cells[col])))
     return rows
 
 
@@ -160,18 +175,34 @@ def glob_regex(glob: str) -> re.Pattern[str]:
 
 def license_lookup(src: GitSource, path: Path) -> Callable[[str], str | None]:
     """A function from a file's path to its licence, or None where it has none usable."""
+    if src.license.startswith("folder-table:"):
+        tables: dict[str, list[tuple[str, str]]] = {}
+
+        def table_of(rel: str) -> list[tuple[str, str]]:
+            folder = rel.rsplit("/", 1)[0]
+            if folder not in tables:
+                try:
+                    text = read_repo_file(path, f"{folder}/{src.license[13:]}", src.commit).decode(
+                        "utf-8", "replace"
+                    )
+                except FileNotFoundError:
+                    text = ""
+                tables[folder] = parse_license_table(text)
+            return tables[folder]
+
+        return lambda rel: _licence_in(table_of(rel), rel)
     if not src.license.startswith("table:"):
         return lambda rel: src.license if usable(src.license) else None
-    table = parse_license_table(read_repo_file(path, src.license[6:]).decode("utf-8", "replace"))
+    table = parse_license_table(read_repo_file(path, src.license[6:], src.commit).decode("utf-8", "replace"))
+    return lambda rel: _licence_in(table, rel)
 
-    def lookup(rel: str) -> str | None:
-        stem = re.sub(r"\.[A-Za-z0-9]+$", "", rel.rsplit("/", 1)[-1])
-        for glob, licence in table:
-            if glob_regex(glob).fullmatch(stem):
-                return licence if usable(licence) else None
-        return None
 
-    return lookup
+def _licence_in(table: list[tuple[str, str]], rel: str) -> str | None:
+    stem = re.sub(r"\.[A-Za-z0-9]+$", "", rel.rsplit("/", 1)[-1])
+    for glob, licence in table:
+        if glob_regex(glob).fullmatch(stem):
+            return licence if usable(licence) else None
+    return None
 
 
 def extract(src: GitSource, path: Path, ex: Any, audio_ext: tuple[str, ...]) -> str:

@@ -60,12 +60,12 @@ class SoundClass:
         return {w for p in self.phrases for w in _WORD.findall(p.lower())}
 
 
-def read_repo_file(repo: Path, rel: str) -> bytes:
-    """A file of a plain clone (``repo/rel``) or of a bare git directory (``git show HEAD:rel``)."""
+def read_repo_file(repo: Path, rel: str, rev: str = "HEAD") -> bytes:
+    """A file of a plain clone (``repo/rel``) or of a bare git directory (``git show REV:rel``)."""
     if (repo / rel).is_file():
         return (repo / rel).read_bytes()
     proc = subprocess.run(
-        ["git", "--git-dir", str(repo), "show", f"HEAD:{rel}"], capture_output=True, check=False
+        ["git", "--git-dir", str(repo), "show", f"{rev}:{rel}"], capture_output=True, check=False
     )
     if proc.returncode != 0:
         raise FileNotFoundError(f"{repo}: no {rel} (neither a clone holding it nor a git dir)")
