@@ -151,3 +151,22 @@ def test_folder_credits_tables(tmp_path: Path) -> None:
     got = [lookup(f"sound/weather/{n}.ogg") for n in ("rain", "thunder", "wind", "hail")]
     assert got == ["CC0", "CC BY 3.0", None, None]
     assert lookup("sound/other/rain.ogg") is None  # a folder without credits: never used
+
+
+def test_manifest_rows_from_names_and_yamnet(classes: list, scores: list[np.ndarray]) -> None:
+    """prepare_data's per-clip rule: a named clip keeps its description, an unnamed one gets YAMNet's
+    classes unless it only hears speech or music, a voice line stays out."""
+    prep = load_recipe("prepare_data")
+    tags = prep.YamnetTags({"/speech.flac": scores[0], "/siren.flac": scores[2]}, classes, threshold=0.1)
+    voice = re.compile(r"/voices/")
+
+    def rec(orig: str) -> dict:
+        return {"orig": orig, "hint": ""}
+
+    desc, labels, found = prep.describe_record("gh-x", rec("x/sfx/dog_bark.ogg"), "/siren.flac", voice, tags)
+    assert desc.phrases and "dog" in labels[0] and len(found) == 2
+    desc, labels, found = prep.describe_record("gh-x", rec("x/sfx/k3z9.ogg"), "/siren.flac", voice, tags)
+    assert not desc.phrases and labels == ["siren police car", "siren fire engine"]
+    assert prep.describe_record("gh-x", rec("x/sfx/k3z9.ogg"), "/speech.flac", voice, tags) is None
+    assert prep.describe_record("gh-x", rec("x/sfx/k3z9.ogg"), "/unscored.flac", voice, tags) is None
+    assert prep.describe_record("gh-x", rec("x/voices/k3z9.ogg"), "/siren.flac", voice, tags) is None
