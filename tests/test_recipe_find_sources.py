@@ -44,3 +44,18 @@ def test_main_prints_a_table_from_a_local_index(tmp_path: Path, capsys: pytest.C
     assert find.main(["--contents", str(index), "--keywords", "door", "--top", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and out[0].split()[:5] == ["a-data", "1", "audio", "1", "hits"]
+
+
+def test_repo_folders_are_ranked_like_packages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "sounds"
+    for rel in ("amb/birds/bird1.ogg", "amb/birds/bird2.ogg", "amb/birds/notes.txt", "steps/grass1.ogg"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_bytes(b"")
+    (repo / ".git").mkdir()
+    (repo / ".git" / "x.ogg").write_bytes(b"")  # git's own files are not the repository's
+    assert find.main(["--repo", str(repo), "--keywords", "bird"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:4] for line in lines] == [
+        ["sounds:amb/birds", "2", "audio", "2"],
+        ["sounds:steps", "1", "audio", "0"],
+    ]

@@ -7,10 +7,14 @@ many of those have a name matching ``--keywords``, with example names: the way t
 sources of ``prepare_data.py`` (scratch, qabcs-data, ...) were found. Audio inside archives (zip, pk3)
 is not visible in the index.
 
+``--repo`` ranks the folders of GitHub repositories instead (a fetch mirror's git dir or a plain clone;
+see git_sources.py), the way the GitHub sources were sized; their licences still have to be read.
+
 Usage:
     .venv/bin/python recipes/default_model/find_sources.py --contents /tmp/Contents-all.gz
     .venv/bin/python recipes/default_model/find_sources.py --download /tmp/Contents-all.gz \\
         --keywords "sneez|cough|baby|snor|toilet|vacuum" --top 30
+    .venv/bin/python recipes/default_model/find_sources.py --repo /work/.mirror/AntumMT+mod-sounds/repo
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import re
+import sys
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 AUDIO = re.compile(r"\.(wav|ogg|oga|flac|mp3|opus)$", re.IGNORECASE)
 DEFAULT_URL = "http://deb.debian.org/debian/dists/bookworm/main/Contents-all.gz"
@@ -53,6 +60,16 @@ def rank(
     return [(p, total[p], len(hits[p]), hits[p][:5]) for p in order]
 
 
+def repo_audio_files(repo: Path) -> Iterable[tuple[str, str]]:
+    """(path, "<repo>:<folder>") for every audio file of a repository, to rank folders like packages."""
+    from git_sources import list_files
+
+    name = repo.parent.name if repo.name == "repo" else repo.name
+    for path in list_files(repo):
+        if AUDIO.search(path):
+            yield path, f"{name}:{path.rsplit('/', 1)[0] if '/' in path else '.'}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--contents", type=Path, help="a local Contents-*.gz file")
@@ -60,13 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", default=DEFAULT_URL, help="Contents index to fetch with --download")
     ap.add_argument("--keywords", default="", help="regular expression matched against file names")
     ap.add_argument("--top", type=int, default=40, help="packages to print (default: 40)")
+    ap.add_argument("--repo", type=Path, nargs="+", help="rank the folders of these GitHub repositories")
     args = ap.parse_args(argv)
+    keywords = re.compile(args.keywords, re.IGNORECASE) if args.keywords else None
+    if args.repo:
+        files = [f for repo in args.repo for f in repo_audio_files(repo)]
+        for folder, total, n_hits, examples in rank(files, keywords)[: args.top]:
+            print(f"{folder:60s} {total:6d} audio  {n_hits:5d} hits  {' '.join(examples)}")
+        return 0
     if args.download is not None:
         urllib.request.urlretrieve(args.url, args.download)
         args.contents = args.download
     if args.contents is None:
-        ap.error("give --contents FILE or --download PATH")
-    keywords = re.compile(args.keywords, re.IGNORECASE) if args.keywords else None
+        ap.error("give --contents FILE, --download PATH or --repo DIR")
     with gzip.open(args.contents, "rt", encoding="utf-8", errors="replace") as fh:
         table = rank(audio_files(fh), keywords)
     for package, total, n_hits, examples in table[: args.top]:

@@ -91,26 +91,36 @@ def is_git_dir(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir()
 
 
-def iter_files(path: Path, commit: str, include: re.Pattern[str]) -> Iterator[tuple[str, bytes]]:
-    """(path inside the repository, bytes) of the matching files, in path order."""
+def list_files(path: Path, commit: str = "HEAD") -> list[str]:
+    """Every file's path inside the repository (a git dir at ``commit``; a clone's work tree as it is)."""
     if not is_git_dir(path):
-        for dirpath, _, files in os.walk(path):
-            for fn in files:
-                rel = os.path.relpath(os.path.join(dirpath, fn), path).replace(os.sep, "/")
-                if not rel.startswith(".git/") and include.search(rel):
-                    yield rel, Path(dirpath, fn).read_bytes()
-        return
+        out = []
+        for dirpath, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            out += [os.path.relpath(os.path.join(dirpath, f), path).replace(os.sep, "/") for f in files]
+        return sorted(out)
     names = subprocess.run(
         ["git", "--git-dir", str(path), "ls-tree", "-r", "-z", "--name-only", commit],
-        capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    wanted = sorted(n for n in names if n and include.search(n))
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return sorted(n for n in names.split("\0") if n)
+
+
+def iter_files(path: Path, commit: str, include: re.Pattern[str]) -> Iterator[tuple[str, bytes]]:
+    """(path inside the repository, bytes) of the matching files, in path order."""
+    wanted = [n for n in list_files(path, commit) if include.search(n)]
+    if not is_git_dir(path):
+        for rel in wanted:
+            yield rel, (path / rel).read_bytes()
+        return
     if not wanted:
         return
     tar = subprocess.run(
         ["git", "--git-dir", str(path), "archive", "--format=tar", commit, "--", *wanted],
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        check=True,
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
         members = sorted((m for m in tf.getmembers() if m.isfile()), key=lambda m: m.name)
         for m in members:
