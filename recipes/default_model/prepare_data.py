@@ -12,14 +12,13 @@ The held-out sets (ESC-50 fold 4, AudioCaps-demo) are never read.
 
 Steps per source: stream the package's data tarball (``dpkg-deb --fsys-tarfile``), keep audio files
 (also inside zip/pk3/wz archives, Qt .rcc resource bundles and the OpenSFX .cat bundle) outside voice
-folders, named or not (see captions.py; an unnamed clip waits for YAMNet's words), decode them with soundfile, mix to mono, resample to at most
-32 kHz, cut to at most 10 s (long files give up to 6 evenly spaced 10 s segments), drop clips under
-0.3 s or quieter than -60 dBFS RMS and exact duplicates, and write 16-bit FLAC to
-OUT/audio/<source>/.  Each finished source leaves OUT/parts/<source>.jsonl, so a rerun skips it.
-Finally captions are written (captions.py; with OUT/yamnet_teacher.npz also yamnet_captions.py),
-duplicates across sources removed, and
-OUT/manifest.jsonl, OUT/sources.json and OUT/README.md written; an ESC-50 keyword coverage table is
-printed for planning.
+folders, named or not (see captions.py; an unnamed clip waits for YAMNet's words), decode them with
+soundfile, mix to mono, resample to at most 32 kHz, cut to at most 10 s (long files give up to 6 evenly
+spaced 10 s segments), drop clips under 0.3 s or quieter than -60 dBFS RMS and exact duplicates, and
+write 16-bit FLAC to OUT/audio/<source>/.  Each finished source leaves OUT/parts/<source>.jsonl, so a
+rerun skips it.  Finally captions are written (captions.py; with OUT/yamnet_teacher.npz also
+yamnet_captions.py), duplicates across sources removed, and OUT/manifest.jsonl, OUT/sources.json and
+OUT/README.md written; an ESC-50 keyword coverage table is printed for planning.
 """
 
 from __future__ import annotations
