@@ -878,6 +878,12 @@ class YamnetTags:
         row = self.scores.get(audio)
         return [] if row is None else yc.confident(row, self.classes, self.threshold)
 
+    def agreeing(self, found: list[yc.SoundClass], desc: cap.Description) -> list[yc.SoundClass]:
+        """The classes that a named clip's description confirms (the name stays the stronger signal)."""
+        text = " ".join(desc.labels + [p for group in desc.phrases for p in group])
+        by_mid = {c.mid: c for c in self.classes}
+        return [c for c in found if yc.agrees([c], text, by_mid)]
+
 
 def load_yamnet_tags(out: Path, repos: Path) -> YamnetTags | None:
     """The tags when ``yamnet_teacher.py --extracted`` has run; the ontology from ``repos`` when there."""
@@ -929,7 +935,7 @@ def describe_record(
         return cap.Description(labels=labels, key="yamnet:" + found[0].mid), labels, found
     if in_voice and not NONSPEECH_LABELS.intersection(d.labels):
         return None
-    return d, d.labels, found
+    return d, d.labels, tags.agreeing(found, d) if tags is not None else found
 
 
 def build_manifest(out: Path, repos: Path = Path("/work/.mirror")) -> list[dict[str, object]]:

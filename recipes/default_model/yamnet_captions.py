@@ -11,8 +11,9 @@ scores (``yamnet_teacher.py --extracted`` scores every extracted clip, named or 
   also confident (the more specific word wins: "bark" over "dog" over "animal"), and keeps the best two.
 - ``yamnet_captions`` writes captions from those classes: noun phrases from the names and one caption from
   the ontology's description. ``merge_captions`` keeps the file-name captions first (the stronger signal)
-  and appends YAMNet's; a clip with no usable name gets YAMNet's alone, unless all it hears is speech or
-  music (game voice lines and music loops, which the corpus leaves out).
+  and appends YAMNet's (prepare_data passes only the classes its name confirms, see ``agrees``); a clip
+  with no usable name gets YAMNet's alone, unless all it hears is speech or music (game voice lines and
+  music loops, which the corpus leaves out).
 - ``choose_threshold`` picks the threshold on the corpus's own validation split: on the val clips that have
   a file-name description, the threshold that maximises agreeing minus disagreeing clips, where a clip
   agrees when a word of a confident class (or of its ancestors) occurs in its file-name captions.
