@@ -175,3 +175,27 @@ def test_manifest_rows_from_names_and_yamnet(classes: list, scores: list[np.ndar
     assert prep.describe_record("gh-x", rec("x/sfx/k3z9.ogg"), "/speech.flac", voice, tags) is None
     assert prep.describe_record("gh-x", rec("x/sfx/k3z9.ogg"), "/unscored.flac", voice, tags) is None
     assert prep.describe_record("gh-x", rec("x/voices/k3z9.ogg"), "/siren.flac", voice, tags) is None
+
+
+def test_event_credits() -> None:
+    """Dynamic Surroundings' layout: credits per sound event, files per event in sounds.json."""
+    credits = """*dsurround:crow*
+<ul><li>S: <a href="x">Crow</a> by y | License: Creative Commons 0</li></ul>
+*dsurround:thunder / dsurround:fs.thunder_far*
+<li>S: a | License: Creative Commons 0</li>
+<li>S: b | License: Attribution</li>
+*dsurround:owl*
+<li>S: c | License: Attribution Noncommercial</li>
+"""
+    sounds = {
+        "crow": {"sounds": ["dsurround:ambient/crow1"]},
+        "thunder": {"sounds": [{"name": "dsurround:ambient/thunder1", "stream": True}]},
+        "thunder_far": {"sounds": ["dsurround:ambient/thunder1"]},
+        "owl": {"sounds": ["dsurround:ambient/owl1"]},
+        "steps": {"sounds": ["dsurround:steps/grass1"]},
+    }
+    got = gits.event_licences(credits, sounds, "assets")
+    assert got == {
+        "assets/sounds/ambient/crow1.ogg": "CC0",
+        "assets/sounds/ambient/thunder1.ogg": "CC BY + CC0",
+    }

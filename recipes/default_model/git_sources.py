@@ -10,6 +10,7 @@ unknown or missing is never used.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -60,6 +61,15 @@ GIT_SOURCES: tuple[GitSource, ...] = (
         "88586bb600eae4b053a8928bddbd5371d0b1ecc6",
         include=r"^sound/CC-Sounds/.+\.ogg$",
         license="folder-table:credits.md",
+    ),
+    # Dynamic Surroundings' ambient recordings (birds, crows, rooster, dog barks, frogs, crickets, thunder,
+    # ...): CREDITS.md credits sound events, sounds.json lists each event's files; only files whose every
+    # crediting event lists usable licences are taken (the 120 uncredited events, footsteps mostly, never)
+    GitSource(
+        "OreCruncher/DynamicSurroundings",
+        "93040490bef8591a99c25aa154098a97ab271edd",
+        include=r"^src/main/resources/assets/dsurround/sounds/ambient/.+\.ogg$",
+        license="events:CREDITS.md|src/main/resources/assets/dsurround/sounds.json",
     ),
     # the Donate-a-Cry corpus, cleaned: 457 recordings of crying babies, by the parent-reported reason
     GitSource(
@@ -201,10 +211,47 @@ def license_lookup(src: GitSource, path: Path) -> Callable[[str], str | None]:
             return tables[folder]
 
         return lambda rel: _licence_in(table_of(rel), rel)
+    if src.license.startswith("events:"):
+        credits, sounds = src.license[7:].split("|")
+        read = lambda rel: read_repo_file(path, rel, src.commit).decode("utf-8", "replace")  # noqa: E731
+        by_file = event_licences(read(credits), json.loads(read(sounds)), sounds.rsplit("/", 1)[0])
+        return lambda rel: by_file.get(rel)
     if not src.license.startswith("table:"):
         return lambda rel: src.license if usable(src.license) else None
     table = parse_license_table(read_repo_file(path, src.license[6:], src.commit).decode("utf-8", "replace"))
     return lambda rel: _licence_in(table, rel)
+
+
+def event_licences(credits: str, sounds: dict, assets: str) -> dict[str, str]:
+    """File -> licence from event credits (Dynamic Surroundings' CREDITS.md: ``*dsurround:a / dsurround:b*``
+    headings, each followed by ``License: ...`` lines) and a Minecraft ``sounds.json`` (event -> files under
+    ``assets/sounds``); a file is usable when every licence of every event crediting it is."""
+    per_event: dict[str, list[str]] = {}
+    events: list[str] = []
+    for line in credits.splitlines():
+        head = re.fullmatch(r"\*(dsurround:[^*]+)\*", line.strip())
+        if head:
+            events = [
+                e.strip().removeprefix("dsurround:").removeprefix("fs.") for e in head.group(1).split("/")
+            ]
+        for lic in re.findall(r"License: ([^<]+)", line):
+            for ev in events:
+                per_event.setdefault(ev, []).append(_credit_licence(lic))
+    per_file: dict[str, set[str]] = {}
+    for ev, entry in sounds.items():
+        for snd in entry.get("sounds", []):
+            name = (snd["name"] if isinstance(snd, dict) else snd).split(":", 1)[-1]
+            rel = f"{assets}/sounds/{name}.ogg"
+            per_file.setdefault(rel, set()).update(per_event.get(ev, ["none"]))
+    return {rel: " + ".join(sorted(lics)) for rel, lics in per_file.items() if all(map(usable, lics))}
+
+
+def _credit_licence(text: str) -> str:
+    t = normalise_license(text)
+    if re.search(r"non-?commercial", t, re.IGNORECASE):
+        return "CC BY-NC"
+    m = re.fullmatch(r"(Creative Commons )?Attributions?( (\d\.\d))?( Unported)?", t)
+    return ("CC BY" + (f" {m.group(3)}" if m.group(3) else "")) if m else t
 
 
 def _licence_in(table: list[tuple[str, str]], rel: str) -> str | None:
