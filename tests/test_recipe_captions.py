@@ -50,6 +50,7 @@ def test_describe_everyday_sounds() -> None:
     assert _first("minetest/sounds/default_break_glass.1.ogg") == "glass breaking"
     assert _first("flightgear/Sounds/helicopter.wav") == "a helicopter flying"
     assert _first("tuxpaint/stamps/household/vacuum_cleaner.ogg") == "a vacuum cleaner running"
+    assert _first("DynamicSurroundings/sounds/ambient/frog/bullfrog1.ogg") == "frogs croaking"  # not a bull
 
 
 def test_footsteps_take_the_surface_from_file_or_folder() -> None:

@@ -293,6 +293,8 @@ JARGON: dict[str, str] = {
     "cows": "cow",
     "moo": "cow",
     "bull": "cow",
+    "bullfrog": "frog",
+    "bullfrogs": "frog",
     "ox": "cow",
     "bison": "cow",
     "dogs": "dog",
