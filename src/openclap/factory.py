@@ -13,7 +13,8 @@ from openclap.checkpoint import load_weights, read_config, read_metadata
 from openclap.config import ClapConfig
 from openclap.device import pick_device
 from openclap.model import ClapModel
-from openclap.registry import get_config
+from openclap.hub.registry import find_entry
+from openclap.registry import get_config, list_models
 
 
 def bundled_weights(name: str) -> Path | None:
@@ -34,7 +35,12 @@ def create_model(
     - ``checkpoint`` (an openclap folder or ``.safetensors``): its embedded config is used unless
       ``name_or_config`` is given, and its weights are loaded strictly. A published checkpoint (msclap
       ``.pth``, LAION ``.pt``, a Hugging Face folder) is converted on the fly (``openclap.convert``).
-    - Otherwise a registered name loads the weights bundled with the package when they exist and
+    - A published model's name (``openclap.hub.list_pretrained()``: ``msclap-2023``, ``laion-630k``,
+      ``laion/clap-htsat-unfused``, ...) with ``pretrained`` true loads its published weights: fetched,
+      checked and converted on first use, then read from the cache (``openclap pull NAME`` does it ahead).
+      Weights that cannot be had raise ``WeightsNotFoundError`` naming ``openclap pull NAME``: never
+      random weights in their place. ``pretrained=False`` builds the model untrained, on purpose.
+    - Another registered name loads the weights bundled with the package when they exist and
       ``pretrained`` is true; without them the audio side is freshly initialised (see
       ``has_trained_weights``).
     - ``tokenizer``: a local folder with the text tokenizer files, replacing the config's (needed for
@@ -54,6 +60,11 @@ def create_model(
         external_text = read_metadata(checkpoint).get("text_weights") == "external"
         model = ClapModel(config, load_text_weights=external_text)
         load_weights(model, checkpoint)
+    elif pretrained and isinstance(name_or_config, str) and find_entry(name_or_config) is not None:
+        from openclap.hub.pretrained import resolve_checkpoint
+
+        folder = resolve_checkpoint(find_entry(name_or_config))  # type: ignore[arg-type]
+        return create_model(None, checkpoint=folder, device=device, tokenizer=tokenizer)
     else:
         config = _with_tokenizer(
             _as_config(name_or_config if name_or_config is not None else "openclap-small"), tokenizer
@@ -68,11 +79,15 @@ def create_model(
 
 
 def has_trained_weights(name: str) -> bool:
-    return bundled_weights(name) is not None
+    """True when ``create_model(name)`` gives trained weights: bundled ones, or a published model's."""
+    return bundled_weights(name) is not None or find_entry(name) is not None
 
 
 def _as_config(value: str | ClapConfig) -> ClapConfig:
-    return value if isinstance(value, ClapConfig) else get_config(value)
+    if isinstance(value, ClapConfig):
+        return value
+    entry = find_entry(value)
+    return get_config(entry.config if entry is not None and value not in list_models() else value)
 
 
 def _with_tokenizer(config: ClapConfig, tokenizer: str | None) -> ClapConfig:
