@@ -22,6 +22,11 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--checkpoint", default=None, help="openclap checkpoint folder or .safetensors file")
     parser.add_argument(
+        "--untrained",
+        action="store_true",
+        help="build --model without its published or bundled weights (random init), on purpose",
+    )
+    parser.add_argument(
         "--tokenizer",
         default=None,
         help="local folder with the text tokenizer files, for published models whose "
@@ -65,12 +70,14 @@ def _load_model(args: argparse.Namespace):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = create_model(args.model, checkpoint=args.checkpoint, device=args.device, tokenizer=args.tokenizer)
-    if args.checkpoint is None and not has_trained_weights(model.config.name):
+    untrained = getattr(args, "untrained", False)
+    model = create_model(args.model, checkpoint=args.checkpoint, device=args.device, tokenizer=args.tokenizer,
+                         pretrained=not untrained)
+    if args.checkpoint is None and (untrained or not has_trained_weights(args.model or DEFAULT_MODEL)):
         print(
             f"warning: model {model.config.name!r} has no trained weights shipped with this install; "
             "its audio tower is freshly initialised, so results are not meaningful. "
-            "Pass --checkpoint to use trained weights.",
+            "Pass --checkpoint, or a published model's --model NAME (see `openclap models`).",
             file=sys.stderr,
         )
     return model
@@ -175,16 +182,23 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from openclap.factory import has_trained_weights
+    from openclap.factory import bundled_weights
+    from openclap.hub.registry import find_entry
     from openclap.registry import get_config, list_models
 
     for name in list_models():
         cfg = get_config(name)
-        weights = "trained weights bundled" if has_trained_weights(name) else "config only"
+        published = "published weights (below)" if find_entry(name) else "config only"
+        weights = "trained weights bundled" if bundled_weights(name) else published
         print(
             f"{name:28s} audio={cfg.audio_encoder.type:6s} {cfg.audio.sample_rate} Hz "
             f"{cfg.audio.clip_seconds:g} s  dim={cfg.projection.dim:<5d} {weights}"
         )
+    from openclap.hub.cli import published_rows
+
+    print("\npublished models (--model NAME fetches them on first use; `openclap pull NAME` ahead of time):")
+    for row in published_rows():
+        print(row)
     return 0
 
 
@@ -271,8 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "models",
-        help="list registered model configurations",
-        description="List registered model configurations and whether trained weights ship.",
+        help="list model configurations and published models",
+        description="List registered model configurations and whether trained weights ship, then the "
+        "published models (msclap, LAION-CLAP, Hugging Face) with whether each is on this machine.",
     )
     p.set_defaults(func=cmd_models)
 
@@ -319,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     from openclap.data.cli import register_cli as register_data
+    from openclap.hub.cli import register_cli as register_hub
     from openclap.index.cli import register_cli as register_index
     from openclap.serve.cli import register_cli as register_serve
     from openclap.train.cli import register_cli as register_train
@@ -327,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_data(sub)
     register_index(sub, _load_model)
     register_serve(sub, _load_model)
+    register_hub(sub)
     return parser
 
 

@@ -12,8 +12,8 @@ import torch
 from openclap.checkpoint import load_weights, read_config, read_metadata
 from openclap.config import ClapConfig
 from openclap.device import pick_device
-from openclap.model import ClapModel
 from openclap.hub.registry import find_entry
+from openclap.model import ClapModel
 from openclap.registry import get_config, list_models
 
 

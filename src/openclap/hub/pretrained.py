@@ -65,8 +65,8 @@ def resolve_checkpoint(entry: PretrainedEntry, download: bool = True) -> Path:
         verify_cached(entry, folder)
         return folder
     if not download:
-        raise WeightsNotFoundError(f"{entry.name}: published weights are not on this machine; "
-                                   f"run `openclap pull {entry.name}` (or pass pretrained=False / --untrained)")
+        raise WeightsNotFoundError(f"{entry.name}: published weights are not on this machine; run "
+                                   f"`openclap pull {entry.name}` (or pass pretrained=False / --untrained)")
     return pull(entry)
 
 

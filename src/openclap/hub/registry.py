@@ -102,7 +102,7 @@ def _read(text: str, source: str) -> dict[str, PretrainedEntry]:
     try:
         models = json.loads(text)["models"]
     except (ValueError, KeyError, TypeError) as err:
-        raise RegistryError(f"{source}: not a registry file (expected {{\"models\": {{...}}}}; {err})") from None
+        raise RegistryError(f"{source}: not a registry file (expected a 'models' mapping; {err})") from None
     return {name: _entry(name, raw, source) for name, raw in models.items()}
 
 
