@@ -110,6 +110,8 @@ class TrainConfig:
     model: str = "openclap-small"  # registered name or a JSON config file
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init_checkpoint: str | None = None  # fine-tune from these weights
+    init_from: str | None = None  # published model name, checkpoint or published file (train/init_from.py)
+    init_towers: list[str] = field(default_factory=lambda: ["audio", "text"])  # what init_from supplies
     seed: int = 0
     batch_size: int = 32  # per rank and micro-step
     epochs: int = 1
@@ -148,6 +150,12 @@ class TrainConfig:
             raise ValueError(f"snapshot_every must be >= 0 (0 turns it off), got {self.snapshot_every}")
         if self.text_cache < 0:
             raise ValueError(f"text_cache must be >= 0 (0 turns it off), got {self.text_cache}")
+        if self.init_from and self.init_checkpoint:
+            raise ValueError("give init_from or init_checkpoint, not both")
+        if self.init_from:
+            from openclap.train.init_from import check_towers
+
+            check_towers(list(self.init_towers))
         if not (self.data.train_manifest or self.data.train_shards):
             raise ValueError("data.train_manifest or data.train_shards is required")
 

@@ -77,6 +77,10 @@ def build_model(config: TrainConfig, device: torch.device) -> ClapModel:
     model = ClapModel(model_config(config))
     if config.init_checkpoint:
         load_weights(model, config.init_checkpoint)
+    if config.init_from:
+        from openclap.train.init_from import load_towers
+
+        load_towers(model, config.init_from, list(config.init_towers))
     return model.to(device).train()
 
 
