@@ -107,7 +107,11 @@ def _fetch_files(entry: PretrainedEntry, force: bool) -> Path:
             paths.append(fetch_url_file(file, folder))
         else:
             assert entry.repo is not None
-            paths.append(fetch_hub_file(entry.repo, entry.revision, file))
+            try:
+                paths.append(fetch_hub_file(entry.repo, entry.revision, file))
+            except DownloadError:
+                if not file.optional:
+                    raise
     if entry.family == "hf":
         return paths[0].parent
     return paths[[f.name for f in entry.files].index(entry.weights_file.name)]

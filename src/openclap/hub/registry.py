@@ -20,12 +20,14 @@ FAMILIES = ("msclap", "laion", "hf", "openclap")
 
 @dataclass(frozen=True)
 class PublishedFile:
-    """One file of a published model: ``url`` for files not on the Hub; size / sha256 None if unknown."""
+    """One file of a published model: ``url`` for files not on the Hub; size / sha256 None if unknown;
+    ``optional`` files (extra tokenizer / extractor settings) may be absent from the repository."""
 
     name: str
     size: int | None = None
     sha256: str | None = None
     url: str | None = None
+    optional: bool = False
 
 
 @dataclass(frozen=True)
