@@ -33,9 +33,10 @@ def test_first_use_downloads_verifies_converts_then_second_use_is_offline(
     assert len(hub.gets("/model.safetensors")) == 1
     folder = converted_dir(find_entry("test-tiny"))  # type: ignore[arg-type]
     assert (folder / MARKER).is_file() and folder.is_relative_to(env)
-    before = len(hub.requests)
+    before, stamp = len(hub.requests), (folder / "model.safetensors").stat().st_mtime_ns
     again = create_model("test-tiny")
     assert len(hub.requests) == before  # cached: no request at all
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp  # and not converted again
     assert _same_weights(again, tiny_model)
 
 
