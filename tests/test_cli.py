@@ -92,8 +92,10 @@ def test_missing_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 def test_models_lists_every_registered_config(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models")
     assert code == 0
-    lines = out.strip().splitlines()
+    configs, published = out.strip().split("\n\n")
+    lines = configs.splitlines()
     assert [line.split()[0] for line in lines] == list_models()
+    assert "msclap-2023" in published and "laion/clap-htsat-unfused" in published
     tiny = next(line for line in lines if line.startswith("tiny-test"))
     assert "16000 Hz" in tiny and "dim=16" in tiny and "config only" in tiny
 
