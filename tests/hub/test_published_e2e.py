@@ -39,6 +39,7 @@ def test_no_weights_no_network_is_a_one_line_error(tmp_path: Path) -> None:
                          env=env, capture_output=True, text=True, timeout=120)
     last = run.stderr.strip().splitlines()[-1]
     assert run.returncode != 0
+    print(f"exit status {run.returncode}; last stderr line: {last}")  # shown with pytest -s
     assert last.startswith("openclap.hub.pretrained.WeightsNotFoundError: msclap-2022:")
     assert "`openclap pull msclap-2022`" in last and "cannot reach 127.0.0.1:9" in last
 
@@ -76,6 +77,7 @@ def test_msclap_2022_by_name_from_a_local_hub(tmp_path: Path, monkeypatch: pytes
                               "--labels", "spoken digit zero,dog bark,siren", "--top-k", "1", str(CLIP)],
                              env=env, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr
+        print(run.stdout, run.stderr, sep="\n")  # shown with pytest -s
         assert run.stdout.startswith(str(CLIP)) and "warning" not in run.stderr
         assert len(hub.gets("CLAP_weights_2022.pth")) == 1
     monkeypatch.setenv("HF_HOME", str(home))
