@@ -10,6 +10,7 @@ from openclap.config import (
     TextEncoderConfig,
 )
 from openclap.factory import create_model, has_trained_weights
+from openclap.hub import WeightsNotFoundError, list_pretrained, pull
 from openclap.index import Hit, SoundIndex, SoundIndexError, build_index, update_index
 from openclap.inference import (
     EmbeddingResult,
@@ -39,6 +40,7 @@ __all__ = [
     "SoundIndex",
     "SoundIndexError",
     "TextEncoderConfig",
+    "WeightsNotFoundError",
     "ZeroShotClassifier",
     "build_index",
     "create_model",
@@ -49,9 +51,11 @@ __all__ = [
     "find_audio_files",
     "has_trained_weights",
     "list_models",
+    "list_pretrained",
     "load_audio",
     "load_mono",
     "load_weights",
+    "pull",
     "save_checkpoint",
     "update_index",
 ]

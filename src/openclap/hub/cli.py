@@ -9,19 +9,14 @@ from typing import Any
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from openclap.hub.pretrained import pull
-    from openclap.hub.registry import find_entry, list_pretrained
+    from openclap.hub.registry import list_pretrained
 
     names = list_pretrained() if args.all else args.names
     if not names:
         print("error: name a published model (see `openclap models`) or pass --all", file=sys.stderr)
         return 2
     for name in names:
-        entry = find_entry(name)
-        if entry is None:
-            print(f"error: {name!r} is not a published model; published: {', '.join(list_pretrained())}",
-                  file=sys.stderr)
-            return 2
-        folder = pull(entry, force=args.force)
+        folder = pull(name, force=args.force)
         print(f"{name}: {folder}", file=sys.stderr)
     return 0
 

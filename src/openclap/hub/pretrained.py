@@ -70,8 +70,11 @@ def resolve_checkpoint(entry: PretrainedEntry, download: bool = True) -> Path:
     return pull(entry)
 
 
-def pull(entry: PretrainedEntry, force: bool = False) -> Path:
-    """Fetch, check and convert ``entry``; returns the openclap checkpoint folder."""
+def pull(entry: PretrainedEntry | str, force: bool = False) -> Path:
+    """Fetch, check and convert a published model (an entry or its name, see ``list_pretrained()``);
+    returns the openclap checkpoint folder. ``force`` fetches and converts again."""
+    if isinstance(entry, str):
+        entry = _entry_named(entry)
     folder = converted_dir(entry)
     if force:
         shutil.rmtree(folder, ignore_errors=True)
@@ -87,6 +90,15 @@ def pull(entry: PretrainedEntry, force: bool = False) -> Path:
         raise CheckpointError(f"{entry.name}: download refused and deleted: {err}") from None
     _convert(entry, source, tokenizer, folder)
     return folder
+
+
+def _entry_named(name: str) -> PretrainedEntry:
+    from openclap.hub.registry import find_entry, list_pretrained
+
+    found = find_entry(name)
+    if found is None:
+        raise ValueError(f"{name!r} is not a published model; published: {', '.join(list_pretrained())}")
+    return found
 
 
 def _missing_message(entry: PretrainedEntry, reason: str) -> str:
