@@ -83,12 +83,15 @@ class AugmentConfig(SpecAugmentConfig):
 
 @dataclass
 class FreezeConfig:
-    """Lock a tower (LiT: ``text: true``) or only its lowest ``*_layers`` blocks."""
+    """Lock a tower (LiT: ``text: true``) or only its lowest ``*_layers`` blocks. ``batchnorm``: keep every
+    BatchNorm layer in eval mode (running statistics fixed, scale and shift still trained), which makes
+    gradient accumulation equal the larger batch exactly (``openclap.train.accum``)."""
 
     audio: bool = False
     text: bool = False
     audio_layers: int = 0
     text_layers: int = 0
+    batchnorm: bool = False
 
 
 @dataclass

@@ -109,8 +109,13 @@ class TeacherTargets:
         return targets, mask
 
 
-def distill_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
-    """Mean over the masked clips of ``1 - cos`` or the per-dimension squared error; 0 when none."""
+def distill_loss(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str, count: float | None = None
+) -> torch.Tensor:
+    """Mean over the masked clips of ``1 - cos`` or the per-dimension squared error; 0 when none.
+
+    ``count``: divide the masked sum by this many clips instead (the masked clips of the whole
+    accumulated batch, so the micro-batches' terms add up to the large batch's mean)."""
     pred, target = pred.float(), target.to(pred.device).float()
     if kind == "cosine":
         per_clip = 1.0 - F.cosine_similarity(pred, target, dim=-1)
@@ -119,7 +124,8 @@ def distill_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, k
     else:
         raise ValueError(f"distill.loss={kind!r} is not valid; choose one of {list(LOSSES)}")
     weight = mask.to(pred.device, pred.dtype)
-    return (per_clip * weight).sum() / weight.sum().clamp(min=1.0)
+    denominator = weight.sum().clamp(min=1.0) if count is None else max(count, 1.0)
+    return (per_clip * weight).sum() / denominator
 
 
 def build_head(in_dim: int, teacher_dim: int) -> nn.Module:

@@ -32,7 +32,8 @@ def text_blocks(text_encoder: nn.Module) -> list[nn.Module]:
 
 
 def apply_freeze(model: ClapModel, config: FreezeConfig) -> list[nn.Module]:
-    """Lock what ``config`` asks for; return the modules to keep in eval mode during training."""
+    """Lock what ``config`` asks for; return the modules to keep in eval mode during training (the locked
+    ones, and with ``batchnorm`` every BatchNorm layer)."""
     frozen: list[nn.Module] = []
     tower_specs: list[tuple[str, bool, int, Callable[[], list[nn.Module]]]] = [
         ("audio", config.audio, config.audio_layers, lambda: audio_blocks(model.audio_encoder)),
@@ -42,4 +43,6 @@ def apply_freeze(model: ClapModel, config: FreezeConfig) -> list[nn.Module]:
         encoder = model.audio_encoder if tower == "audio" else model.text_encoder
         frozen += [encoder] if whole else lowest_blocks(encoder, blocks, layers, f"freeze.{tower}_layers")
     lock(frozen)
+    if config.batchnorm:  # eval mode only: their scale and shift keep training
+        frozen += [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     return frozen

@@ -1,9 +1,10 @@
-"""The training loop: micro-steps with gradient accumulation, the optimiser step, logging, evaluation,
-best-model selection and checkpoints.
+"""The training loop: micro-steps with gradient accumulation over the whole accumulated batch
+(``openclap.train.accum``), the optimiser step, logging, evaluation, best-model selection and checkpoints.
 
-Randomness: dropout reseeds the global generator from ``(seed, step, rank)`` before every step, and
-augmentation draws from generators seeded by ``(seed, step, micro-step, rank)``; with the data order and
-crops seeded per epoch and per clip, a resumed run replays exactly what the killed one would have done.
+Randomness: dropout reseeds the global generator from ``(seed, step, micro-step, rank)`` before every
+forward pass, and augmentation draws from generators seeded by ``(seed, step, micro-step, rank)``; with the
+data order and crops seeded per epoch and per clip, a resumed run replays exactly what the killed one
+would have done.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from openclap.loss import ClapLoss, clamp_logit_scales_
 from openclap.model import ClapModel
 from openclap.optim import optimizer_step
 from openclap.seeding import derive_seed, seeded_generator
+from openclap.train.accum import Micro, cache_embeddings, splice
 from openclap.train.augment import augment_waves_marked
 from openclap.train.batches import Batch, TrainBatches
 from openclap.train.config import TrainConfig
@@ -142,7 +144,8 @@ class TrainLoop:
         self.window: list[float] = []
         self.window_start = time.perf_counter()
         self.window_samples = 0
-        self.distill_window: list[float] = []
+        self.distill_window: list[float] = []  # one distillation loss per step
+        self.distill_parts: list[float] = []  # the current step's, one per micro-batch
         self.paused = 0.0  # seconds of evaluation / checkpointing inside the current log window
         self.last_eval: dict[str, float] = {}
         self.last_eval_step = -1
@@ -215,9 +218,16 @@ class TrainLoop:
     # ----- one optimiser step ---------------------------------------------------------------------------
     def _train_step(self, group: list[Batch]) -> dict[str, float]:
         p, st = self.p, self.p.state
-        torch.manual_seed(derive_seed(self.cfg.seed, "dropout", st.step, p.info.rank))
         lr = p.schedule.apply(p.optimizer, st.step)
-        losses = [self._micro_step(batch, i, i == len(group) - 1) for i, batch in enumerate(group)]
+        micros = [self._prepare(batch, i) for i, batch in enumerate(group)]
+        cached = None
+        if len(micros) > 1:
+            cached = cache_embeddings(getattr(p.module, "module", p.module), micros, self._forward)
+        distill_count = self._distill_count(micros)
+        losses = [self._micro_step(m, cached, distill_count) for m in micros]
+        if self.distill_parts:
+            self.distill_window.append(sum(self.distill_parts))
+            self.distill_parts = []
         finite = [loss for loss in losses if torch.isfinite(loss)]
         skipped = sum(len(batch["skipped"]) for batch in group)
         local = [float(sum(finite)), float(len(losses) - len(finite)), float(skipped)]
@@ -231,31 +241,65 @@ class TrainLoop:
         st.batch_in_epoch += len(group)
         st.samples_seen += p.info.world_size * self.cfg.batch_size * len(group)
         st.bad_clips += int(totals[2])
-        loss = float(totals[0]) / (p.info.world_size * len(group))
+        loss = float(totals[0]) / p.info.world_size
         return {"loss": loss, "lr": lr, "grad_norm": grad_norm}
 
-    def _micro_step(self, batch: Batch, micro: int, last: bool) -> torch.Tensor:
+    def _prepare(self, batch: Batch, micro: int) -> Micro:
+        """Augment micro-batch ``micro`` once and fix its seeds (shared by the cached and gradient pass)."""
         p, step, rank = self.p, self.p.state.step, self.p.info.rank
         wave = batch["wave"].to(p.device, non_blocking=True)
-        lengths = batch.get("lengths")
         gen = seeded_generator(self.cfg.seed, "augment", step, micro, rank)
         rate = p.model.config.audio.sample_rate
         wave, captions, mixed = augment_waves_marked(wave, batch["captions"], self.cfg.augment, gen, rate)
-        spec_seed = derive_seed(self.cfg.seed, "spec", step, micro, rank)
+        targets = None
+        if p.teacher is not None:
+            found, known = p.teacher.lookup(batch["paths"], batch.get("spans"))
+            targets = (found, known & ~mixed)
+        return Micro(
+            index=micro,
+            wave=wave,
+            text=self._text_input(captions, mixed),
+            lengths=batch.get("lengths"),
+            mixed=mixed,
+            spec_seed=derive_seed(self.cfg.seed, "spec", step, micro, rank),
+            dropout_seed=derive_seed(self.cfg.seed, "dropout", step, micro, rank),
+            distill_targets=targets,
+        )
+
+    def _forward(self, module: nn.Module, micro: Micro) -> dict[str, Any]:
+        torch.manual_seed(micro.dropout_seed)
+        with autocast_context(self.cfg.precision, self.p.device):
+            return module(micro.wave, micro.text, micro.spec_seed, micro.lengths)
+
+    def _distill_count(self, micros: list[Micro]) -> float:
+        """Clips with a distillation target in the accumulated batch (the denominator of its mean)."""
+        masks = [m.distill_targets[1] for m in micros if m.distill_targets is not None]
+        return max(1.0, float(sum(int(mask.sum()) for mask in masks)))
+
+    def _micro_step(
+        self, micro: Micro, cached: dict[str, list[torch.Tensor]] | None, distill_count: float
+    ) -> torch.Tensor:
+        """Forward with gradient and backward; returns this micro-batch's share of the step's loss."""
+        p, accum = self.p, self.cfg.optim.grad_accum_steps
+        last = micro.index == accum - 1
         no_sync = getattr(p.module, "no_sync", None)
         sync = nullcontext() if last or no_sync is None else no_sync()
         with sync:
-            with autocast_context(self.cfg.precision, p.device):
-                out = p.module(wave, self._text_input(captions, mixed), spec_seed, lengths)
-            loss = p.loss_fn(out["audio_emb"], out["text_emb"], out["logit_scale"], out.get("logit_scale_t"))
-            if p.teacher is not None:
-                targets, known = p.teacher.lookup(batch["paths"], batch.get("spans"))
-                extra = distill_loss(out["distill"], targets, known & ~mixed, self.cfg.distill.loss)
-                self.distill_window.append(float(extra.detach()))
+            out = self._forward(p.module, micro)
+            whole = splice(out, cached, micro.index, last)
+            loss = p.loss_fn(
+                whole["audio_emb"], whole["text_emb"], whole["logit_scale"], whole.get("logit_scale_t")
+            )
+            share = loss.detach() / accum  # every pass computes the whole batch's loss
+            if micro.distill_targets is not None:
+                targets, mask = micro.distill_targets
+                extra = distill_loss(out["distill"], targets, mask, self.cfg.distill.loss, distill_count)
+                self.distill_parts.append(float(extra.detach()))
                 loss = loss + self.cfg.distill.weight * extra
+                share = share + self.cfg.distill.weight * extra.detach()
             # every rank back-propagates, even a NaN, so collectives stay matched; the step is refused later
-            p.scaler.scale(loss / self.cfg.optim.grad_accum_steps).backward()
-        return loss.detach()
+            p.scaler.scale(loss).backward()
+        return share
 
     def _text_input(self, captions: list[str], mixed: torch.Tensor) -> dict[str, torch.Tensor] | torch.Tensor:
         p = self.p
