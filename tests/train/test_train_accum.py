@@ -4,16 +4,21 @@ batch of 8 (same clips, same initial weights), the distillation term included.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
+from openclap.loss import ClapLoss
 from openclap.train.config import TrainConfig
 from openclap.train.loop import TrainLoop
 from openclap.train.runner import train
-from tests.train.tiny_runs import tiny_run
+from tests.train.tiny_runs import pending_gradients, tiny_run, write_run
 
 # dropout draws differ between one batch of 8 and four of 2, so it is off; BatchNorm in eval mode
 # (``freeze.batchnorm``) so that micro-batch statistics do not enter (see openclap.train.accum)
@@ -41,22 +46,10 @@ def _teacher(manifest: Path, out: Path) -> Path:
     return out
 
 
-def _one_step_gradients(
-    manifest: Path, out: Path, monkeypatch: pytest.MonkeyPatch, batch: int, accum: int, teacher: Path
-) -> dict[str, torch.Tensor]:
-    """The gradients the optimiser receives at the first step of a real tiny run."""
-    grads: dict[str, torch.Tensor] = {}
-
-    def capture(self: TrainLoop) -> float:
-        modules = [self.p.model, getattr(self.p.module, "distill_head", None)]
-        for prefix, module in zip(("", "distill_head."), modules, strict=True):
-            for name, param in module.named_parameters():
-                if param.grad is not None:
-                    grads[prefix + name] = param.grad.detach().clone()
-        return APPLY_GRADIENTS(self)
-
-    monkeypatch.setattr(TrainLoop, "_apply_gradients", capture)
-    run = tiny_run(
+def _exact_run(manifest: Path, out: Path, batch: int, accum: int, **changes: Any) -> dict[str, Any]:
+    """One optimiser step without random draws that depend on the batch split (no dropout, no
+    augmentation, BatchNorm in eval mode) and without validation."""
+    return tiny_run(
         manifest,
         out,
         batch_size=batch,
@@ -66,8 +59,22 @@ def _one_step_gradients(
         freeze={"batchnorm": True},
         data={"train_manifest": str(manifest), "val_split": None},
         optim={"grad_accum_steps": accum, "lr": 1e-3, "warmup_steps": 1},
-        distill={"teacher": str(teacher), "weight": 0.5},
+        **changes,
     )
+
+
+def _one_step_gradients(
+    manifest: Path, out: Path, monkeypatch: pytest.MonkeyPatch, batch: int, accum: int, teacher: Path
+) -> dict[str, torch.Tensor]:
+    """The gradients the optimiser receives at the first step of a real tiny run."""
+    grads: dict[str, torch.Tensor] = {}
+
+    def capture(self: TrainLoop) -> float:
+        grads.update(pending_gradients(self))
+        return APPLY_GRADIENTS(self)
+
+    monkeypatch.setattr(TrainLoop, "_apply_gradients", capture)
+    run = _exact_run(manifest, out, batch, accum, distill={"teacher": str(teacher), "weight": 0.5})
     train(TrainConfig.from_dict(run))
     return grads
 
@@ -78,11 +85,74 @@ def test_accumulated_micro_batches_give_the_large_batch_gradient(
     teacher = _teacher(tone_manifest, tmp_path / "teacher.npz")
     large = _one_step_gradients(tone_manifest, tmp_path / "large", monkeypatch, 8, 1, teacher)
     accumulated = _one_step_gradients(tone_manifest, tmp_path / "accum", monkeypatch, 2, 4, teacher)
-    assert large.keys() == accumulated.keys()
     assert {"logit_scale", "distill_head.weight", "audio_encoder.fc.weight"} <= large.keys()
     assert "text_encoder.model.embeddings.word_embeddings.weight" in large
-    floor = 1e-6 * max(float(g.abs().max()) for g in large.values())  # analytically zero: attention key bias
-    for name, want in large.items():
-        scale = max(float(want.abs().max()), floor)
-        error = float((accumulated[name] - want).abs().max())
+    _check_close(accumulated, large)
+
+
+def test_cached_and_gradient_passes_see_the_same_draws(
+    tone_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With dropout, SpecAugment, mixing and train-mode BatchNorm on, every gradient pass of a step
+    scores the same accumulated batch (its fresh slice equals the cached one), and the cached pass
+    leaves BatchNorm's running statistics alone (updated once per micro-batch)."""
+    losses: list[float] = []
+    original = ClapLoss.forward
+
+    def record(self: ClapLoss, *args: torch.Tensor) -> torch.Tensor:
+        loss = original(self, *args)
+        losses.append(float(loss.detach()))
+        return loss
+
+    monkeypatch.setattr(ClapLoss, "forward", record)
+    run = tiny_run(
+        tone_manifest,
+        tmp_path / "run",
+        batch_size=2,
+        max_steps=1,
+        checkpoint_every=0,
+        data={"train_manifest": str(tone_manifest), "val_split": None},
+        optim={"grad_accum_steps": 4},
+        augment={"mix_prob": 0.5, "gain_db": 6.0, "time_masks": 1, "time_mask_frames": 8},
+    )
+    result = train(TrainConfig.from_dict(run))
+    assert len(losses) == 4
+    assert max(losses) - min(losses) <= 1e-6 * abs(losses[0]), losses
+    assert int(result.model.audio_encoder.bn0.num_batches_tracked) == 4
+
+
+def _check_close(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> None:
+    assert got.keys() == want.keys()
+    floor = 1e-6 * max(float(g.abs().max()) for g in want.values())  # analytically zero: attention key bias
+    for name, expected in want.items():
+        scale = max(float(expected.abs().max()), floor)
+        error = float((got[name] - expected).abs().max())
         assert error <= RTOL * scale, f"{name}: max error {error:.3g} vs largest entry {scale:.3g}"
+
+
+@pytest.mark.slow
+def test_two_ranks_accumulating_give_the_single_process_large_batch_gradient(
+    tone_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2 gloo ranks x batch 2 x 2 micro-steps hold the same 8 clips as one process's batch of 8
+    (ranks take every other clip of the epoch's order): after DDP's averaging, the same gradient."""
+    grads: dict[str, torch.Tensor] = {}
+
+    def capture(self: TrainLoop) -> float:
+        grads.update(pending_gradients(self))
+        return APPLY_GRADIENTS(self)
+
+    monkeypatch.setattr(TrainLoop, "_apply_gradients", capture)
+    train(TrainConfig.from_dict(_exact_run(tone_manifest, tmp_path / "large", 8, 1)))
+    config = write_run(tmp_path / "ddp.yaml", _exact_run(tone_manifest, tmp_path / "ddp", 2, 2))
+    script = Path(__file__).parent / "ddp_train_run.py"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    proc = subprocess.run(
+        [*cmd, str(script), str(config), str(tmp_path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for rank in range(2):
+        _check_close(load_file(tmp_path / f"grads-rank{rank}.safetensors"), grads)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import torch
 import yaml
 
 SAMPLE_RATE = 16000
@@ -81,3 +82,15 @@ def tiny_run(manifest: Path, output_dir: Path, **changes: Any) -> dict[str, Any]
 def write_run(path: Path, run: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(run))
     return path
+
+
+def pending_gradients(loop: Any) -> dict[str, torch.Tensor]:
+    """Copies of the gradients a ``TrainLoop`` is about to apply (the distillation head's as
+    ``distill_head.*``), for comparing runs."""
+    grads: dict[str, torch.Tensor] = {}
+    head = getattr(getattr(loop.p.module, "module", loop.p.module), "distill_head", None)
+    for prefix, module in (("", loop.p.model), ("distill_head.", head)):
+        for name, param in module.named_parameters() if module is not None else ():
+            if param.grad is not None:
+                grads[prefix + name] = param.grad.detach().clone()
+    return grads
