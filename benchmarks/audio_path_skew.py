@@ -37,7 +37,7 @@ from openclap.data.datasets import ClipSettings, collate_examples, make_example
 from openclap.model import ClapModel
 from openclap.registry import get_config
 from openclap.train.config import AugmentConfig, DataConfig, TrainConfig
-from openclap.train.loop import TrainModule
+from openclap.train.module import TrainModule
 from openclap.train.runner import prepare_module
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "audiocaps-demo"

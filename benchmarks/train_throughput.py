@@ -45,7 +45,7 @@ def _build(model_name: str, freeze_text: bool, device: torch.device) -> tuple[An
     from openclap.registry import get_config
     from openclap.train.config import AugmentConfig, FreezeConfig, OptimConfig
     from openclap.train.freeze import apply_freeze
-    from openclap.train.loop import TrainModule
+    from openclap.train.module import TrainModule
     from openclap.train.optim import build_optimizer
 
     torch.manual_seed(0)
@@ -62,7 +62,7 @@ def _build(model_name: str, freeze_text: bool, device: torch.device) -> tuple[An
 def _step(
     model: Any, module: Any, optimizer: Any, loss_fn: Any, batch: int, precision: str, cache: Any, mix: float
 ) -> float:
-    from openclap.train.loop import autocast_context
+    from openclap.train.module import autocast_context
 
     device = model.logit_scale.device
     wave = torch.randn(batch, model.config.audio.clip_samples, device=device) * 0.1

@@ -22,7 +22,7 @@ from openclap.model import ClapModel
 from openclap.registry import get_config, list_models
 from openclap.seeding import seeded_generator
 from openclap.train.config import AugmentConfig, DataConfig, TrainConfig
-from openclap.train.loop import TrainModule
+from openclap.train.module import TrainModule
 from openclap.train.runner import prepare_module
 
 AUDIOCAPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "audiocaps-demo" / "audio"

@@ -12,18 +12,15 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from openclap.audio.augment import SpecAugmentConfig
-from openclap.audio.preprocess import unstack_waves
 from openclap.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -31,7 +28,6 @@ from openclap.distributed import (
     broadcast_object,
     broadcast_tensors,
 )
-from openclap.freeze import KeepsFrozenInEval
 from openclap.loss import ClapLoss, clamp_logit_scales_
 from openclap.model import ClapModel
 from openclap.optim import optimizer_step
@@ -42,6 +38,7 @@ from openclap.train.batches import Batch, TrainBatches
 from openclap.train.config import TrainConfig
 from openclap.train.distill import TeacherTargets, distill_loss
 from openclap.train.evaluate import Evaluator
+from openclap.train.module import autocast_context
 from openclap.train.optim import WarmupCosine
 from openclap.train.state import TrainState, save_model_folder, save_train_checkpoint
 from openclap.train.text_cache import TextFeatureCache
@@ -52,65 +49,6 @@ StepCallback = Callable[[TrainState, dict[str, float]], None]
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the batch's files."""
-
-
-class TrainModule(KeepsFrozenInEval):
-    """What DDP wraps: the model's own audio path (``prepare_waveforms`` then ``audio_features``) with
-    SpecAugment as its ``mel_augment``, and the text embedding.
-
-    Modules in ``frozen`` stay in eval mode. With a ``distill_head``, the output also holds its
-    prediction from the pooled audio features.
-    """
-
-    def __init__(
-        self,
-        model: ClapModel,
-        augment: SpecAugmentConfig,
-        frozen: Sequence[nn.Module] = (),
-        distill_head: nn.Module | None = None,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.augment = augment
-        self.frozen = list(frozen)
-        self.distill_head = distill_head
-
-    def forward(
-        self,
-        wave: torch.Tensor,
-        text: dict[str, torch.Tensor] | torch.Tensor,
-        seed: int,
-        lengths: torch.Tensor | None = None,
-    ) -> dict[str, Any]:
-        """``wave`` [B, N] (each row cut to ``lengths`` when given: a fusion model's long clips), ``text``:
-        a token dict or the pooled features of a locked text tower (``TextFeatureCache``); ``seed`` draws
-        the SpecAugment masks and a fusion model's local chunks."""
-        model = self.model
-        prepared = model.prepare_waveforms(unstack_waves(wave, lengths), rng=seed % 2**32).to(wave.device)
-        gen = torch.Generator().manual_seed(seed)
-        features = model.audio_features(prepared, self.augment.masker(gen) if self.training else None)
-        out: dict[str, Any] = {
-            "audio_emb": model.project_audio(features),
-            "text_emb": self._text_embedding(text),
-            "logit_scale": model.logit_scale,
-        }
-        if self.distill_head is not None:
-            out["distill"] = self.distill_head(features)
-        if model.config.separate_logit_scales:
-            out["logit_scale_t"] = model.logit_scale_t
-        return out
-
-    def _text_embedding(self, text: dict[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
-        if isinstance(text, torch.Tensor):
-            return F.normalize(self.model.text_projection(text), dim=-1)
-        return self.model.encode_text(text)
-
-
-def autocast_context(precision: str, device: torch.device) -> AbstractContextManager[Any]:
-    if precision == "fp32":
-        return nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 @dataclass

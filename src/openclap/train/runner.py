@@ -32,7 +32,8 @@ from openclap.train.config import TrainConfig, dump_train_config
 from openclap.train.distill import TeacherTargets, add_head_params, build_head, check_config
 from openclap.train.evaluate import Evaluator, load_eval_clips
 from openclap.train.freeze import apply_freeze, freeze_unused
-from openclap.train.loop import LoopParts, StepCallback, TrainLoop, TrainModule
+from openclap.train.loop import LoopParts, StepCallback, TrainLoop
+from openclap.train.module import TrainModule
 from openclap.train.optim import WarmupCosine, build_optimizer
 from openclap.train.state import TrainState, latest_checkpoint, load_train_checkpoint
 from openclap.train.text_cache import TextFeatureCache
