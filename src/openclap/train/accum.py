@@ -47,7 +47,6 @@ class Micro:
     wave: torch.Tensor
     text: dict[str, torch.Tensor] | torch.Tensor
     lengths: torch.Tensor | None
-    mixed: torch.Tensor  # bool [B]: clips mixed with another clip by augmentation
     spec_seed: int
     dropout_seed: int
     distill_targets: tuple[torch.Tensor, torch.Tensor] | None = None  # (targets [B, D], mask [B])

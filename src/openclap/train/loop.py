@@ -198,7 +198,6 @@ class TrainLoop:
             wave=wave,
             text=self._text_input(captions, mixed),
             lengths=batch.get("lengths"),
-            mixed=mixed,
             spec_seed=derive_seed(self.cfg.seed, "spec", step, micro, rank),
             dropout_seed=derive_seed(self.cfg.seed, "dropout", step, micro, rank),
             distill_targets=targets,
