@@ -19,6 +19,7 @@ recorded as an error row and the suite goes on.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import time
@@ -82,6 +83,10 @@ def _task_from_entry(entry: Any, index: int, base: Path, source: Path) -> TaskSp
         )
     if entry["protocol"] not in PROTOCOLS:
         raise ValueError(f"{where}: protocol {entry['protocol']!r} is not one of {sorted(PROTOCOLS)}")
+    try:
+        check_protocol_options(entry["protocol"], dict(entry.get("options") or {}))
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
     root = Path(str(entry["root"])).expanduser()
     return TaskSpec(
         entry["protocol"],
@@ -104,8 +109,21 @@ def load_suite(path: str | Path) -> Suite:
     return Suite(str(data.get("name") or source.stem), tasks, source)
 
 
+def check_protocol_options(protocol: str, options: Mapping[str, Any]) -> None:
+    """``ValueError`` listing what ``protocol`` takes when ``options`` holds a name it does not take
+    (fine-tuning's own settings are checked by ``FinetuneConfig``)."""
+    params = inspect.signature(PROTOCOLS[protocol]).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [name for name in params if name not in ("model", "dataset", "options", "task")]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"protocol {protocol!r} does not take option(s) {unknown}; it takes {allowed}")
+
+
 def run_task(model: ClapModel, spec: TaskSpec, embed: EmbedOptions | None = None) -> dict[str, Any]:
     """Load the task's dataset and run its protocol; returns the result dict."""
+    check_protocol_options(spec.protocol, spec.options)
     dataset = get_dataset(spec.dataset, spec.root, **dict(spec.dataset_options))
     return PROTOCOLS[spec.protocol](model, dataset, options=embed, task=spec.label, **dict(spec.options))
 

@@ -11,18 +11,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from openclap.distributed import env_info
-
 EXIT_NON_FINITE = 3
 
 
 def train_command(config: str, resume: bool = False, overrides: Sequence[str] = ()) -> int:
     """Load the YAML run config, apply ``overrides`` and train; 3 when the loss became non-finite."""
+    from openclap.cli_errors import require_modules
+    from openclap.distributed import env_info
     from openclap.train.config import load_train_config
     from openclap.train.loop import NonFiniteLossError
     from openclap.train.runner import train
 
     run = load_train_config(config, list(overrides))
+    if run.plot:  # checked before training, not when the curves are drawn at the end
+        require_modules(["matplotlib"], "plotting training curves (plot: true)", extra="train")
     try:
         result = train(run, resume=resume)
     except NonFiniteLossError as err:
@@ -71,10 +73,12 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from openclap.cli_errors import run_command
+
     parser = argparse.ArgumentParser(prog="python -m openclap.train.cli", description="openclap train")
     _add_arguments(parser)
     args = parser.parse_args(argv)
-    return train_command(args.config, args.resume, args.set)
+    return run_command(lambda a: train_command(a.config, a.resume, a.set), args)
 
 
 if __name__ == "__main__":
