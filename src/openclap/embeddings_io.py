@@ -19,6 +19,7 @@ and write it.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,7 @@ def read_embeddings(path: str | os.PathLike[str]) -> EmbeddingFile:
         raise EmbeddingFileError(f"{source}: embedding file not found")
     try:
         data = _read_parquet(source) if source.suffix == ".parquet" else _read_npz(source)
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         if isinstance(err, EmbeddingFileError):
             raise
         raise EmbeddingFileError(f"{source}: not a readable embedding file ({err})") from None

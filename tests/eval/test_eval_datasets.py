@@ -363,7 +363,7 @@ def test_registry_and_dataset_helpers(tmp_path: Path, write_audio) -> None:
     )
     for i in range(6):
         write_audio(tmp_path / f"c{i}.wav", seed=i)
-    with pytest.raises(ValueError, match=r"does not take option\(s\) \['colour'\]; it takes \['file', 'name'"):
+    with pytest.raises(ValueError, match=r"take option\(s\) \['colour'\]; it takes \['file', 'name'"):
         get_dataset("csv", tmp_path / "l.csv", colour="red")
     ds = get_dataset("csv", tmp_path / "l.csv", min_class_count=2)
     assert ds.class_names == ("a", "b") and len(ds) == 5

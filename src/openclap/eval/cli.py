@@ -54,25 +54,22 @@ def register_cli(
 
     def cmd_eval(args: argparse.Namespace) -> int:
         from openclap.cli_errors import require_modules
-        from openclap.eval import run_eval
-        from openclap.eval.bench import parse_options
+        from openclap.eval import get_dataset, run_eval
+        from openclap.eval.bench import check_protocol_options, parse_options
         from openclap.eval.report import markdown_table, to_json
 
+        # Options, packages and the dataset's files are all checked before the model loads.
+        options = parse_options(args.option)
+        check_protocol_options(args.protocol, options)
         if args.protocol in NEEDS_SKLEARN:
             require_modules(["sklearn"], f"openclap eval {args.protocol}")
-        model = load_model(args)
         dataset_options = parse_options(args.dataset_option)
         if args.folds:
             dataset_options["folds"] = args.folds
-        result = run_eval(
-            model,
-            args.protocol,
-            args.dataset,
-            args.root,
-            _embed_options(args, model, quiet=args.quiet or args.json),
-            dataset_options=dataset_options,
-            **parse_options(args.option),
-        )
+        dataset = get_dataset(args.dataset, args.root, **dataset_options)
+        model = load_model(args)
+        embed = _embed_options(args, model, quiet=args.quiet or args.json)
+        result = run_eval(model, args.protocol, dataset, embed=embed, **options)
         print(to_json(result) if args.json else markdown_table([result]))
         return 0
 
@@ -86,15 +83,15 @@ def register_cli(
             require_modules(["sklearn"], "openclap bench (linear-probe / finetune tasks)")
         check_output_path(Path(args.out) / "results.json", "--out")
         model = load_model(args)
-        out = run_suite(
+        run = run_suite(
             args.suite,
             model,
             args.out,
             model_name=args.checkpoint or model.config.name,
             embed=_embed_options(args, model, quiet=args.quiet),
         )
-        print(Path(out["markdown"]).read_text())
-        return 1 if out["failed"] else 0
+        print(run.markdown.read_text())
+        return 1 if run.failed else 0
 
     p = sub.add_parser(
         "eval",
