@@ -168,11 +168,12 @@ def _read_labels(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    labels = _read_labels(args)  # before torch is imported: a bad labels file fails at once
+    files = _find_files(args.paths)
+
     from openclap.inference import embed_audio_files
     from openclap.zero_shot import ZeroShotClassifier
 
-    labels = _read_labels(args)
-    files = _find_files(args.paths)
     model = _load_model(args)
     clf = ZeroShotClassifier(model, labels, templates=args.template or None, multi_label=args.multi_label)
     result = embed_audio_files(
@@ -216,9 +217,8 @@ def _json_rows(
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from openclap.factory import bundled_weights
     from openclap.hub.registry import find_entry
-    from openclap.registry import get_config, list_models
+    from openclap.registry import bundled_weights, get_config, list_models
 
     for name in list_models():
         cfg = get_config(name)
@@ -246,7 +246,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{target}: no such checkpoint file or folder, nor a registered model (see `openclap models`)"
         )
     if not Path(target).exists():
-        from openclap.factory import bundled_weights
+        from openclap.registry import bundled_weights
 
         shipped = bundled_weights(target)
         if shipped is None:
@@ -409,8 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; errors end as one stderr line (``openclap.cli_errors``)."""
     from openclap.cli_errors import run_command
 
-    args = build_parser().parse_args(argv)
-    return run_command(args.func, args)
+    parser = build_parser()
+
+    def parse_and_run(_: object) -> int:  # parsing inside run_command: `--help | head` needs it too
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+
+    return run_command(parse_and_run, argparse.Namespace())
 
 
 if __name__ == "__main__":
