@@ -102,7 +102,12 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{file}: not a readable safetensors file ({err})") from None
     if raw is None:
         raise CheckpointError(f"{file}: safetensors file has no openclap metadata (no embedded config)")
-    meta = json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{file}: the embedded openclap metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: the embedded openclap metadata is not a JSON object")
     if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise CheckpointError(
             f"{file}: unsupported checkpoint format {meta.get('format')!r} "
