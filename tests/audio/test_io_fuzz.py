@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from openclap.audio.io import AudioError, load_audio, load_mono
@@ -137,8 +137,13 @@ def watchdog():
     faulthandler.cancel_dump_traceback_later()
 
 
+# Found by the 5,000-case run: a FLAC header declaring 2**36 - 1 frames made load_audio allocate 256 GiB.
+HUGE_FLAC = (".flac", _flac_streaminfo(SEEDS[".flac"], 44100, 1, 2**36 - 1))
+
+
 @FUZZ
 @given(case=malformed())
+@example(case=HUGE_FLAC)
 def test_malformed_audio_ends_in_audio_error_or_a_valid_array(
     watchdog: None, case: tuple[str, bytes]
 ) -> None:
