@@ -7,12 +7,13 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openclap import __version__
 from openclap.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
+    from openclap.inference import EmbeddingResult
     from openclap.zero_shot import Prediction
 
 
@@ -107,6 +108,23 @@ def _show_progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
+def _embed_files(model: Any, files: list[str], args: argparse.Namespace) -> EmbeddingResult:
+    """Embed ``files`` with the command's batch, long-audio, progress and worker settings; report the
+    skipped and silent files on stderr."""
+    from openclap.inference import embed_audio_files
+
+    result = embed_audio_files(
+        model,
+        files,
+        batch_size=args.batch_size,
+        long_audio=args.long_audio,
+        progress=_show_progress(args),
+        workers=args.workers,
+    )
+    _report_errors(result.errors, result.warnings)
+    return result
+
+
 def _find_files(paths: Sequence[str]) -> list[str]:
     from openclap.inference import find_audio_files
 
@@ -119,22 +137,13 @@ def _find_files(paths: Sequence[str]) -> list[str]:
 def cmd_embed(args: argparse.Namespace) -> int:
     from openclap.cli_errors import check_output_path, require_modules
     from openclap.embeddings_io import check_suffix, write_embeddings
-    from openclap.inference import embed_audio_files
 
     out = check_output_path(check_suffix(args.out, "--out"))  # all checked before any work is done
     if out.suffix == ".parquet":
         require_modules(["pyarrow"], "writing .parquet")
     files = _find_files(args.paths)
     model = _load_model(args)
-    result = embed_audio_files(
-        model,
-        files,
-        batch_size=args.batch_size,
-        long_audio=args.long_audio,
-        progress=_show_progress(args),
-        workers=args.workers,
-    )
-    _report_errors(result.errors, result.warnings)
+    result = _embed_files(model, files, args)
     write_embeddings(out, result.paths, result.embeddings, model=model.config.name)
     print(
         f"embedded {len(result.paths)} of {len(files)} files -> {out} "
@@ -171,20 +180,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
     labels = _read_labels(args)  # before torch is imported: a bad labels file fails at once
     files = _find_files(args.paths)
 
-    from openclap.inference import embed_audio_files
     from openclap.zero_shot import ZeroShotClassifier
 
     model = _load_model(args)
     clf = ZeroShotClassifier(model, labels, templates=args.template or None, multi_label=args.multi_label)
-    result = embed_audio_files(
-        model,
-        files,
-        batch_size=args.batch_size,
-        long_audio=args.long_audio,
-        progress=_show_progress(args),
-        workers=args.workers,
-    )
-    _report_errors(result.errors, result.warnings)
+    result = _embed_files(model, files, args)
     found = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
     preds = dict(zip(result.paths, found, strict=True))
     if args.json:

@@ -21,15 +21,19 @@ def data_check(
     quiet: bool = False,
 ) -> int:
     """Print a summary and every problem; exit code 1 when any clip is missing, corrupt or too short."""
+    from openclap.atomic import atomic_write
+    from openclap.cli_errors import check_output_path
     from openclap.data.manifest import check_manifest
 
+    if report:
+        check_output_path(report, "--report")  # before decoding every clip
     result = check_manifest(manifest, min_seconds=min_seconds, decode=decode, progress=not quiet)
     for kind, path, message in result.problems():
         print(f"{kind}: {path}: {message}", file=sys.stderr)
     print(result.summary())
     if report:
         rows = [{"kind": k, "audio": p, "problem": m} for k, p, m in result.problems()]
-        Path(report).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write(Path(report), lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in rows)))
     return 0 if result.ok else 1
 
 
