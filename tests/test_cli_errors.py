@@ -202,6 +202,22 @@ def test_bad_checkpoint_and_model_are_one_line(
     )
 
 
+def test_train_config_values_checked_before_the_model_loads(
+    capsys: pytest.CaptureFixture[str], no_model: None, tmp_path: Path
+) -> None:
+    run_yaml = str(ROOT / "recipes/shared_data/run.yaml")
+    line = one_error(capsys, "train", "--config", run_yaml, "--set", "max_steps=x")
+    assert line == "error: 'max_steps' must be int or null, got 'x'"
+    line = one_error(capsys, "train", "--config", run_yaml, "--set", "optim.lr=fast")
+    assert line == "error: 'optim.lr' must be float, got 'fast'"
+    gone = tmp_path / "gone.jsonl"
+    line = one_error(capsys, "train", "--config", run_yaml, "--set", f"data.train_manifest={gone}")
+    assert line == f"error: {gone}: manifest not found (data.train_manifest)"
+    assert one_error(capsys, "embed", "x.wav", "--out", "/proc/e.npz").startswith(
+        "error: --out /proc/e.npz: cannot create a file in /proc ("  # no such file, or permission denied
+    )
+
+
 def test_bad_numbers_are_usage_errors(capsys: pytest.CaptureFixture[str], clip: Path) -> None:
     for option, value, message in [
         ("--top-k", "0", "must be at least 1, got 0"),

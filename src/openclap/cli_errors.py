@@ -59,7 +59,8 @@ def check_output_path(path: str | os.PathLike[str], option: str = "--out") -> Pa
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise ValueError(f"{option} {out}: cannot write there ({_os_problem(err)})") from None
+        problem = (err.strerror or str(err)).lower()
+        raise ValueError(f"{option} {out}: cannot create a file in {out.parent} ({problem})") from None
     if out.exists() and not os.access(out, os.W_OK):
         raise ValueError(f"{option} {out}: the file exists and is not writable")
     return out
