@@ -24,12 +24,12 @@ def train_command(config: str, resume: bool = False, overrides: Sequence[str] = 
     from openclap.train.runner import train
 
     run = load_train_config(config, list(overrides))
+    if run.plot:  # checked before training, not when the curves are drawn at the end
+        require_modules(["matplotlib"], "plotting training curves (plot: true)", extra="train")
     for key in ("train_manifest", "val_manifest", "zero_shot_manifest"):  # before the model is built
         manifest = getattr(run.data, key)
         if manifest is not None and not Path(manifest).is_file():
             raise FileNotFoundError(f"{manifest}: manifest not found (data.{key})")
-    if run.plot:  # checked before training, not when the curves are drawn at the end
-        require_modules(["matplotlib"], "plotting training curves (plot: true)", extra="train")
     try:
         result = train(run, resume=resume)
     except NonFiniteLossError as err:
