@@ -30,8 +30,17 @@ EXIT_BROKEN_PIPE = 141
 DEBUG_ENV = "OPENCLAP_DEBUG"
 
 # Optional packages -> the extra that installs them (pyproject.toml [project.optional-dependencies]).
-EXTRA_OF = {"sklearn": "eval", "matplotlib": "eval", "pyarrow": "parquet", "tensorboard": "train"}
-PIP_NAME = {"sklearn": "scikit-learn"}
+EXTRA_OF = {
+    "sklearn": "eval",
+    "matplotlib": "eval",
+    "pyarrow": "parquet",
+    "tensorboard": "train",
+    "faiss": "index",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "multipart": "serve",
+}
+PIP_NAME = {"sklearn": "scikit-learn", "faiss": "faiss-cpu", "multipart": "python-multipart"}
 
 
 def require_modules(modules: Sequence[str], purpose: str, extra: str | None = None) -> None:
@@ -80,6 +89,9 @@ def _message(err: BaseException) -> str | None:
     if isinstance(err, UnicodeDecodeError):
         return f"cannot decode text as {err.encoding} ({err.reason} at byte {err.start})"
     if isinstance(err, ImportError):
+        top = (err.name or "").partition(".")[0]
+        if "pip install" not in str(err) and top in EXTRA_OF:
+            return f"{PIP_NAME.get(top, top)} is not installed: pip install 'openclap[{EXTRA_OF[top]}]'"
         return str(err) if "pip install" in str(err) else f"a required package is missing ({err})"
     if isinstance(err, OSError):
         return _os_problem(err)
