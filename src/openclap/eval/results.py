@@ -104,6 +104,15 @@ class EvalResult:
             out[f.name] = value
         return out
 
+    def __getattr__(self, name: str) -> Any:
+        """A protocol's own fact as an attribute: ``result.templates`` is ``result.details["templates"]``."""
+        if name.startswith("__") or name == "details":  # copy / pickle probe before __init__ ran
+            raise AttributeError(name)
+        try:
+            return self.details[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no field or detail {name!r}") from None
+
     def __getitem__(self, key: str) -> Any:
         """``result["value"]``: the JSON form's field ``key`` (as the dict results of earlier versions)."""
         return self.to_dict()[key]
