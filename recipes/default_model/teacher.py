@@ -6,7 +6,8 @@ allowlist of the two numpy types it holds) and the network and features are rebu
 description in AISFX.md. Output: one 512-d embedding per clip (mean over 100-frame blocks).
 
 Usage: .venv/bin/python recipes/default_model/teacher.py --data /work/openclap-data
-Writes DATA/teacher.npz (paths, embeddings) and resumes from it when interrupted.
+Writes DATA/teacher.npz (paths, embeddings, model; ``openclap.embeddings_io``) atomically and resumes
+from it when interrupted.
 
 ``--blocks-longer-than 3`` also writes DATA/teacher_blocks.npz: the embedding of every 100-frame block
 (2.32 s, hop 1.16 s) of each clip longer than 3 s, so that training can take as a 3 s crop's target the
@@ -31,6 +32,7 @@ from torch import nn
 
 from openclap.audio.frontend import mel_filterbank
 from openclap.audio.io import AudioError, load_mono
+from openclap.embeddings_io import EmbeddingFile, read_embeddings, write_embeddings
 
 SAMPLE_RATE = 44100
 N_FFT, HOP, N_MELS, BLOCK, BLOCK_HOP = 2048, 1024, 96, 100, 50
@@ -110,19 +112,18 @@ def embed(model: SfxTeacher, feats: TeacherFeatures, path: str) -> np.ndarray:
     return embed_blocks(model, feats, path).mean(axis=0)
 
 
-def _save_atomic(out: Path, **arrays: np.ndarray) -> None:
-    tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(out)
-
+TEACHER_NAME = "aisfx"  # recorded as the model in the embedding files
 
 # A teacher's row per clip (or block) may hold several outputs side by side; ``columns`` names the
 # arrays they are saved as (aisfx: its embedding alone; YAMNet: embedding and scores, yamnet_teacher.py).
+# The files are embedding files (openclap.embeddings_io): "embeddings" is the main array, the other
+# columns and any extras are saved beside it.
 EMBEDDINGS = {"embeddings": slice(None)}
 
 
-def _join(data: np.lib.npyio.NpzFile, columns: dict[str, slice]) -> np.ndarray:
-    return np.concatenate([data[name] for name in columns], axis=1)
+def _join(data: EmbeddingFile, columns: dict[str, slice]) -> np.ndarray:
+    arrays = {"embeddings": data.embeddings, **data.extra}
+    return np.concatenate([arrays[name] for name in columns], axis=1)
 
 
 def _split(rows: np.ndarray, columns: dict[str, slice]) -> dict[str, np.ndarray]:
@@ -130,23 +131,28 @@ def _split(rows: np.ndarray, columns: dict[str, slice]) -> dict[str, np.ndarray]
 
 
 def _load_clips(out: Path, columns: dict[str, slice] = EMBEDDINGS) -> dict[str, np.ndarray]:
-    with np.load(out, allow_pickle=False) as old:
-        return dict(zip(old["paths"].tolist(), _join(old, columns), strict=True))
+    data = read_embeddings(out)
+    return dict(zip(data.paths, _join(data, columns), strict=True))
 
 
 def _save_clips(
-    out: Path, done: dict[str, np.ndarray], columns: dict[str, slice] = EMBEDDINGS, **extra: np.ndarray
+    out: Path,
+    done: dict[str, np.ndarray],
+    columns: dict[str, slice] = EMBEDDINGS,
+    model: str = TEACHER_NAME,
+    **extra: np.ndarray,
 ) -> None:
     """``paths`` and the ``columns`` of each clip's row, plus any ``extra`` arrays (saved as given)."""
     keys = sorted(done)
-    rows = np.stack([done[k] for k in keys])
-    _save_atomic(out, paths=np.array(keys, dtype=np.str_), **_split(rows, columns), **extra)
+    parts = _split(np.stack([done[k] for k in keys]), columns)
+    write_embeddings(out, keys, parts.pop("embeddings"), model=model, extra={**parts, **extra})
 
 
 def _load_blocks(out: Path, columns: dict[str, slice] = EMBEDDINGS) -> dict[str, np.ndarray]:
-    with np.load(out, allow_pickle=False) as old:
-        offsets, rows = old["offsets"], _join(old, columns)
-        return {p: rows[offsets[m] : offsets[m + 1]] for m, p in enumerate(old["paths"].tolist())}
+    data = read_embeddings(out)
+    rows = _join(data, columns)
+    offsets = data.offsets if data.offsets is not None else np.arange(len(data.paths) + 1)
+    return {p: rows[offsets[m] : offsets[m + 1]] for m, p in enumerate(data.paths)}
 
 
 def _save_blocks(
@@ -155,17 +161,18 @@ def _save_blocks(
     columns: dict[str, slice] = EMBEDDINGS,
     block_seconds: float = BLOCK_SECONDS,
     hop_seconds: float = BLOCK_HOP_SECONDS,
+    model: str = TEACHER_NAME,
 ) -> None:
     keys = sorted(done)
     sizes = [len(done[k]) for k in keys]
-    rows = np.concatenate([done[k] for k in keys]).astype(np.float32)
-    _save_atomic(
+    parts = _split(np.concatenate([done[k] for k in keys]).astype(np.float32), columns)
+    write_embeddings(
         out,
-        paths=np.array(keys, dtype=np.str_),
-        offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-        **_split(rows, columns),
-        block_seconds=np.float64(block_seconds),
-        hop_seconds=np.float64(hop_seconds),
+        keys,
+        parts.pop("embeddings"),
+        model=model,
+        offsets=np.concatenate([[0], np.cumsum(sizes)]),
+        extra={**parts, "block_seconds": np.float64(block_seconds), "hop_seconds": np.float64(hop_seconds)},
     )
 
 

@@ -59,12 +59,12 @@ def patch_seconds(model: Yamnet) -> tuple[float, float]:
 def write_targets(model: Yamnet, rows: list[dict], data: Path, blocks_longer_than: float | None) -> None:
     clips, out = [r["audio"] for r in rows], data / "yamnet_teacher.npz"
     names = np.array(model.class_names, dtype=np.str_)
-    save = partial(_save_clips, columns=COLUMNS, class_names=names)
+    save = partial(_save_clips, columns=COLUMNS, model="yamnet", class_names=names)
     write_resumable(clips, out, partial(clip_row, model), partial(_load_clips, columns=COLUMNS), save, 500)
     if blocks_longer_than is not None:
         long = [r["audio"] for r in rows if r["duration"] > blocks_longer_than]
         block, hop = patch_seconds(model)
-        save = partial(_save_blocks, columns=COLUMNS, block_seconds=block, hop_seconds=hop)
+        save = partial(_save_blocks, columns=COLUMNS, block_seconds=block, hop_seconds=hop, model="yamnet")
         load = partial(_load_blocks, columns=COLUMNS)
         write_resumable(long, data / "yamnet_teacher_blocks.npz", partial(patch_rows, model), load, save, 200)
 

@@ -8,8 +8,8 @@ Loading is strict (missing, unexpected and mis-shaped keys are reported by name)
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from openclap.atomic import atomic_write
 from openclap.config import ClapConfig
 
 FORMAT = "openclap"
@@ -30,21 +31,6 @@ TEXT_PREFIX = "text_encoder."
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded; the message names the file and the problem."""
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then atomically rename onto ``path`` (no half-written files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_checkpoint(
@@ -116,13 +102,29 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{file}: not a readable safetensors file ({err})") from None
     if raw is None:
         raise CheckpointError(f"{file}: safetensors file has no openclap metadata (no embedded config)")
-    meta = json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{file}: the embedded openclap metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: the embedded openclap metadata is not a JSON object")
     if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise CheckpointError(
             f"{file}: unsupported checkpoint format {meta.get('format')!r} "
             f"version {meta.get('format_version')!r}"
         )
     return meta
+
+
+def tensor_summary(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(tensor count, parameter count) of an openclap checkpoint, read from its header only."""
+    file = weights_path(path)
+    try:
+        with safe_open(str(file), framework="pt") as fh:
+            shapes = [fh.get_slice(k).get_shape() for k in fh.keys()]  # noqa: SIM118 (not a dict)
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"{file}: not a readable safetensors file ({err})") from None
+    return len(shapes), sum(math.prod(shape) for shape in shapes)
 
 
 def read_config(path: str | os.PathLike[str]) -> ClapConfig:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from openclap import __version__
 from openclap.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from openclap.inference import EmbeddingResult
+    from openclap.zero_shot import Prediction
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +41,9 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         default="cpu",
         help="torch device: cpu (default), cuda, cuda:N, mps, or auto (cuda when usable)",
     )
-    parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="clips per forward pass (default: 16)"
+    )
     parser.add_argument(
         "--long-audio",
         choices=["mean", "crop"],
@@ -46,7 +52,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "windows (mean, default) or take the config's deterministic crop (crop); fusion "
         "models (LAION *fusion*) take long files whole through their fusion input either way",
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--workers",
         type=_positive_int,
@@ -57,7 +63,10 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -65,9 +74,11 @@ def _positive_int(text: str) -> int:
 
 def _load_model(args: argparse.Namespace):
     import torch
+    from transformers.utils import logging as hf_logging
 
     from openclap.factory import create_model, has_trained_weights
 
+    hf_logging.disable_progress_bar()  # the text tower's per-load "Loading weights" bar is noise here
     if args.threads:
         torch.set_num_threads(args.threads)
     untrained = getattr(args, "untrained", False)
@@ -92,37 +103,48 @@ def _report_errors(errors: list[tuple[str, str]], warnings: list[tuple[str, str]
         print(f"warning {path}: {message}", file=sys.stderr)
 
 
-def cmd_embed(args: argparse.Namespace) -> int:
-    from openclap.inference import embed_audio_files, find_audio_files
+def _show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars go to stderr when it is a terminal, unless --quiet."""
+    return not args.quiet and sys.stderr.isatty()
 
-    out = Path(args.out)
-    if out.suffix not in (".npz", ".parquet"):  # checked before any work is done
-        print(f"error: --out must end in .npz or .parquet, got {out.name}", file=sys.stderr)
-        return 2
-    files = find_audio_files(args.paths)
-    if not files:
-        print("error: no audio files found in the given paths", file=sys.stderr)
-        return 2
-    model = _load_model(args)
+
+def _embed_files(model: Any, files: list[str], args: argparse.Namespace) -> EmbeddingResult:
+    """Embed ``files`` with the command's batch, long-audio, progress and worker settings; report the
+    skipped and silent files on stderr."""
+    from openclap.inference import embed_audio_files
+
     result = embed_audio_files(
         model,
         files,
         batch_size=args.batch_size,
         long_audio=args.long_audio,
-        progress=not args.quiet,
+        progress=_show_progress(args),
         workers=args.workers,
     )
     _report_errors(result.errors, result.warnings)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    return result
+
+
+def _find_files(paths: Sequence[str]) -> list[str]:
+    from openclap.inference import find_audio_files
+
+    files = find_audio_files(paths)
+    if not files:
+        raise ValueError(f"no audio files found in {', '.join(paths)}")
+    return files
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from openclap.cli_errors import check_output_path, require_modules
+    from openclap.embeddings_io import check_suffix, write_embeddings
+
+    out = check_output_path(check_suffix(args.out, "--out"))  # all checked before any work is done
     if out.suffix == ".parquet":
-        _write_parquet(out, result.paths, result.embeddings)
-    else:
-        np.savez(
-            out,
-            paths=np.array(result.paths, dtype=np.str_),
-            embeddings=result.embeddings,
-            model=np.array(model.config.name, dtype=np.str_),
-        )
+        require_modules(["pyarrow"], "writing .parquet")
+    files = _find_files(args.paths)
+    model = _load_model(args)
+    result = _embed_files(model, files, args)
+    write_embeddings(out, result.paths, result.embeddings, model=model.config.name)
     print(
         f"embedded {len(result.paths)} of {len(files)} files -> {out} "
         f"({result.embeddings.shape[1]}-d); {len(result.errors)} skipped, {len(result.warnings)} silent",
@@ -131,60 +153,72 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0 if result.paths else 1
 
 
-def _write_parquet(out: Path, paths: list[str], embeddings: np.ndarray) -> None:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise SystemExit("error: writing .parquet needs pyarrow: pip install 'openclap[parquet]'") from None
-    column = pa.FixedSizeListArray.from_arrays(pa.array(embeddings.reshape(-1)), embeddings.shape[1])
-    pq.write_table(pa.table({"path": pa.array(paths, pa.string()), "embedding": column}), out)
-
-
 def _read_labels(args: argparse.Namespace) -> list[str]:
     if args.labels_file:
-        lines = Path(args.labels_file).read_text(encoding="utf-8").splitlines()
-        return [line.strip() for line in lines if line.strip()]
-    return [label.strip() for label in args.labels.split(",") if label.strip()]
+        source = Path(args.labels_file)
+        where = f"--labels-file {source}"
+        if source.is_dir():
+            raise ValueError(f"{where}: is a folder, not a text file")
+        try:
+            text = source.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"{where}: not UTF-8 text (bad byte at offset {err.start}); save it as UTF-8"
+            ) from None
+        except OSError as err:
+            raise ValueError(f"{where}: {(err.strerror or str(err)).lower()}") from None
+        labels = [line.strip() for line in text.splitlines() if line.strip()]
+    else:
+        where = "--labels"
+        labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    if not labels:
+        raise ValueError(f"{where}: no labels given")
+    return labels
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from openclap.inference import embed_audio_files, find_audio_files
+    labels = _read_labels(args)  # before torch is imported: a bad labels file fails at once
+    files = _find_files(args.paths)
+
     from openclap.zero_shot import ZeroShotClassifier
 
-    labels = _read_labels(args)
-    files = find_audio_files(args.paths)
-    if not files:
-        print("error: no audio files found in the given paths", file=sys.stderr)
-        return 2
     model = _load_model(args)
-    templates = args.template or None
-    clf = ZeroShotClassifier(model, labels, templates=templates, multi_label=args.multi_label)
-    result = embed_audio_files(
-        model, files, batch_size=args.batch_size, long_audio=args.long_audio, workers=args.workers
-    )
-    _report_errors(result.errors, result.warnings)
-    preds = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
+    clf = ZeroShotClassifier(model, labels, templates=args.template or None, multi_label=args.multi_label)
+    result = _embed_files(model, files, args)
+    found = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
+    preds = dict(zip(result.paths, found, strict=True))
     if args.json:
-        warned = dict(result.warnings)
-        rows: list[dict[str, object]] = [
-            {"path": p, "predictions": [{"label": x.label, "score": round(x.score, 6)} for x in pr]}
-            | ({"warning": warned[p]} if p in warned else {})
-            for p, pr in zip(result.paths, preds, strict=True)
-        ]
-        rows += [{"path": p, "error": m.removeprefix(p + ": ")} for p, m in result.errors]
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(_json_rows(files, preds, result.errors, result.warnings), indent=2))
     else:
-        for path, pred in zip(result.paths, preds, strict=True):
-            shown = ", ".join(f"{x.label} ({x.score:.3f})" for x in pred)
-            print(f"{path}\t{shown}")
+        for path in dict.fromkeys(files):  # input order; failed files were reported on stderr
+            if path in preds:
+                print(f"{path}\t" + ", ".join(f"{x.label} ({x.score:.3f})" for x in preds[path]))
     return 0 if result.paths else 1
 
 
+def _json_rows(
+    files: Sequence[str],
+    preds: Mapping[str, Sequence[Prediction]],
+    errors: list[tuple[str, str]],
+    warnings: list[tuple[str, str]],
+) -> list[dict[str, object]]:
+    """One row per input file, in input order: its predictions (and a warning), or its error."""
+    failed, warned = dict(errors), dict(warnings)
+    rows: list[dict[str, object]] = []
+    for path in files:
+        if path not in preds:
+            rows.append({"path": path, "error": failed.get(path, "not embedded").removeprefix(path + ": ")})
+            continue
+        shown = [{"label": x.label, "score": round(x.score, 6)} for x in preds[path]]
+        rows.append(
+            {"path": path, "predictions": shown} | ({"warning": warned[path]} if path in warned else {})
+        )
+    return rows
+
+
 def cmd_models(args: argparse.Namespace) -> int:
-    from openclap.factory import bundled_weights
     from openclap.hub.registry import find_entry
-    from openclap.registry import get_config, list_models
+    from openclap.registry import bundled_weights, get_config, list_models
 
     for name in list_models():
         cfg = get_config(name)
@@ -203,19 +237,34 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from safetensors import safe_open
+    from openclap.checkpoint import read_metadata, tensor_summary, weights_path
+    from openclap.registry import get_config, list_models
 
-    from openclap.checkpoint import read_metadata, weights_path
+    target = args.checkpoint
+    if not Path(target).exists() and target not in list_models():
+        raise ValueError(
+            f"{target}: no such checkpoint file or folder, nor a registered model (see `openclap models`)"
+        )
+    if not Path(target).exists():
+        from openclap.registry import bundled_weights
 
-    meta = read_metadata(args.checkpoint)
-    file = weights_path(args.checkpoint)
-    with safe_open(str(file), framework="pt") as fh:
-        keys = list(fh.keys())
-        params = sum(int(np.prod(fh.get_slice(k).get_shape())) for k in keys)
+        shipped = bundled_weights(target)
+        if shipped is None:
+            config = get_config(target).to_dict()
+            print(
+                json.dumps(
+                    {"model": target, "file": None, "weights": "none shipped", "config": config}, indent=2
+                )
+            )
+            return 0
+        target = str(shipped)
+    meta = read_metadata(target)
+    file = weights_path(target)
+    tensors, params = tensor_summary(file)
     info = {
         "file": str(file),
         "size_mb": round(file.stat().st_size / 1e6, 2),
-        "tensors": len(keys),
+        "tensors": tensors,
         "parameters": params,
         **meta,
     }
@@ -237,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="CLAP models: embed, classify, "
         "train, evaluate, convert. Run `openclap COMMAND --help` for details.",
     )
+    parser.add_argument("--version", action="version", version=f"openclap {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -249,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", help="audio files or folders")
     p.add_argument("--out", required=True, help="output FILE.npz or FILE.parquet")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (shown only on a terminal)")
     _add_model_args(p)
     p.set_defaults(func=cmd_embed)
 
@@ -266,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--labels", help='comma-separated labels, e.g. "dog,rain,siren"')
     group.add_argument("--labels-file", help="file with one label per line")
-    p.add_argument("--top-k", type=int, default=3, help="labels to show per file (default: 3)")
+    p.add_argument("--top-k", type=_positive_int, default=3, help="labels to show per file (default: 3)")
     p.add_argument(
         "--template",
         action="append",
@@ -279,7 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score labels independently (cosine similarity) instead of a softmax",
     )
-    p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print results as JSON on stdout: one row per input file, in input order",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_args(p)
     p.set_defaults(func=cmd_classify)
 
@@ -293,11 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "info",
-        help="show an openclap checkpoint's config and size",
+        help="show a checkpoint's or a registered model's config and size",
         description="Print an openclap checkpoint's embedded config, tensor count, "
-        "parameter count and file size as JSON.",
+        "parameter count and file size as JSON. A registered model name (see `openclap models`) "
+        "shows its shipped weights, or its config when no weights ship.",
     )
-    p.add_argument("checkpoint", help="openclap checkpoint folder or .safetensors file")
+    p.add_argument(
+        "checkpoint", help="openclap checkpoint folder, .safetensors file or registered model name"
+    )
     p.set_defaults(func=cmd_info)
 
     from openclap.eval.cli import register_cli as register_eval
@@ -348,18 +406,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from openclap.audio.io import AudioError
-    from openclap.checkpoint import CheckpointError
+    """Parse ``argv`` and run the subcommand; errors end as one stderr line (``openclap.cli_errors``)."""
+    from openclap.cli_errors import run_command
 
-    args = build_parser().parse_args(argv)
-    from transformers.utils import logging as hf_logging
+    parser = build_parser()
 
-    hf_logging.disable_progress_bar()  # the text tower's per-load "Loading weights" bar is noise here
-    try:
+    def parse_and_run(_: object) -> int:  # parsing inside run_command: `--help | head` needs it too
+        args = parser.parse_args(argv)
         return int(args.func(args))
-    except (AudioError, CheckpointError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+    return run_command(parse_and_run, argparse.Namespace())
 
 
 if __name__ == "__main__":

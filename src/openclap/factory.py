@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -14,13 +13,7 @@ from openclap.config import ClapConfig
 from openclap.device import pick_device
 from openclap.hub.registry import find_entry
 from openclap.model import ClapModel
-from openclap.registry import get_config, list_models
-
-
-def bundled_weights(name: str) -> Path | None:
-    """Weights shipped inside the package for a registered model name, if any."""
-    entry = resources.files("openclap") / "weights" / f"{name}.safetensors"
-    return Path(str(entry)) if entry.is_file() else None
+from openclap.registry import bundled_weights, get_config, list_models  # bundled_weights: re-exported
 
 
 def create_model(

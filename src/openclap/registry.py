@@ -32,3 +32,9 @@ def get_config(name_or_path: str) -> ClapConfig:
         f"unknown model {name_or_path!r}; registered models: {', '.join(list_models())} "
         "(or pass a path to a JSON config file)"
     )
+
+
+def bundled_weights(name: str) -> Path | None:
+    """Weights shipped inside the package for a registered model name, if any."""
+    entry = resources.files("openclap") / "weights" / f"{name}.safetensors"
+    return Path(str(entry)) if entry.is_file() else None

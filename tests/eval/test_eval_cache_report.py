@@ -11,6 +11,7 @@ import numpy as np
 
 from openclap.eval.cache import EmbeddingCache, file_key, model_identity
 from openclap.eval.report import markdown_table, plot_result, write_json, write_markdown
+from openclap.eval.results import EvalResult
 
 
 class CountingEmbedder:
@@ -64,7 +65,8 @@ def test_model_identity_and_file_key(tmp_path: Path) -> None:
     assert file_key(ckpt).split("\t")[1] == "9"
 
 
-def _results() -> list[dict]:
+def _results() -> list[EvalResult]:
+    """Results as the JSON of earlier versions wrote them (read back through ``from_dict``)."""
     zs = {
         "task": "ESC-50 fold 4 (400 clips)",
         "dataset": "esc50",
@@ -99,7 +101,7 @@ def _results() -> list[dict]:
         "seconds": 0.1,
         "error": "ValueError: bad | thing",
     }
-    return [zs, rt, err]
+    return [EvalResult.from_dict(r) for r in (zs, rt, err)]
 
 
 def test_markdown_table_shows_published_figures_and_scope() -> None:
@@ -123,6 +125,6 @@ def test_write_reports_and_plots(tmp_path: Path) -> None:
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
     md = write_markdown(results, tmp_path / "results.md", "Bench", ["Model: `x`"], plots)
     assert "](plots/01-esc-confusion.png)" in md.read_text()
-    results[0]["metrics"]["nan_metric"] = float("nan")
+    results[0].metrics["nan_metric"] = float("nan")
     data = json.loads(write_json(results, tmp_path / "results.json", {"model": "x"}).read_text())
     assert data["model"] == "x" and data["results"][0]["metrics"]["nan_metric"] is None

@@ -17,6 +17,7 @@ from openclap.eval.datasets import get_dataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.finetune import AudioClassifier, FinetuneConfig, run_finetune
 from openclap.eval.linear_probe import make_splits
+from openclap.eval.results import EvalResult
 
 QUIET = EmbedOptions(batch_size=8, progress=False)
 FAST: dict[str, Any] = {"batch_size": 4, "lr": 1e-2, "encoder_lr": 1e-3}
@@ -45,9 +46,9 @@ def multi_label(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tone_noise_folder(tmp_path_factory.mktemp("ft-multi"), ["tone", "noise", "tone;noise"] * 20)
 
 
-def _numbers(result: dict[str, Any]) -> dict[str, Any]:
-    """A result without its timings."""
-    return {k: v for k, v in result.items() if k not in ("seconds", "decode_seconds")}
+def _numbers(result: EvalResult) -> dict[str, Any]:
+    """A result's JSON form without its timings."""
+    return {k: v for k, v in result.to_dict().items() if k not in ("seconds", "decode_seconds")}
 
 
 def test_finetune_learns_two_classes_and_leaves_model_alone(tiny_model, two_classes: Path) -> None:

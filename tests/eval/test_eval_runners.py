@@ -12,10 +12,15 @@ from openclap.eval.datasets import get_dataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.linear_probe import run_linear_probe
 from openclap.eval.report import to_json
+from openclap.eval.results import EvalResult
 from openclap.eval.retrieval import run_retrieval
 from openclap.eval.zeroshot import run_zeroshot
 
 QUIET = EmbedOptions(batch_size=8, progress=False)
+# The JSON keys of each protocol's result, as the untyped dicts of earlier versions wrote them.
+HEAD = ("task", "dataset", "protocol", "metric", "value", "n_items", "seconds", "metrics")
+CLASSES = ("class_names", "confusion_matrix", "per_class_accuracy")
+EMBEDDED = ("n_failed", "errors", "n_cached", "embed_seconds")
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +50,18 @@ def test_zeroshot_reports_metrics_failures_and_uses_cache(model, clips: Path, tm
         batch_size=8, progress=False, cache_dir=tmp_path / "cache", model_id="tiny-test:fixture"
     )
     first = run_zeroshot(model, ds, options=cached, task="toy")
-    assert first["protocol"] == "zeroshot" and first["metric"] == "accuracy"
-    assert first["n_items"] == 8 and first["n_failed"] == 1 and "broken.wav" in first["errors"][0]
-    assert len(first["confusion_matrix"]) == 2 and first["prompt_names"] == ["high", "low"]
+    assert first.protocol == "zeroshot" and first.metric == "accuracy"
+    assert first.n_items == 8 and first.n_failed == 1 and "broken.wav" in first.errors[0]
+    assert len(first.confusion_matrix) == 2 and first.details["prompt_names"] == ["high", "low"]
     # the value itself is recomputed by hand in test_eval_known_answers.py; here it must match its matrix
-    confusion = first["confusion_matrix"]
-    assert first["value"] == pytest.approx((confusion[0][0] + confusion[1][1]) / 8)
-    assert first["templates"] == ["This is a sound of {}."]
+    confusion = first.confusion_matrix
+    assert first.value == pytest.approx((confusion[0][0] + confusion[1][1]) / 8)
+    assert first["templates"] == ["This is a sound of {}."]  # the JSON form, by key
+    assert set(first.to_dict()) == {*HEAD, "templates", "prompt_names", *CLASSES, *EMBEDDED}  # as before
+    assert EvalResult.from_dict(json.loads(to_json(first))) == first
     second = run_zeroshot(model, ds, options=cached, task="toy")
-    assert second["n_cached"] == 8 and second["value"] == first["value"]
-    assert second["confusion_matrix"] == first["confusion_matrix"]
+    assert second.n_cached == 8 and second.value == first.value
+    assert second.confusion_matrix == first.confusion_matrix
     with pytest.raises(ValueError, match="run_retrieval"):
         run_zeroshot(model, get_dataset("csv", clips / "labels.csv", caption_column="caption"), options=QUIET)
     own = run_zeroshot(model, ds, templates="model", options=cached, task="toy")
@@ -70,6 +77,7 @@ def test_retrieval_and_linear_probe(model, clips: Path) -> None:
     assert set(result["retrieval"]) == {"text_to_audio", "audio_to_text"}
     a2t = result["retrieval"]["audio_to_text"]  # values recomputed by hand in test_eval_known_answers.py
     assert a2t["r1"] <= a2t["map10"] <= a2t["r10"]  # one caption per clip: AP@10 = 1/rank when rank <= 10
+    assert set(result.to_dict()) == {*HEAD, "n_captions", "retrieval", *EMBEDDED}
     labels = get_dataset("csv", clips / "labels.csv", label_column="label")
     probe = run_linear_probe(model, labels, split="folds", c_grid=(1.0,), options=QUIET)
     same = run_eval(
@@ -90,6 +98,7 @@ def test_retrieval_and_linear_probe(model, clips: Path) -> None:
         "3",
     }
     assert probe["value"] == pytest.approx(sum(probe["fold_accuracy"].values()) / 4)
+    assert set(probe.to_dict()) == {*HEAD, "fold_accuracy", "fold_c", "splits", *CLASSES, *EMBEDDED}
 
 
 def test_run_suite_writes_table_plots_and_keeps_going(model, clips: Path, tmp_path: Path) -> None:
@@ -106,12 +115,13 @@ def test_run_suite_writes_table_plots_and_keeps_going(model, clips: Path, tmp_pa
     )
     assert load_suite(suite).tasks[0].root == (clips / "labels.csv").resolve()
     out = run_suite(suite, model, tmp_path / "out", model_name="tiny-test", embed=QUIET)
-    assert out["failed"] == 1 and len(out["results"]) == 3
+    assert out.failed == 1 and len(out.results) == 3 and out.results[2].value is None
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["suite"] == "toy" and data["results"][2]["error"].startswith("DatasetLayoutError")
+    assert set(data["results"][2]) == {*HEAD, "error"} - {"metrics"}  # a failed task's row, as before
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| Toy zero-shot | zeroshot | accuracy |" in table and "error: DatasetLayoutError" in table
-    assert {p.name for p in out["plots"]} == {
+    assert {p.name for p in out.plots} == {
         "01-toy-zero-shot-confusion.png",
         "01-toy-zero-shot-per-class.png",
         "02-csv-8-clips-8-captions-recall.png",

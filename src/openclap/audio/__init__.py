@@ -1,6 +1,15 @@
-"""Audio input: decoding, resampling, clip policy and the log-mel front end."""
+"""Audio input: decoding, resampling, clip policy and the log-mel front end (imported on first use)."""
 
-from openclap.audio.clip import fit_length, sliding_windows
-from openclap.audio.io import AudioError, load_audio, load_mono, resample, to_mono
+from openclap._lazy import lazy_exports
 
-__all__ = ["AudioError", "fit_length", "load_audio", "load_mono", "resample", "sliding_windows", "to_mono"]
+_EXPORTS = {
+    "AudioError": "openclap.audio.io",
+    "load_audio": "openclap.audio.io",
+    "load_mono": "openclap.audio.io",
+    "resample": "openclap.audio.io",
+    "to_mono": "openclap.audio.io",
+    "fit_length": "openclap.audio.clip",
+    "sliding_windows": "openclap.audio.clip",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

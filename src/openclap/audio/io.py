@@ -6,6 +6,7 @@ Every failure raises ``AudioError`` naming the file and the problem, so batch jo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,11 @@ import soxr
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
 SILENT_PEAK_DBFS = -60.0  # a file whose loudest sample is below this is reported as silent
+BLOCK_SECONDS = 30.0  # files are decoded in blocks of this length ...
+BLOCK_SAMPLES = 2**22  # ... and at most this many samples (all channels), 16 MB of float32
+# A header's declared length sizes the first buffer only up to this many samples (64 MB): a corrupt
+# header can declare 2**36 frames; the buffer grows when the audio really is longer.
+PREALLOC_SAMPLES = 2**24
 
 
 class AudioError(ValueError):
@@ -34,13 +40,56 @@ def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """
     path = Path(path)
     _check_file(path)
-    try:
-        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioError(path, f"cannot decode audio ({err})") from None
-    wave = np.ascontiguousarray(data.T)  # [C, N]
-    check_wave(wave, int(sample_rate), path)
-    return wave, int(sample_rate)
+    with _open(path) as fh:
+        sample_rate, channels = int(fh.samplerate), int(fh.channels)
+        check_wave(np.zeros((1, 1), np.float32), sample_rate, path)
+        out = _GrowingBuffer(_capacity(fh.frames * channels))
+        for data in _blocks(fh, path):  # [n, C]
+            out.append(data.reshape(-1))
+    wave = np.ascontiguousarray(out.result().reshape(-1, channels).T)  # [C, N]
+    check_wave(wave, sample_rate, path)
+    return wave, sample_rate
+
+
+class _open:
+    """``sf.SoundFile`` whose decoding failures, inside the ``with`` block too, become ``AudioError``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> sf.SoundFile:
+        try:
+            self.fh = sf.SoundFile(str(self.path))
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+            raise AudioError(self.path, f"cannot decode audio ({err})") from None
+        return self.fh
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: object) -> None:
+        self.fh.close()
+        if isinstance(err, MemoryError):
+            raise AudioError(self.path, "the decoded audio does not fit in memory") from None
+        if isinstance(err, sf.LibsndfileError | RuntimeError | TypeError) or (
+            isinstance(err, ValueError) and not isinstance(err, AudioError)
+        ):
+            raise AudioError(self.path, f"cannot decode audio ({err})") from None
+
+
+def _blocks(fh: sf.SoundFile, path: Path, seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """The file's samples as float32 [n, C] blocks of at most ``seconds`` and ``BLOCK_SAMPLES``;
+    ``AudioError`` at the first non-finite sample."""
+    block_frames = max(1, min(int(seconds * fh.samplerate), BLOCK_SAMPLES // max(fh.channels, 1)))
+    while True:
+        data = fh.read(block_frames, dtype="float32", always_2d=True)
+        if data.shape[0] and not np.isfinite(data).all():
+            raise AudioError(path, "audio holds non-finite samples (NaN or Inf)")
+        yield data
+        if data.shape[0] < block_frames:
+            return
+
+
+def _capacity(declared: float) -> int:
+    """The first buffer's size for ``declared`` samples (see ``PREALLOC_SAMPLES``)."""
+    return int(min(max(declared, 0) + 64, PREALLOC_SAMPLES))
 
 
 def _check_file(path: Path) -> None:
@@ -137,7 +186,9 @@ def silence_warning(wave: np.ndarray) -> str | None:
     return f"audio is silent ({shown}; the threshold is {threshold}): what a model says of it means nothing"
 
 
-def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 30.0) -> np.ndarray:
+def load_mono(
+    path: str | os.PathLike[str], sample_rate: int, block_seconds: float = BLOCK_SECONDS
+) -> np.ndarray:
     """Load a file, downmix by mean and resample to ``sample_rate``: float32 [N].
 
     The file is decoded in blocks and each block is downmixed and resampled as it streams, so a long
@@ -145,28 +196,20 @@ def load_mono(path: str | os.PathLike[str], sample_rate: int, block_seconds: flo
     """
     path = Path(path)
     _check_file(path)
-    try:
-        with sf.SoundFile(str(path)) as fh:
-            file_sr = int(fh.samplerate)
-            check_wave(np.zeros((1, 1), np.float32), file_sr, path)
-            resampler = (
-                None
-                if file_sr == sample_rate
-                else soxr.ResampleStream(file_sr, sample_rate, 1, dtype="float32", quality="VHQ")
-            )
-            out = _GrowingBuffer(int(np.ceil(max(fh.frames, 0) * sample_rate / file_sr)) + 64)
-            block_frames = max(1, int(block_seconds * file_sr))
-            while True:
-                data = fh.read(block_frames, dtype="float32", always_2d=True)  # [n, C]
-                last = data.shape[0] < block_frames
-                if data.shape[0] and not np.isfinite(data).all():
-                    raise AudioError(path, "audio holds non-finite samples (NaN or Inf)")
-                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-                out.append(mono if resampler is None else resampler.resample_chunk(mono, last=last))
-                if last:
-                    break
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioError(path, f"cannot decode audio ({err})") from None
+    with _open(path) as fh:
+        file_sr = int(fh.samplerate)
+        check_wave(np.zeros((1, 1), np.float32), file_sr, path)
+        resampler = (
+            None
+            if file_sr == sample_rate
+            else soxr.ResampleStream(file_sr, sample_rate, 1, dtype="float32", quality="VHQ")
+        )
+        out = _GrowingBuffer(_capacity(np.ceil(fh.frames * sample_rate / file_sr)))
+        for data in _blocks(fh, path, block_seconds):  # [n, C]
+            mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+            out.append(mono if resampler is None else resampler.resample_chunk(mono))
+        if resampler is not None:  # the end is known only once a short block came: flush the filter then
+            out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     wave = out.result()
     if wave.size == 0:
         raise AudioError(

@@ -1,40 +1,31 @@
-"""Training data: manifests, caption builders, WebDataset shards, an audio cache and datasets."""
+"""Training data: manifests, caption builders, WebDataset shards, an audio cache and datasets.
+Names are imported on first use, so registering ``openclap data`` costs no torch import."""
 
-from openclap.data.builders import TableSpec, build_from_table, build_preset, render_captions
-from openclap.data.cache import AudioCache
-from openclap.data.datasets import ClipDataset, ClipSettings, EpochBatchSampler, ShardStream, collate_examples
-from openclap.data.manifest import (
-    CheckReport,
-    ManifestEntry,
-    ManifestError,
-    check_entries,
-    check_manifest,
-    read_manifest,
-    write_manifest,
-)
-from openclap.data.shards import ShardIndex, iter_samples, read_index, resolve_shards, write_shards
+from openclap._lazy import lazy_exports
 
-__all__ = [
-    "AudioCache",
-    "CheckReport",
-    "ClipDataset",
-    "ClipSettings",
-    "EpochBatchSampler",
-    "ManifestEntry",
-    "ManifestError",
-    "ShardIndex",
-    "ShardStream",
-    "TableSpec",
-    "build_from_table",
-    "build_preset",
-    "check_entries",
-    "check_manifest",
-    "collate_examples",
-    "iter_samples",
-    "read_index",
-    "read_manifest",
-    "render_captions",
-    "resolve_shards",
-    "write_manifest",
-    "write_shards",
-]
+_EXPORTS = {
+    "TableSpec": "openclap.data.builders",
+    "build_from_table": "openclap.data.builders",
+    "build_preset": "openclap.data.builders",
+    "render_captions": "openclap.data.builders",
+    "AudioCache": "openclap.data.cache",
+    "ClipDataset": "openclap.data.datasets",
+    "ClipSettings": "openclap.data.datasets",
+    "EpochBatchSampler": "openclap.data.datasets",
+    "ShardStream": "openclap.data.datasets",
+    "collate_examples": "openclap.data.datasets",
+    "CheckReport": "openclap.data.manifest",
+    "ManifestEntry": "openclap.data.manifest",
+    "ManifestError": "openclap.data.manifest",
+    "check_entries": "openclap.data.manifest",
+    "check_manifest": "openclap.data.manifest",
+    "read_manifest": "openclap.data.manifest",
+    "write_manifest": "openclap.data.manifest",
+    "ShardIndex": "openclap.data.shards",
+    "iter_samples": "openclap.data.shards",
+    "read_index": "openclap.data.shards",
+    "resolve_shards": "openclap.data.shards",
+    "write_shards": "openclap.data.shards",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from openclap.atomic import atomic_write
 from openclap.audio.io import AudioError, load_mono
-from openclap.checkpoint import atomic_write
 
 
 class AudioCache:

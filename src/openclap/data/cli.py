@@ -7,10 +7,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openclap.data.builders import PRESETS, TableSpec, build_from_table, build_preset
-from openclap.data.manifest import ManifestEntry, check_manifest, read_manifest, write_manifest
-from openclap.data.shards import write_shards
+if TYPE_CHECKING:
+    from openclap.data.manifest import ManifestEntry
 
 
 def data_check(
@@ -21,13 +21,19 @@ def data_check(
     quiet: bool = False,
 ) -> int:
     """Print a summary and every problem; exit code 1 when any clip is missing, corrupt or too short."""
+    from openclap.atomic import atomic_write
+    from openclap.cli_errors import check_output_path
+    from openclap.data.manifest import check_manifest
+
+    if report:
+        check_output_path(report, "--report")  # before decoding every clip
     result = check_manifest(manifest, min_seconds=min_seconds, decode=decode, progress=not quiet)
     for kind, path, message in result.problems():
         print(f"{kind}: {path}: {message}", file=sys.stderr)
     print(result.summary())
     if report:
         rows = [{"kind": k, "audio": p, "problem": m} for k, p, m in result.problems()]
-        Path(report).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write(Path(report), lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in rows)))
     return 0 if result.ok else 1
 
 
@@ -40,6 +46,9 @@ def data_shard(
     quiet: bool = False,
 ) -> int:
     """Write WebDataset shards (FLAC + JSON) and index.json; report skipped clips on stderr."""
+    from openclap.data.manifest import read_manifest
+    from openclap.data.shards import write_shards
+
     entries = read_manifest(manifest, split=split)
     index = write_shards(entries, out_dir, samples_per_shard, sample_rate, progress=not quiet)
     for path, problem in index.skipped:
@@ -65,6 +74,9 @@ def data_build(
     license: str | None = None,
 ) -> int:
     """Build one manifest from presets (``NAME=FOLDER``) and/or a generic metadata CSV with templates."""
+    from openclap.data.builders import PRESETS, TableSpec, build_from_table, build_preset
+    from openclap.data.manifest import write_manifest
+
     entries: list[ManifestEntry] = []
     for item in datasets:
         name, sep, folder = item.partition("=")
@@ -135,6 +147,8 @@ def _add_shard(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:
+    from openclap.data.builders import PRESETS  # for the help text; builders is torch-free
+
     p = sub.add_parser(
         "build",
         help="build a caption manifest from labelled datasets with templates",

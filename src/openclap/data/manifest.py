@@ -26,10 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import soundfile as sf
-
-from openclap.audio.io import AudioError, load_audio
-from openclap.checkpoint import atomic_write
+from openclap.atomic import atomic_write
 
 FIELDS = ("audio", "captions", "labels", "split", "source", "license")
 FORMATS = (".csv", ".jsonl")
@@ -235,6 +232,10 @@ class CheckReport:
 
 def _check_entry(entry: ManifestEntry, min_seconds: float, decode: bool) -> tuple[str | None, str, float]:
     """(problem kind or None, message, duration in seconds) of one clip."""
+    import soundfile as sf  # here, so that reading and writing manifests needs no audio stack
+
+    from openclap.audio.io import AudioError, load_audio
+
     path = Path(entry.audio)
     if not path.is_file():
         return "missing", "file not found", 0.0

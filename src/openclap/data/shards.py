@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from openclap.atomic import atomic_write
 from openclap.audio.io import AudioError, load_mono
-from openclap.checkpoint import atomic_write
 from openclap.data.manifest import ManifestEntry
 
 INDEX_NAME = "index.json"

@@ -1,25 +1,21 @@
 """Evaluation: benchmark adapters, zero-shot / retrieval / linear-probe / fine-tuning protocols,
-embedding cache, suite runner and reports. scikit-learn and matplotlib are imported only when a probe or
-plot runs."""
+embedding cache, suite runner and reports. Names are imported on first use; scikit-learn and matplotlib
+only when a probe or plot runs."""
 
-from openclap.eval.bench import load_suite, run_eval, run_suite
-from openclap.eval.datasets import EvalDataset, get_dataset, list_datasets
-from openclap.eval.embedding import EmbedOptions
-from openclap.eval.finetune import run_finetune
-from openclap.eval.linear_probe import run_linear_probe
-from openclap.eval.retrieval import run_retrieval
-from openclap.eval.zeroshot import run_zeroshot
+from openclap._lazy import lazy_exports
 
-__all__ = [
-    "EmbedOptions",
-    "EvalDataset",
-    "get_dataset",
-    "list_datasets",
-    "load_suite",
-    "run_eval",
-    "run_finetune",
-    "run_linear_probe",
-    "run_retrieval",
-    "run_suite",
-    "run_zeroshot",
-]
+_EXPORTS = {
+    "load_suite": "openclap.eval.bench",
+    "run_eval": "openclap.eval.bench",
+    "run_suite": "openclap.eval.bench",
+    "EvalDataset": "openclap.eval.datasets",
+    "get_dataset": "openclap.eval.datasets",
+    "list_datasets": "openclap.eval.datasets",
+    "EmbedOptions": "openclap.eval.embedding",
+    "run_finetune": "openclap.eval.finetune",
+    "run_linear_probe": "openclap.eval.linear_probe",
+    "run_retrieval": "openclap.eval.retrieval",
+    "run_zeroshot": "openclap.eval.zeroshot",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

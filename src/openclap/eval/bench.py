@@ -19,6 +19,7 @@ recorded as an error row and the suite goes on.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import time
@@ -29,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from openclap.eval.datasets import get_dataset
+from openclap.eval.datasets import EvalDataset, get_dataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.finetune import run_finetune
 from openclap.eval.linear_probe import run_linear_probe
 from openclap.eval.report import plot_result, write_json, write_markdown
+from openclap.eval.results import EvalResult, SuiteResult
 from openclap.eval.retrieval import run_retrieval
 from openclap.eval.zeroshot import run_zeroshot
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS: dict[str, Callable[..., dict[str, Any]]] = {
+PROTOCOLS: dict[str, Callable[..., EvalResult]] = {
     "zeroshot": run_zeroshot,
     "retrieval": run_retrieval,
     "linear-probe": run_linear_probe,
@@ -82,6 +84,10 @@ def _task_from_entry(entry: Any, index: int, base: Path, source: Path) -> TaskSp
         )
     if entry["protocol"] not in PROTOCOLS:
         raise ValueError(f"{where}: protocol {entry['protocol']!r} is not one of {sorted(PROTOCOLS)}")
+    try:
+        check_protocol_options(entry["protocol"], dict(entry.get("options") or {}))
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
     root = Path(str(entry["root"])).expanduser()
     return TaskSpec(
         entry["protocol"],
@@ -104,27 +110,49 @@ def load_suite(path: str | Path) -> Suite:
     return Suite(str(data.get("name") or source.stem), tasks, source)
 
 
-def run_task(model: ClapModel, spec: TaskSpec, embed: EmbedOptions | None = None) -> dict[str, Any]:
-    """Load the task's dataset and run its protocol; returns the result dict."""
-    dataset = get_dataset(spec.dataset, spec.root, **dict(spec.dataset_options))
+def check_protocol_options(protocol: str, options: Mapping[str, Any]) -> None:
+    """``ValueError`` listing what ``protocol`` takes when ``options`` holds a name it does not take
+    (fine-tuning's own settings are checked by ``FinetuneConfig``)."""
+    params = inspect.signature(PROTOCOLS[protocol]).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [name for name in params if name not in ("model", "dataset", "options", "task")]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"protocol {protocol!r} does not take option(s) {unknown}; it takes {allowed}")
+
+
+def run_task(
+    model: ClapModel, spec: TaskSpec, embed: EmbedOptions | None = None, dataset: EvalDataset | None = None
+) -> EvalResult:
+    """Run the task's protocol on its dataset (loaded here unless ``dataset`` is given)."""
+    check_protocol_options(spec.protocol, spec.options)
+    if dataset is None:
+        dataset = get_dataset(spec.dataset, spec.root, **dict(spec.dataset_options))
     return PROTOCOLS[spec.protocol](model, dataset, options=embed, task=spec.label, **dict(spec.options))
 
 
 def run_eval(
     model: ClapModel,
     protocol: str,
-    dataset: str,
-    root: str | Path,
+    dataset: str | EvalDataset,
+    root: str | Path | None = None,
     embed: EmbedOptions | None = None,
     label: str | None = None,
     dataset_options: Mapping[str, Any] | None = None,
     **options: Any,
-) -> dict[str, Any]:
-    """One protocol on one dataset (what ``openclap eval <protocol>`` runs); returns the result dict."""
+) -> EvalResult:
+    """One protocol on one dataset (what ``openclap eval <protocol>`` runs): a registered dataset name
+    with its ``root`` (and ``dataset_options``), or an already loaded ``EvalDataset``."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol {protocol!r} is not one of {sorted(PROTOCOLS)}")
-    spec = TaskSpec(protocol, dataset, Path(root), label, dict(dataset_options or {}), options)
-    return run_task(model, spec, embed)
+    loaded = dataset if isinstance(dataset, EvalDataset) else None
+    if loaded is None and root is None:
+        raise ValueError(f"dataset {dataset!r} needs its root folder")
+    name = loaded.name if loaded is not None else str(dataset)
+    where = (loaded.root or Path(".")) if loaded is not None else Path(str(root))
+    spec = TaskSpec(protocol, name, where, label, dict(dataset_options or {}), options)
+    return run_task(model, spec, embed, loaded)
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -144,37 +172,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "task"
 
 
-def _error_row(spec: TaskSpec, err: Exception, seconds: float) -> dict[str, Any]:
-    return {
-        "task": spec.label or spec.dataset,
-        "dataset": spec.dataset,
-        "protocol": spec.protocol,
-        "metric": "-",
-        "value": None,
-        "n_items": 0,
-        "seconds": seconds,
-        "error": f"{type(err).__name__}: {err}",
-    }
-
-
 def run_suite(
     suite_path: str | Path,
     model: ClapModel,
     out_dir: str | Path,
     model_name: str = "model",
     embed: EmbedOptions | None = None,
-) -> dict[str, Any]:
+) -> SuiteResult:
     """Run every task of a suite and write ``results.json``, ``results.md`` and ``plots/`` to ``out_dir``.
 
     ``embed`` sets batch size, progress bars and the embedding cache (``cache_dir`` + ``model_id``).
-    Returns ``{"suite", "model", "results", "json", "markdown", "plots", "seconds", "failed"}``.
     """
     suite = load_suite(suite_path)
     out = Path(out_dir)
-    results: list[dict[str, Any]] = []
-    plots: list[Path] = []
+    run = SuiteResult(suite.name, model_name, [], out / "results.json", out / "results.md")
     start = time.perf_counter()
-    header: dict[str, Any] = {}
     for i, spec in enumerate(suite.tasks):
         log.info("task %d/%d: %s %s (%s)", i + 1, len(suite.tasks), spec.protocol, spec.dataset, spec.root)
         t0 = time.perf_counter()
@@ -182,23 +194,24 @@ def run_suite(
             result = run_task(model, spec, embed)
         except Exception as err:  # one broken task must not lose the others
             log.error("task %s failed: %s", spec.label or spec.dataset, err)
-            result = _error_row(spec, err, time.perf_counter() - t0)
-        results.append(result)
-        if "error" not in result:
-            plots += plot_result(result, out / "plots", f"{i + 1:02d}-{_slug(result['task'])}")
-        header = {"suite": suite.name, "model": model_name, "seconds": time.perf_counter() - start}
-        write_json(results, out / "results.json", header)
-        preamble = [
-            f"Model: `{model_name}`",
-            f"Suite: `{suite.name}` ({suite.path})",
-            f"Total time: {header['seconds']:.1f} s",
-        ]
-        write_markdown(results, out / "results.md", f"Benchmark: {suite.name}", preamble, plots)
-    return {
-        **header,
-        "results": results,
-        "json": out / "results.json",
-        "markdown": out / "results.md",
-        "plots": plots,
-        "failed": sum("error" in r for r in results),
-    }
+            error = f"{type(err).__name__}: {err}"
+            result = EvalResult.failed(
+                spec.label or spec.dataset, spec.dataset, spec.protocol, error, time.perf_counter() - t0
+            )
+        run.results.append(result)
+        if result.error is None:
+            run.plots += plot_result(result, out / "plots", f"{i + 1:02d}-{_slug(result.task)}")
+        run.seconds = time.perf_counter() - start
+        _write_reports(run, suite)
+    return run
+
+
+def _write_reports(run: SuiteResult, suite: Suite) -> None:
+    """Rewrite results.json and results.md (after every task, so a late failure keeps earlier rows)."""
+    write_json(run.results, run.json, {"suite": run.suite, "model": run.model, "seconds": run.seconds})
+    preamble = [
+        f"Model: `{run.model}`",
+        f"Suite: `{suite.name}` ({suite.path})",
+        f"Total time: {run.seconds:.1f} s",
+    ]
+    write_markdown(run.results, run.markdown, f"Benchmark: {suite.name}", preamble, run.plots)

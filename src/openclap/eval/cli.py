@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openclap.eval.embedding import EmbedOptions
+if TYPE_CHECKING:
+    from openclap.eval.embedding import EmbedOptions
 
 
 def _embed_options(args: argparse.Namespace, model: Any, quiet: bool) -> EmbedOptions:
     from openclap.eval.cache import model_identity
+    from openclap.eval.embedding import EmbedOptions
     from openclap.factory import bundled_weights
 
     weights = args.checkpoint or bundled_weights(model.config.name)
@@ -26,45 +28,70 @@ def _embed_options(args: argparse.Namespace, model: Any, quiet: bool) -> EmbedOp
     )
 
 
+NEEDS_SKLEARN = ("linear-probe", "finetune")  # their splits and the probe use scikit-learn
+
+
+def _list_datasets_in_help(parser: argparse.ArgumentParser) -> None:
+    """Append the dataset names and the generic CSV adapter's columns and options to ``--help``, imported
+    only when help is shown (so that building the ``openclap`` parser stays cheap)."""
+    plain_help = parser.format_help
+    base = parser.description or ""
+
+    def format_help() -> str:
+        from openclap.eval.datasets import list_datasets
+        from openclap.eval.datasets.generic import CSV_HELP
+
+        parser.description = f"{base} Datasets: {', '.join(list_datasets())}. {CSV_HELP}"
+        return plain_help()
+
+    parser.format_help = format_help  # type: ignore[method-assign]
+
+
 def register_cli(
     sub: Any, add_model_args: Callable[[argparse.ArgumentParser], None], load_model: Callable[..., Any]
 ) -> None:
     """Add ``eval`` and ``bench`` to the ``openclap`` subparsers."""
 
     def cmd_eval(args: argparse.Namespace) -> int:
-        from openclap.eval import run_eval
-        from openclap.eval.bench import parse_options
+        from openclap.cli_errors import require_modules
+        from openclap.eval import get_dataset, run_eval
+        from openclap.eval.bench import check_protocol_options, parse_options
         from openclap.eval.report import markdown_table, to_json
 
-        model = load_model(args)
+        # Options, packages and the dataset's files are all checked before the model loads.
+        options = parse_options(args.option)
+        check_protocol_options(args.protocol, options)
+        if args.protocol in NEEDS_SKLEARN:
+            require_modules(["sklearn"], f"openclap eval {args.protocol}")
         dataset_options = parse_options(args.dataset_option)
         if args.folds:
             dataset_options["folds"] = args.folds
-        result = run_eval(
-            model,
-            args.protocol,
-            args.dataset,
-            args.root,
-            _embed_options(args, model, quiet=args.quiet or args.json),
-            dataset_options=dataset_options,
-            **parse_options(args.option),
-        )
+        dataset = get_dataset(args.dataset, args.root, **dataset_options)
+        model = load_model(args)
+        embed = _embed_options(args, model, quiet=args.quiet or args.json)
+        result = run_eval(model, args.protocol, dataset, embed=embed, **options)
         print(to_json(result) if args.json else markdown_table([result]))
         return 0
 
     def cmd_bench(args: argparse.Namespace) -> int:
-        from openclap.eval import run_suite
+        from openclap.cli_errors import check_output_path, require_modules
+        from openclap.eval import load_suite, run_suite
 
+        suite = load_suite(args.suite)  # checked before the model loads
+        require_modules(["matplotlib"], "openclap bench (its plots)")
+        if any(task.protocol in NEEDS_SKLEARN for task in suite.tasks):
+            require_modules(["sklearn"], "openclap bench (linear-probe / finetune tasks)")
+        check_output_path(Path(args.out) / "results.json", "--out")
         model = load_model(args)
-        out = run_suite(
+        run = run_suite(
             args.suite,
             model,
             args.out,
             model_name=args.checkpoint or model.config.name,
             embed=_embed_options(args, model, quiet=args.quiet),
         )
-        print(Path(out["markdown"]).read_text())
-        return 1 if out["failed"] else 0
+        print(run.markdown.read_text())
+        return 1 if run.failed else 0
 
     p = sub.add_parser(
         "eval",
@@ -76,10 +103,13 @@ def register_cli(
         "(-o epochs=5 -o lr=1e-3 -o encoder_lr=1e-4 -o batch_size=32); --batch-size is the evaluation "
         "batch there.",
     )
+    _list_datasets_in_help(p)
     p.add_argument(
         "protocol", choices=["zeroshot", "retrieval", "linear-probe", "finetune"], help="evaluation protocol"
     )
-    p.add_argument("--dataset", required=True, help="dataset adapter name, e.g. esc50, fsdd, audiocaps")
+    p.add_argument(
+        "--dataset", required=True, help="dataset adapter name, e.g. esc50, fsdd, audiocaps, csv (see below)"
+    )
     p.add_argument("--root", required=True, help="local folder holding the dataset in its official layout")
     p.add_argument("--folds", nargs="+", help="restrict to these folds / splits")
     p.add_argument(
@@ -98,7 +128,8 @@ def register_cli(
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="dataset option (min_class_count, allow_missing, splits); repeatable",
+        help="dataset option: min_class_count, or one the adapter takes (allow_missing, splits, name, "
+        "label_column, ...; an unknown one lists them); repeatable",
     )
     p.add_argument("--cache-dir", help="embedding cache folder (used only with trained weights)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")

@@ -89,7 +89,7 @@ def embed_dataset(
         )
     if not table.valid.any():
         shown = "; ".join(f"{p}: {m}" for p, m in table.errors[:3])
-        raise RuntimeError(f"{dataset.name}: no audio file could be embedded ({shown})")
+        raise ValueError(f"{dataset.name}: no audio file could be embedded ({shown})")
     kept = np.nonzero(table.valid)[0]
     return EmbeddedDataset(
         dataset.select(kept.tolist()),

@@ -60,7 +60,7 @@ from openclap.config import AudioFrontendConfig
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions
 from openclap.eval.linear_probe import Split, make_splits
-from openclap.eval.report import result_header
+from openclap.eval.results import EvalResult
 from openclap.freeze import KeepsFrozenInEval, lock, lowest_blocks
 from openclap.model import MelAugment, audio_tower_features
 from openclap.optim import WarmupCosine, grouped_params, optimizer_step
@@ -407,7 +407,7 @@ def run_finetune(
     options: EmbedOptions | None = None,
     task: str | None = None,
     **settings: Any,
-) -> dict[str, Any]:
+) -> EvalResult:
     """Fine-tune ``model``'s audio tower with a classification head on each split of ``dataset``.
 
     Splits as the linear probe's (``split``, ``group_key``, ``n_splits``, ``train_folds``, ``test_folds``;
@@ -428,20 +428,16 @@ def run_finetune(
     description, splits = make_splits(kept, split, group_key, n_splits, train_folds, test_folds, seed)
     body = finetune_splits(model, decoded, splits, config, opts.long_audio, opts.batch_size, opts.progress)
     headline = "mAP" if kept.task == "multi-label" else "accuracy"
-    return {
-        **result_header(
-            dataset.name,
-            "finetune",
-            headline,
-            body["metrics"][headline],
-            len(kept),
-            start,
-            task or f"{dataset.name} ({len(kept)} clips)",
-        ),
-        "splits": description,
-        **body,
-        "config": asdict(config),
-        "n_failed": len(decoded.errors),
-        "errors": [f"{p}: {m}" for p, m in decoded.errors[:5]],
-        "decode_seconds": round(decoded.seconds, 3),
-    }
+    return EvalResult.create(
+        dataset.name,
+        "finetune",
+        headline,
+        len(kept),
+        start,
+        task or f"{dataset.name} ({len(kept)} clips)",
+        {"splits": description},
+        body,
+        {"n_failed": len(decoded.errors), "errors": [f"{p}: {m}" for p, m in decoded.errors[:5]]},
+        config=asdict(config),
+        decode_seconds=round(decoded.seconds, 3),
+    )

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions, embed_dataset
-from openclap.eval.report import result_header
+from openclap.eval.results import EvalResult
 from openclap.metrics import confusion_matrix, per_class_accuracy
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ def run_linear_probe(
     seed: int = 0,
     options: EmbedOptions | None = None,
     task: str | None = None,
-) -> dict[str, Any]:
+) -> EvalResult:
     """Embed ``dataset`` with ``model`` (frozen; cached when configured) and run the linear probe.
 
     Headline: mean accuracy over the outer splits (see ``make_splits`` for ``split``)."""
@@ -305,16 +305,13 @@ def run_linear_probe(
         seed,
     )
     n_items = len(embedded.dataset)
-    return {
-        **result_header(
-            dataset.name,
-            "linear-probe",
-            "accuracy",
-            body["metrics"]["accuracy"],
-            n_items,
-            start,
-            task or f"{dataset.name} ({n_items} clips)",
-        ),
-        **body,
-        **embedded.summary(),
-    }
+    return EvalResult.create(
+        dataset.name,
+        "linear-probe",
+        "accuracy",
+        n_items,
+        start,
+        task or f"{dataset.name} ({n_items} clips)",
+        body,
+        embedded.summary(),
+    )

@@ -1,10 +1,9 @@
 """Results table (Markdown + JSON) with published figures beside ours, and PNG plots.
 
-A result is a dict written by the runners in ``openclap.eval``: at least ``task`` (display name),
-``dataset``, ``protocol``, ``metric`` (name of the headline metric), ``value`` (a fraction in [0, 1]),
-``n_items`` and ``seconds``; optionally ``metrics`` (all metrics), ``class_names`` with
-``confusion_matrix`` / ``per_class_accuracy``, ``retrieval`` (both directions) and ``fold_accuracy``.
-Percentages appear only in the rendered table. Plots use the Agg canvas directly (no pyplot state).
+Everything here reads ``EvalResult`` (``openclap.eval.results``): the table its headline ``value`` and
+``metrics``, the plots its ``confusion_matrix`` / ``per_class_accuracy`` / ``retrieval``, the JSON its
+``to_dict()``. Values are fractions in [0, 1]; percentages appear only in the rendered table. Plots use
+the Agg canvas directly (no pyplot state).
 """
 
 from __future__ import annotations
@@ -19,31 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-
-def result_header(
-    dataset: str,
-    protocol: str,
-    metric: str,
-    value: float,
-    n_items: int,
-    start: float,
-    task: str,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The fields every runner's result dict starts with (``task`` ... ``seconds``), in table order;
-    ``extra`` fields go just before ``seconds``. ``start`` is a ``time.perf_counter()`` reading."""
-    import time
-
-    return {
-        "task": task,
-        "dataset": dataset,
-        "protocol": protocol,
-        "metric": metric,
-        "value": value,
-        "n_items": n_items,
-        **extra,
-        "seconds": time.perf_counter() - start,
-    }
+from openclap.atomic import atomic_write
+from openclap.eval.results import EvalResult
 
 
 @dataclass(frozen=True)
@@ -92,21 +68,22 @@ def _jsonable(value: Any) -> Any:
         return None
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, EvalResult):
+        return _jsonable(value.to_dict())
     return value
 
 
 def to_json(payload: Any) -> str:
-    """JSON text of a result (or list of results): numpy values converted, NaN as null."""
+    """JSON text of a result (or list of results, or a mapping holding them): numpy values converted,
+    NaN as null."""
     return json.dumps(_jsonable(payload), indent=2)
 
 
-def write_json(
-    results: Sequence[Mapping[str, Any]], path: Path, header: Mapping[str, Any] | None = None
-) -> Path:
-    """All results (and a header such as the model and run time) as JSON; NaN becomes null."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_json(results: Sequence[EvalResult], path: Path, header: Mapping[str, Any] | None = None) -> Path:
+    """All results (and a header such as the model and run time) as JSON, written atomically; NaN
+    becomes null."""
     payload = {**(header or {}), "results": list(results)}
-    path.write_text(to_json(payload) + "\n")
+    atomic_write(path, lambda tmp: tmp.write_text(to_json(payload) + "\n"))
     return path
 
 
@@ -114,26 +91,25 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.2f}"
 
 
-def _details(result: Mapping[str, Any]) -> str:
-    if "error" in result:
-        return f"error: {result['error']}".replace("|", "/").replace("\n", " ")
-    if "retrieval" in result:
+def _details(result: EvalResult) -> str:
+    if result.error is not None:
+        return f"error: {result.error}".replace("|", "/").replace("\n", " ")
+    if result.retrieval is not None:
         parts = []
         for direction, label in (("text_to_audio", "T2A"), ("audio_to_text", "A2T")):
-            m = result["retrieval"][direction]
+            m = result.retrieval[direction]
             parts.append(
                 f"{label} R@1/5/10 {_pct(m['r1'])}/{_pct(m['r5'])}/{_pct(m['r10'])}, "
                 f"mAP@10 {_pct(m['map10'])}, medR {m['median_rank']:g}"
             )
         return "; ".join(parts)
-    if "accuracy_std" in result.get("metrics", {}):
-        m = result["metrics"]
-        return f"± {_pct(m['accuracy_std'])} over {len(result.get('fold_accuracy', {}))} splits"
-    extra = {k: v for k, v in result.get("metrics", {}).items() if k != result["metric"]}
+    if "accuracy_std" in result.metrics:
+        return f"± {_pct(result.metrics['accuracy_std'])} over {len(result.fold_accuracy or {})} splits"
+    extra = {k: v for k, v in result.metrics.items() if k != result.metric}
     return ", ".join(f"{k} {_pct(v)}" for k, v in extra.items() if isinstance(v, float))
 
 
-def markdown_table(results: Sequence[Mapping[str, Any]]) -> str:
+def markdown_table(results: Sequence[EvalResult]) -> str:
     """One row per task: headline metric (percent), published figures, details, size, time."""
     lines = [
         "| Task | Protocol | Metric | Result (%) | Published (%) | Details | Items | Time (s) |",
@@ -141,29 +117,29 @@ def markdown_table(results: Sequence[Mapping[str, Any]]) -> str:
     ]
     notes: dict[str, int] = {}
     for r in results:
-        published = published_for(r["dataset"], r["protocol"])
+        published = published_for(r.dataset, r.protocol)
         cell = "; ".join(p.render() for p in published) or "-"
         if published:
             scope = published[0].scope
             notes.setdefault(scope, len(notes) + 1)
             cell += f" [{notes[scope]}]"
         lines.append(
-            f"| {r['task']} | {r['protocol']} | {r['metric']} | {_pct(r['value'])} | {cell} | "
-            f"{_details(r)} | {r['n_items']} | {r['seconds']:.1f} |"
+            f"| {r.task} | {r.protocol} | {r.metric} | {_pct(r.value)} | {cell} | "
+            f"{_details(r)} | {r.n_items} | {r.seconds:.1f} |"
         )
     lines += ["", *[f"[{n}] Published figure measured on the {scope}." for scope, n in notes.items()]]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def write_markdown(
-    results: Sequence[Mapping[str, Any]],
+    results: Sequence[EvalResult],
     path: Path,
     title: str = "openclap benchmark",
     preamble: Sequence[str] = (),
     plots: Sequence[Path] = (),
 ) -> Path:
-    """A Markdown report: title, preamble lines (model, time), the table, then links to the plots."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """A Markdown report (written atomically): title, preamble lines (model, time), the table, then
+    links to the plots."""
     body = [f"# {title}", "", *preamble, *([""] if preamble else []), markdown_table(results)]
     if plots:
         body += [
@@ -172,7 +148,7 @@ def write_markdown(
             *[f"- [{p.name}]({p.relative_to(path.parent).as_posix()})" for p in plots],
             "",
         ]
-    path.write_text("\n".join(body))
+    atomic_write(path, lambda tmp: tmp.write_text("\n".join(body)))
     return path
 
 
@@ -202,8 +178,7 @@ def plot_confusion_matrix(cm: ArrayLike, class_names: Sequence[str], path: Path,
     ax.set_title(title or "confusion matrix (row-normalised)")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     return path
 
 
@@ -221,8 +196,7 @@ def plot_per_class_accuracy(
     ax.set_xlabel("accuracy (%)")
     ax.set_title(title or "per-class accuracy")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     return path
 
 
@@ -244,36 +218,31 @@ def plot_recall_at_k(retrieval: Mapping[str, Mapping[str, float]], path: Path, t
     ax.set_title(title or "retrieval recall@k")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     return path
 
 
-def plot_result(result: Mapping[str, Any], folder: Path, stem: str) -> list[Path]:
+def plot_result(result: EvalResult, folder: Path, stem: str) -> list[Path]:
     """Every plot that fits one result: confusion matrix, per-class accuracy, retrieval recall."""
     written = []
-    if "confusion_matrix" in result:
+    names = result.class_names or []
+    if result.confusion_matrix is not None:
         written.append(
             plot_confusion_matrix(
-                result["confusion_matrix"],
-                result["class_names"],
-                folder / f"{stem}-confusion.png",
-                f"{result['task']}: confusion",
+                result.confusion_matrix, names, folder / f"{stem}-confusion.png", f"{result.task}: confusion"
             )
         )
-    if "per_class_accuracy" in result:
+    if result.per_class_accuracy is not None:
         written.append(
             plot_per_class_accuracy(
-                result["per_class_accuracy"],
-                result["class_names"],
+                result.per_class_accuracy,
+                names,
                 folder / f"{stem}-per-class.png",
-                f"{result['task']}: per class",
+                f"{result.task}: per class",
             )
         )
-    if "retrieval" in result:
+    if result.retrieval is not None:
         written.append(
-            plot_recall_at_k(
-                result["retrieval"], folder / f"{stem}-recall.png", f"{result['task']}: recall@k"
-            )
+            plot_recall_at_k(result.retrieval, folder / f"{stem}-recall.png", f"{result.task}: recall@k")
         )
     return written

@@ -7,11 +7,11 @@ directions (definitions in ``openclap.retrieval``).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions, embed_dataset
-from openclap.eval.report import result_header
+from openclap.eval.results import EvalResult
 from openclap.retrieval import evaluate_retrieval
 
 if TYPE_CHECKING:
@@ -24,8 +24,8 @@ def run_retrieval(
     options: EmbedOptions | None = None,
     task: str | None = None,
     text_batch_size: int = 128,
-) -> dict[str, Any]:
-    """Retrieval evaluation of ``model`` on a captioned dataset; returns a result dict."""
+) -> EvalResult:
+    """Retrieval evaluation of ``model`` on a captioned dataset."""
     from openclap.inference import embed_texts
 
     if dataset.task != "retrieval":
@@ -41,18 +41,15 @@ def run_retrieval(
         for direction, m in evaluate_retrieval(embedded.embeddings, text_emb, owner).items()
     }
     n_items = len(embedded.dataset)
-    return {
-        **result_header(
-            dataset.name,
-            "retrieval",
-            "T2A R@1",
-            both["text_to_audio"]["r1"],
-            n_items,
-            start,
-            task or f"{dataset.name} ({n_items} clips, {len(texts)} captions)",
-            n_captions=len(texts),
-        ),
-        "metrics": {f"{d}_{k}": v for d, m in both.items() for k, v in m.items()},
-        "retrieval": both,
-        **embedded.summary(),
-    }
+    return EvalResult.create(
+        dataset.name,
+        "retrieval",
+        "T2A R@1",
+        n_items,
+        start,
+        task or f"{dataset.name} ({n_items} clips, {len(texts)} captions)",
+        {"metrics": {f"{d}_{k}": v for d, m in both.items() for k, v in m.items()}, "retrieval": both},
+        embedded.summary(),
+        value=both["text_to_audio"]["r1"],
+        n_captions=len(texts),
+    )

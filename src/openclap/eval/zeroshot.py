@@ -18,7 +18,7 @@ from openclap import metrics
 from openclap.eval.datasets.base import EvalDataset
 from openclap.eval.embedding import EmbedOptions, embed_dataset
 from openclap.eval.prompts import prompt_class_names, templates_for
-from openclap.eval.report import result_header
+from openclap.eval.results import EvalResult
 
 if TYPE_CHECKING:
     from openclap.model import ClapModel
@@ -62,10 +62,10 @@ def run_zeroshot(
     templates: Sequence[str] | str | None = None,
     options: EmbedOptions | None = None,
     task: str | None = None,
-) -> dict[str, Any]:
-    """Zero-shot evaluation of ``model`` on a classification dataset; returns a result dict (see
-    ``openclap.eval.report``). ``templates`` default to the dataset's (``openclap.eval.prompts``, the
-    published protocol's prompt); ``"model"`` uses the model's own prompt templates."""
+) -> EvalResult:
+    """Zero-shot evaluation of ``model`` on a classification dataset (``openclap.eval.results``).
+    ``templates`` default to the dataset's (``openclap.eval.prompts``, the published protocol's prompt);
+    ``"model"`` uses the model's own prompt templates."""
     from openclap.zero_shot import ZeroShotClassifier
 
     if dataset.task == "retrieval":
@@ -84,21 +84,18 @@ def run_zeroshot(
     else:
         body = single_label_metrics(kept.targets(), scores, kept.class_names)
         headline = "accuracy"
-    return {
-        **result_header(
-            dataset.name,
-            "zeroshot",
-            headline,
-            body["metrics"][headline],
-            len(kept),
-            start,
-            task or f"{dataset.name} ({len(kept)} clips)",
-        ),
-        "templates": used_templates,
-        "prompt_names": names,
-        **body,
-        **embedded.summary(),
-    }
+    return EvalResult.create(
+        dataset.name,
+        "zeroshot",
+        headline,
+        len(kept),
+        start,
+        task or f"{dataset.name} ({len(kept)} clips)",
+        body,
+        embedded.summary(),
+        templates=used_templates,
+        prompt_names=names,
+    )
 
 
 def _templates(model: ClapModel, dataset: str, templates: Sequence[str] | str | None) -> list[str]:

@@ -1,21 +1,21 @@
 """Published CLAP weights by name: a registry as data (``pretrained.json``), download through the
 Hugging Face cache or plain HTTPS, checksum checks, one conversion kept in the cache."""
 
-from openclap.hub.download import ChecksumError, DownloadError, cache_root
-from openclap.hub.pretrained import WeightsNotFoundError, is_on_machine, pull, resolve_checkpoint
-from openclap.hub.registry import PretrainedEntry, PublishedFile, find_entry, list_pretrained, load_registry
+from openclap._lazy import lazy_exports
 
-__all__ = [
-    "ChecksumError",
-    "DownloadError",
-    "PretrainedEntry",
-    "PublishedFile",
-    "WeightsNotFoundError",
-    "cache_root",
-    "find_entry",
-    "is_on_machine",
-    "list_pretrained",
-    "load_registry",
-    "pull",
-    "resolve_checkpoint",
-]
+_EXPORTS = {
+    "ChecksumError": "openclap.hub.download",
+    "DownloadError": "openclap.hub.download",
+    "cache_root": "openclap.hub.download",
+    "WeightsNotFoundError": "openclap.hub.pretrained",
+    "is_on_machine": "openclap.hub.pretrained",
+    "pull": "openclap.hub.pretrained",
+    "resolve_checkpoint": "openclap.hub.pretrained",
+    "PretrainedEntry": "openclap.hub.registry",
+    "PublishedFile": "openclap.hub.registry",
+    "find_entry": "openclap.hub.registry",
+    "list_pretrained": "openclap.hub.registry",
+    "load_registry": "openclap.hub.registry",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # names imported on first use (pretrained: torch)
+__all__ = sorted(_EXPORTS)

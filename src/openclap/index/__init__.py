@@ -11,20 +11,19 @@ with SoundIndex.open("sounds.idx") as index:            # loads the model the in
 FAISS is imported only when vectors are built or read, so importing this package stays cheap.
 """
 
-from openclap.index.build import BuildOptions, build_index, update_index
-from openclap.index.identity import ModelIdentity, model_fingerprint
-from openclap.index.records import BuildReport, Hit, IndexedItem, SoundIndexError
-from openclap.index.search import SoundIndex
+from openclap._lazy import lazy_exports
 
-__all__ = [
-    "BuildOptions",
-    "BuildReport",
-    "Hit",
-    "IndexedItem",
-    "ModelIdentity",
-    "SoundIndex",
-    "SoundIndexError",
-    "build_index",
-    "model_fingerprint",
-    "update_index",
-]
+_EXPORTS = {
+    "BuildOptions": "openclap.index.build",
+    "build_index": "openclap.index.build",
+    "update_index": "openclap.index.build",
+    "ModelIdentity": "openclap.index.identity",
+    "model_fingerprint": "openclap.index.identity",
+    "BuildReport": "openclap.index.records",
+    "Hit": "openclap.index.records",
+    "IndexedItem": "openclap.index.records",
+    "SoundIndexError": "openclap.index.records",
+    "SoundIndex": "openclap.index.search",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # names imported on first use (torch, FAISS)
+__all__ = sorted(_EXPORTS)

@@ -3,8 +3,13 @@
 The library never imports this package; it needs the ``serve`` extra (FastAPI, uvicorn, python-multipart).
 """
 
-from openclap.serve.app import create_app
-from openclap.serve.limits import ServeLimits
-from openclap.serve.server import make_server, serve_in_thread
+from openclap._lazy import lazy_exports
 
-__all__ = ["ServeLimits", "create_app", "make_server", "serve_in_thread"]
+_EXPORTS = {
+    "create_app": "openclap.serve.app",
+    "ServeLimits": "openclap.serve.limits",
+    "make_server": "openclap.serve.server",
+    "serve_in_thread": "openclap.serve.server",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # names imported on first use (FastAPI, torch)
+__all__ = sorted(_EXPORTS)

@@ -10,19 +10,26 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-
-from openclap.distributed import env_info
+from pathlib import Path
 
 EXIT_NON_FINITE = 3
 
 
 def train_command(config: str, resume: bool = False, overrides: Sequence[str] = ()) -> int:
     """Load the YAML run config, apply ``overrides`` and train; 3 when the loss became non-finite."""
+    from openclap.cli_errors import require_modules
+    from openclap.distributed import env_info
     from openclap.train.config import load_train_config
     from openclap.train.loop import NonFiniteLossError
     from openclap.train.runner import train
 
     run = load_train_config(config, list(overrides))
+    if run.plot:  # checked before training, not when the curves are drawn at the end
+        require_modules(["matplotlib"], "plotting training curves (plot: true)", extra="train")
+    for key in ("train_manifest", "val_manifest", "zero_shot_manifest"):  # before the model is built
+        manifest = getattr(run.data, key)
+        if manifest is not None and not Path(manifest).is_file():
+            raise FileNotFoundError(f"{manifest}: manifest not found (data.{key})")
     try:
         result = train(run, resume=resume)
     except NonFiniteLossError as err:
@@ -71,10 +78,12 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from openclap.cli_errors import run_command
+
     parser = argparse.ArgumentParser(prog="python -m openclap.train.cli", description="openclap train")
     _add_arguments(parser)
     args = parser.parse_args(argv)
-    return train_command(args.config, args.resume, args.set)
+    return run_command(lambda a: train_command(a.config, a.resume, a.set), args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Relative paths are relative to the working directory. Unknown keys are errors th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -196,7 +197,36 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             values[key] = _build(section, values[key] or {}, key)
     if cls is OptimConfig and "betas" in values:
         values["betas"] = tuple(float(b) for b in values["betas"])
+    _check_types(cls, values, where)
     return cls(**values)
+
+
+_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+}
+
+
+def _check_types(cls: type, values: dict[str, Any], where: str) -> None:
+    """``ValueError`` naming the key for a value of the wrong type in a field typed ``int``, ``float``,
+    ``bool`` or ``str`` (optionally ``| None``): ``--set max_steps=x`` fails here, not deep in training."""
+    for f in dataclasses.fields(cls):
+        parts = [part.strip() for part in str(f.type).split("|")]
+        kinds = [part for part in parts if part != "None"]
+        if f.name not in values or len(kinds) != 1 or kinds[0] not in _SIMPLE_TYPES:
+            continue
+        value = values[f.name]
+        if value is None and "None" in parts:
+            continue
+        if kinds[0] == "float" and isinstance(value, str):  # YAML reads 1e-3 (no dot) as a string
+            with contextlib.suppress(ValueError):
+                values[f.name] = value = float(value)
+        numeric_bool = isinstance(value, bool) and kinds[0] in ("int", "float")
+        if numeric_bool or not isinstance(value, _SIMPLE_TYPES[kinds[0]]):
+            allowed = kinds[0] + (" or null" if "None" in parts else "")
+            raise ValueError(f"'{where + '.' if where else ''}{f.name}' must be {allowed}, got {value!r}")
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

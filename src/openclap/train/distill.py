@@ -1,19 +1,20 @@
 """Optional distillation from precomputed teacher embeddings (``TrainConfig.distill``).
 
 A linear head maps the audio encoder's pooled features to the teacher's embedding space; its loss is
-added to the CLAP loss with weight ``distill.weight``. Teacher embeddings come from an ``.npz`` with
-``paths`` (manifest audio paths; relative ones are relative to the ``.npz`` folder) and ``embeddings``
-[N, D]; they are standardised per dimension over the file. Clips without a teacher embedding, and clips
-mixed with another clip by augmentation, contribute no distillation loss. The head is trained with the
-model's head learning rate, saved in training checkpoints (``train_state.pt``) and never part of the
-exported ``ClapModel``.
+added to the CLAP loss with weight ``distill.weight``. Teacher embeddings come from an embedding file
+(``openclap.embeddings_io``: ``.npz`` or ``.parquet``) with ``paths`` (manifest audio paths; relative
+ones are relative to the file's folder) and ``embeddings`` [N, D]; they are standardised per dimension
+over the file. Clips without a teacher embedding, and clips mixed with another clip by augmentation,
+contribute no distillation loss. The head is trained with the model's head learning rate, saved in
+training checkpoints (``train_state.pt``) and never part of the exported ``ClapModel``.
 
 Crop-aware targets (``distill.blocks``): a clip longer than the training crop is summarised by the mean
 of the teacher's block embeddings, yet the student sees only a crop of it. An optional second ``.npz``
-holds per-block embeddings of such clips (``paths`` [M], ``offsets`` [M + 1], ``embeddings`` [rows, D],
-``block_seconds``, ``hop_seconds``; block i of a clip starts at ``i * hop_seconds``). A crop's target is
-then the mean of the blocks it overlaps, weighted by the overlap in seconds, standardised with the
-clip-level statistics (a crop covering the whole clip gets the clip's target back).
+in the same format holds per-block embeddings of such clips (``paths`` [M], ``offsets`` [M + 1],
+``embeddings`` [rows, D], ``block_seconds``, ``hop_seconds``; block i of a clip starts at
+``i * hop_seconds``). A crop's target is then the mean of the blocks it overlaps, weighted by the
+overlap in seconds, standardised with the clip-level statistics (a crop covering the whole clip gets
+the clip's target back).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openclap.embeddings_io import read_embeddings
 from openclap.train.config import DistillConfig, OptimConfig
 
 LOSSES = ("cosine", "mse")
@@ -44,10 +46,10 @@ class TeacherTargets:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: teacher embeddings (distill.teacher) not found")
-        with np.load(path, allow_pickle=False) as data:
-            paths, emb = data["paths"].tolist(), data["embeddings"].astype(np.float32)
-        if emb.ndim != 2 or emb.shape[0] != len(paths) or not len(paths):
-            raise ValueError(f"{path}: expected 'paths' [N] and 'embeddings' [N, D] with N > 0")
+        data = read_embeddings(path)
+        paths, emb = data.paths, data.embeddings
+        if data.offsets is not None or not len(paths):
+            raise ValueError(f"{path}: expected one embedding per path (no 'offsets') and at least one path")
         self.mean, self.std = emb.mean(axis=0), emb.std(axis=0) + 1e-6
         emb = (emb - self.mean) / self.std
         base = path.resolve().parent
@@ -62,21 +64,19 @@ class TeacherTargets:
     def _load_blocks(self, path: Path) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: teacher block embeddings (distill.blocks) not found")
-        with np.load(path, allow_pickle=False) as data:
-            missing = {"paths", "offsets", "embeddings", "block_seconds", "hop_seconds"} - set(data.files)
-            if missing:
-                raise ValueError(f"{path}: block embeddings lack {sorted(missing)}")
-            paths, offsets = data["paths"].tolist(), data["offsets"].astype(np.int64)
-            emb = data["embeddings"].astype(np.float32)
-            self.block_seconds, self.hop_seconds = float(data["block_seconds"]), float(data["hop_seconds"])
-        if emb.ndim != 2 or emb.shape[1] != self.dim:
+        data = read_embeddings(path)  # checks that 'offsets' run from 0 to the number of rows
+        missing = {"block_seconds", "hop_seconds"} - set(data.extra)
+        if data.offsets is None or missing:
+            raise ValueError(f"{path}: block embeddings lack {sorted(missing | {'offsets'})}")
+        offsets, emb = data.offsets, data.embeddings
+        self.block_seconds = float(data.extra["block_seconds"])
+        self.hop_seconds = float(data.extra["hop_seconds"])
+        if emb.shape[1] != self.dim:
             raise ValueError(f"{path}: block embeddings must be [rows, {self.dim}] like the clip embeddings")
-        if len(offsets) != len(paths) + 1 or offsets[0] != 0 or offsets[-1] != len(emb):
-            raise ValueError(f"{path}: 'offsets' must be [M + 1], from 0 to the number of block rows")
         if np.any(np.diff(offsets) < 1) or self.block_seconds <= 0 or self.hop_seconds <= 0:
             raise ValueError(f"{path}: every clip needs at least one block, and block/hop seconds > 0")
         base = path.resolve().parent
-        self.blocks = {_key(p, base): emb[offsets[m] : offsets[m + 1]] for m, p in enumerate(paths)}
+        self.blocks = {_key(p, base): data.rows_of(m) for m, p in enumerate(data.paths)}
 
     def span_target(self, key: str, start: float, end: float) -> torch.Tensor | None:
         """The standardised overlap-weighted mean of the blocks that ``[start, end)`` covers, if any."""

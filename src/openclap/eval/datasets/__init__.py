@@ -6,6 +6,7 @@ root; nothing is downloaded.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -109,26 +110,35 @@ def dataset_spec(name: str) -> DatasetSpec:
 def get_dataset(
     name: str,
     root: PathLike,
+    /,
     folds: Iterable[str | int] | None = None,
     min_class_count: int | None = None,
     **options: Any,
 ) -> EvalDataset:
     """Load a registered dataset from ``root``.
 
-    ``options`` go to the adapter (see its docstring); ``folds`` keeps only those folds/splits;
-    ``min_class_count`` drops classes with fewer items (after the fold filter) and re-indexes.
+    ``options`` go to the adapter (see its docstring; an option it does not take is a ``ValueError``
+    listing those it does); ``folds`` keeps only those folds/splits; ``min_class_count`` drops classes
+    with fewer items (after the fold filter) and re-indexes. ``name`` and ``root`` are positional, so
+    an adapter's own ``name`` option (the generic CSV's) can be passed here.
     """
     spec = dataset_spec(name)
-    try:
-        dataset = spec.loader(root, **options)
-    except TypeError as err:
-        if "unexpected keyword argument" in str(err):
-            raise TypeError(
-                f"dataset {spec.name!r} does not take option(s) {sorted(options)}: {err}"
-            ) from err
-        raise
+    accepted = adapter_options(spec)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"dataset {spec.name!r} does not take option(s) {unknown}; it takes "
+            f"{[*accepted, 'folds', 'min_class_count']}"
+        )
+    dataset = spec.loader(root, **options)
     if folds is not None:
         dataset = dataset.filter_folds(folds)
     if min_class_count is not None:
         dataset = dataset.drop_rare_classes(min_class_count)
     return dataset
+
+
+def adapter_options(spec: DatasetSpec) -> list[str]:
+    """The keyword options an adapter's loader takes (all but ``root``)."""
+    params = list(inspect.signature(spec.loader).parameters.values())[1:]
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

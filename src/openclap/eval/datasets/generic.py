@@ -1,4 +1,8 @@
-"""Any benchmark in one CSV: ``path,label(s)`` for classification or ``path,caption`` for retrieval."""
+"""Any benchmark in one CSV: ``path,label(s)`` for classification or ``path,caption`` for retrieval.
+
+``openclap eval PROTOCOL --dataset csv --root FILE.csv [-d KEY=VALUE ...]``; ``CSV_HELP`` is the summary
+that ``openclap eval --help`` shows.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,21 @@ PATH_COLUMNS = ("path", "filename", "file_name", "file", "audio")
 LABEL_COLUMNS = ("labels", "label", "category", "class")
 CAPTION_COLUMNS = ("caption", "text")
 FOLD_COLUMNS = ("fold", "split")
+CSV_HELP = (
+    "The generic adapter 'csv' reads any CSV with a header row (--root FILE.csv, or a folder holding "
+    "metadata.csv); audio paths are relative to the CSV's folder. Columns, found by name: path (path, "
+    "filename, file_name, file, audio); labels (labels, label, category, class; several labels per clip "
+    "separated by ';', never by ',', so 'Bark, dog' is one label) or caption (caption, text) for "
+    "retrieval; fold (fold, split), optional. Every other column is kept as metadata, so "
+    "-o split=group -o group_key=COLUMN holds out whole groups. Options (-d): name, file, path_column, "
+    "label_column, caption_column, fold_column, splits (keep these folds), classes, multi_label, "
+    "label_separator, allow_missing."
+)
 
 
-def split_labels(field: str) -> list[str]:
-    """'a;b' -> [a, b]; without ';', 'a,b' -> [a, b] (a quoted CSV field); blanks dropped."""
-    sep = ";" if ";" in field else ","
-    return [part.strip() for part in field.split(sep) if part.strip()]
+def split_labels(field: str, separator: str = ";") -> list[str]:
+    """'a;b' -> [a, b], blanks dropped; a comma is part of a label ('Bark, dog' is one label)."""
+    return [part.strip() for part in field.split(separator) if part.strip()]
 
 
 def _pick(header: Sequence[str], wanted: str | None, options: Sequence[str], csv_path: Path) -> str | None:
@@ -57,6 +70,8 @@ def load_csv_dataset(
     classes: Sequence[str] | None = None,
     multi_label: bool | None = None,
     allow_missing: bool = False,
+    splits: Sequence[str] | str | None = None,
+    label_separator: str = ";",
 ) -> EvalDataset:
     """A dataset from one CSV with a header row.
 
@@ -64,18 +79,24 @@ def load_csv_dataset(
     CSV's folder (or absolute). Columns, found by name unless given:
 
     - path: one of path, filename, file_name, file, audio
-    - labels: one of labels, label, category, class; several labels separated by ';' or, inside a
-      quoted field, by ',' (multi-label when any row has several, or ``multi_label=True``)
+    - labels: one of labels, label, category, class; several labels separated by ``label_separator``
+      (';'), never by a comma (multi-label when any row has several, or ``multi_label=True``)
     - caption (retrieval): one of caption, text; a clip may have several rows, one per caption
-    - fold (optional): one of fold, split
+    - fold (optional): one of fold, split; ``splits`` keeps only the rows of those folds
+    - every other column: kept as the item's metadata (e.g. a speaker column for a grouped split)
 
-    Class order is ``classes`` when given, else the sorted label names.
+    Class order is ``classes`` when given, else the sorted label names. ``name`` names the dataset in
+    results and messages.
     """
     given = Path(root).expanduser()
     csv_path = given if given.is_file() else require(given / file, name, "the CSV file")
     base = csv_path.parent
     rows = read_csv(csv_path, name)
     header = list(rows[0]) if rows else []
+    if not label_separator or "," in label_separator:
+        raise ValueError(
+            f"{name}: label_separator must be a non-empty string without ',', got {label_separator!r}"
+        )
     path_col = _pick(header, path_column, PATH_COLUMNS, csv_path)
     if path_col is None:
         raise DatasetLayoutError(
@@ -90,21 +111,27 @@ def load_csv_dataset(
             f"column ({list(CAPTION_COLUMNS)}); it has {header}"
         )
 
+    rows = _keep_splits(rows, fold_col, splits, name, csv_path)
+    used = {path_col, fold_col, label_col, caption_col}
+
     def fold_of(row: dict[str, str]) -> str | None:
         return (row[fold_col] or None) if fold_col else None
 
+    def meta_of(row: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in row.items() if k not in used}
+
     if caption_col is not None:
         builder = ItemBuilder(name, "retrieval")
-        grouped: dict[Path, tuple[list[str], str | None]] = {}
+        grouped: dict[Path, tuple[list[str], dict[str, str]]] = {}
         for r in rows:
-            caps, _ = grouped.setdefault(base / r[path_col], ([], fold_of(r)))
+            caps, _ = grouped.setdefault(base / r[path_col], ([], r))
             caps.append(r[caption_col])
-        for path, (caps, fold) in grouped.items():
-            builder.add(path, captions=[c for c in caps if c], fold=fold)
+        for path, (caps, first) in grouped.items():
+            builder.add(path, captions=[c for c in caps if c], fold=fold_of(first), **meta_of(first))
         return builder.build(base, allow_missing)
 
     assert label_col is not None
-    labels = [split_labels(r[label_col]) for r in rows]
+    labels = [split_labels(r[label_col], label_separator) for r in rows]
     empty = [r[path_col] for r, labs in zip(rows, labels, strict=True) if not labs]
     if empty:
         raise DatasetLayoutError(f"{name}: {len(empty)} row(s) of {csv_path} have no label, e.g. {empty[0]}")
@@ -114,5 +141,27 @@ def load_csv_dataset(
     for r, labs in zip(rows, labels, strict=True):
         if not multi and len(labs) > 1:
             raise DatasetLayoutError(f"{name}: {r[path_col]} has several labels {labs} but multi_label=False")
-        builder.add(base / r[path_col], sorted({class_names.index(lab) for lab in labs}), fold=fold_of(r))
+        indices = sorted({class_names.index(lab) for lab in labs})
+        builder.add(base / r[path_col], indices, fold=fold_of(r), **meta_of(r))
     return builder.build(base, allow_missing)
+
+
+def _keep_splits(
+    rows: list[dict[str, str]],
+    fold_col: str | None,
+    splits: Sequence[str] | str | None,
+    name: str,
+    csv_path: Path,
+) -> list[dict[str, str]]:
+    """The rows whose fold is in ``splits`` (all rows when None)."""
+    if splits is None:
+        return rows
+    wanted = [splits] if isinstance(splits, str | int) else [str(s) for s in splits]
+    wanted = [str(s) for s in wanted]
+    if fold_col is None:
+        raise DatasetLayoutError(f"{name}: splits={wanted} needs a fold column (fold or split) in {csv_path}")
+    present = sorted({r[fold_col] for r in rows})
+    unknown = [s for s in wanted if s not in present]
+    if unknown:
+        raise DatasetLayoutError(f"{name}: splits {unknown} are not in {csv_path}; its folds are {present}")
+    return [r for r in rows if r[fold_col] in wanted]

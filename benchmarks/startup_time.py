@@ -1,0 +1,89 @@
+"""Start-up time of the ``openclap`` command: ``--help``, ``import openclap``, ``models`` and the time
+to the first line of ``classify`` output, each run several times in fresh processes, alternating with a
+baseline source tree (e.g. an older checkout) so both see the same machine load.
+
+    .venv/bin/python benchmarks/startup_time.py --runs 7 --baseline /tmp/openclap-main/src
+
+prints, per case, the median and min wall seconds to the first output line and the median CPU seconds
+(user + system, whole process: less sensitive to other load on the machine) for this tree (``src/``)
+and the baseline, and the ratios baseline / this tree.
+Build the baseline with ``git archive main src | tar -x -C /tmp/openclap-main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = ROOT.parent / "shared" / "data" / "esc50-fold4" / "audio" / "4-102844-A-49.flac"
+# What the console script runs (the baseline may lack ``python -m openclap``).
+OPENCLAP = ["-c", "import sys; from openclap.cli import main; sys.exit(main(sys.argv[1:]))"]
+CASES = {
+    "openclap --help": [*OPENCLAP, "--help"],
+    "import openclap": ["-c", "import openclap; print('ok')"],
+    "openclap models": [*OPENCLAP, "models"],
+    "classify, first line": [*OPENCLAP, "classify", str(CLIP), "--labels", "dog,rain,siren"],
+}
+
+
+def first_line_seconds(src: Path, args: list[str]) -> tuple[float, float]:
+    """(wall seconds from start to the first stdout line, CPU seconds of the whole process)."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    took = time.perf_counter() - start
+    proc.communicate()
+    if proc.returncode != 0 or not line:
+        raise SystemExit(f"{args} failed with {src} (exit {proc.returncode})")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=7, help="runs per case and tree (default: 7)")
+    parser.add_argument("--baseline", type=Path, required=True, help="the baseline's src/ folder")
+    parser.add_argument("--tree", type=Path, default=ROOT / "src", help="the src/ folder measured (this one)")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), metavar="CASE")
+    args = parser.parse_args()
+    trees = {"this tree": args.tree, "baseline": args.baseline}
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start, {args.runs} runs")
+    head = ("wall median/min", "CPU")
+    print(
+        f"{'case':22s} | this tree: {head[0]:>15s} {head[1]:>6s} | baseline: {head[0]:>15s} {head[1]:>6s} "
+        "| ratio wall, CPU"
+    )
+    for case in args.cases:
+        wall: dict[str, list[float]] = {name: [] for name in trees}
+        cpu: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(args.runs):
+            for name, src in trees.items():  # alternating, so load changes hit both alike
+                took, used = first_line_seconds(src, CASES[case])
+                wall[name].append(took)
+                cpu[name].append(used)
+        cells = [
+            f"{statistics.median(wall[n]):7.2f}/{min(wall[n]):.2f} s {statistics.median(cpu[n]):6.2f}"
+            for n in trees
+        ]
+        ratios = [statistics.median(m["baseline"]) / statistics.median(m["this tree"]) for m in (wall, cpu)]
+        print(f"{case:22s} | {cells[0]:>33s} | {cells[1]:>32s} | {ratios[0]:5.1f}x, {ratios[1]:5.1f}x")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
