@@ -55,15 +55,26 @@ def find_audio_files(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 
 def embed_texts(model: ClapModel, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
-    """L2-normalised text embeddings [N, D] float32."""
+    """L2-normalised text embeddings [N, D] float32, in the order of ``texts``.
+
+    All texts are tokenised in one call; batches are then formed from texts of similar token length
+    (padding columns no text of the batch uses are dropped), so short prompts do not pay for long ones.
+    """
     if isinstance(texts, str):
         raise TypeError("embed_texts expects a list of strings, not one string")
+    if not texts:
+        return np.zeros((0, model.config.projection.dim), np.float32)
+    tokens = model.tokenize(list(texts))
+    mask = tokens["attention_mask"]
+    order = torch.argsort(mask.sum(dim=1), stable=True)
+    out = torch.empty(len(texts), model.config.projection.dim)
     with torch.inference_mode():
-        out = [
-            model.encode_text(list(texts[i : i + batch_size])).float().cpu()
-            for i in range(0, len(texts), batch_size)
-        ]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.config.projection.dim), np.float32)
+        for i in range(0, len(texts), batch_size):
+            rows = order[i : i + batch_size]
+            used = mask[rows].any(dim=0)  # token columns some text of this batch needs
+            batch = {k: v[rows][:, used] for k, v in tokens.items()}
+            out[rows] = model.encode_text(batch).float().cpu()
+    return out.numpy()
 
 
 def windowed_means(
