@@ -39,6 +39,14 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
     parser.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="inference precision: fp32 (default) or bf16 (autocast of the encoders on cpu/cuda: "
+        "about 1.7x faster on CPUs with AVX-512 BF16 or AMX, embeddings within cosine 0.9999; see "
+        "docs/speed.md)",
+    )
+    parser.add_argument(
         "--long-audio",
         choices=["mean", "crop"],
         default="mean",
@@ -71,8 +79,14 @@ def _load_model(args: argparse.Namespace):
     if args.threads:
         torch.set_num_threads(args.threads)
     untrained = getattr(args, "untrained", False)
-    model = create_model(args.model, checkpoint=args.checkpoint, device=args.device, tokenizer=args.tokenizer,
-                         pretrained=not untrained)
+    model = create_model(
+        args.model,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        tokenizer=args.tokenizer,
+        pretrained=not untrained,
+        precision=getattr(args, "precision", "fp32"),  # parsers built without _add_model_args lack it
+    )
     if args.checkpoint is None and (untrained or not has_trained_weights(args.model or DEFAULT_MODEL)):
         print(
             f"warning: model {model.config.name!r} has no trained weights shipped with this install; "
@@ -150,6 +164,7 @@ def _read_labels(args: argparse.Namespace) -> list[str]:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from openclap.inference import embed_audio_files, find_audio_files
+    from openclap.text.label_cache import LabelCache, default_cache_dir
     from openclap.zero_shot import ZeroShotClassifier
 
     labels = _read_labels(args)
@@ -159,7 +174,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         return 2
     model = _load_model(args)
     templates = args.template or None
-    clf = ZeroShotClassifier(model, labels, templates=templates, multi_label=args.multi_label)
+    cache = None if args.no_label_cache else LabelCache(default_cache_dir() / "labels")
+    clf = ZeroShotClassifier(model, labels, templates=templates, multi_label=args.multi_label, cache=cache)
     result = embed_audio_files(
         model, files, batch_size=args.batch_size, long_audio=args.long_audio, workers=args.workers
     )
@@ -280,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="score labels independently (cosine similarity) instead of a softmax",
     )
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    p.add_argument(
+        "--no-label-cache",
+        action="store_true",
+        help="embed every label afresh instead of reusing the label embeddings kept per model and "
+        "template set in $OPENCLAP_CACHE_DIR/labels (default ~/.cache/openclap/labels)",
+    )
     _add_model_args(p)
     p.set_defaults(func=cmd_classify)
 
