@@ -359,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     from openclap.hub.cli import register_cli as register_hub
     from openclap.index.cli import register_cli as register_index
     from openclap.serve.cli import register_cli as register_serve
+    from openclap.export.cli import register_cli as register_export
     from openclap.train.cli import register_cli as register_train
 
     register_train(sub)
@@ -366,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_index(sub, _load_model)
     register_serve(sub, _load_model)
     register_hub(sub)
+    register_export(sub)
     return parser
 
 
