@@ -106,6 +106,15 @@ def _report_errors(errors: list[tuple[str, str]], warnings: list[tuple[str, str]
         print(f"warning {path}: {message}", file=sys.stderr)
 
 
+def _add_processes_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="decode the --workers files in worker processes instead of threads (see docs/speed.md "
+        "for when it pays); results do not depend on it",
+    )
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     from openclap.inference import embed_audio_files, find_audio_files
 
@@ -125,6 +134,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         long_audio=args.long_audio,
         progress=not args.quiet,
         workers=args.workers,
+        processes=args.processes,
     )
     _report_errors(result.errors, result.warnings)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +187,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
     cache = None if args.no_label_cache else LabelCache(default_cache_dir() / "labels")
     clf = ZeroShotClassifier(model, labels, templates=templates, multi_label=args.multi_label, cache=cache)
     result = embed_audio_files(
-        model, files, batch_size=args.batch_size, long_audio=args.long_audio, workers=args.workers
+        model,
+        files,
+        batch_size=args.batch_size,
+        long_audio=args.long_audio,
+        workers=args.workers,
+        processes=args.processes,
     )
     _report_errors(result.errors, result.warnings)
     preds = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
@@ -267,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output FILE.npz or FILE.parquet")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_args(p)
+    _add_processes_arg(p)
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser(
@@ -303,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "template set in $OPENCLAP_CACHE_DIR/labels (default ~/.cache/openclap/labels)",
     )
     _add_model_args(p)
+    _add_processes_arg(p)
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser(

@@ -9,10 +9,11 @@ deterministic local chunks) is how they were published to embed long audio.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,28 +147,40 @@ def _embed_items(
 AHEAD_SECONDS = 600.0  # decoded audio that decoded_files may hold ahead of its consumer (beyond one file)
 
 
+def _load(path: str | os.PathLike[str], sample_rate: int) -> tuple[str, np.ndarray | AudioError]:
+    try:
+        return str(path), load_mono(path, sample_rate)
+    except AudioError as err:
+        return str(path), err
+
+
+def _pool(workers: int, processes: bool) -> Executor:
+    if not processes:
+        return ThreadPoolExecutor(workers, thread_name_prefix="openclap-decode")
+    methods = multiprocessing.get_all_start_methods()  # fork: no re-import of torch per worker
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(
+        "fork" if "fork" in methods else "spawn"))
+
+
 def decoded_files(
-    paths: Sequence[str | os.PathLike[str]], sample_rate: int, workers: int | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    sample_rate: int,
+    workers: int | None = None,
+    processes: bool = False,
 ) -> Iterator[tuple[str, np.ndarray | AudioError]]:
     """``(path, mono wave at sample_rate)`` for each path in order, or ``(path, AudioError)`` for a bad one.
 
-    ``workers`` (None: ``default_workers()``) files are decoded and resampled at once in threads
-    (libsndfile and soxr release the GIL). Memory stays bounded: at most ``2 * workers`` files, and at
-    most ``AHEAD_SECONDS`` of audio by their headers (or one file, however long), are held ahead of the
-    consumer.
+    ``workers`` (None: ``default_workers()``) files are decoded and resampled at once, in threads
+    (libsndfile and soxr release the GIL) or, with ``processes``, in worker processes (no GIL shared
+    with the model's thread; each decoded wave is copied back). The waves do not depend on either
+    choice. Memory stays bounded: at most ``2 * workers`` files, and at most ``AHEAD_SECONDS`` of audio by
+    their headers (or one file, however long), are held ahead of the consumer.
     """
     workers = default_workers() if workers is None else workers
-
-    def load(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | AudioError]:
-        try:
-            return str(path), load_mono(path, sample_rate)
-        except AudioError as err:
-            return str(path), err
-
-    if workers <= 1:
-        yield from map(load, paths)
+    if workers <= 1 and not processes:
+        yield from (_load(path, sample_rate) for path in paths)
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="openclap-decode") as pool:
+    with _pool(workers, processes) as pool:
         ahead: deque[tuple[Future[tuple[str, np.ndarray | AudioError]], float]] = deque()
         held = 0.0
         for path in paths:
@@ -176,7 +189,7 @@ def decoded_files(
                 future, done = ahead.popleft()
                 held -= done
                 yield future.result()
-            ahead.append((pool.submit(load, path), seconds))
+            ahead.append((pool.submit(_load, path, sample_rate), seconds))
             held += seconds
         while ahead:
             yield ahead.popleft()[0].result()
@@ -195,16 +208,18 @@ def embed_audio_files(
     long_audio: str = "mean",
     progress: bool = False,
     workers: int | None = None,
+    processes: bool = False,
 ) -> EmbeddingResult:
     """Embed audio files; a bad file is reported in ``errors`` (path, problem) and skipped; a silent
     one is embedded and reported in ``warnings``.
 
-    ``workers`` files are decoded at once in threads (default ``default_workers()``); the result does
-    not depend on it. Memory is bounded by the decoded files held ahead (see ``decoded_files``) plus
+    ``workers`` files are decoded at once (default ``default_workers()``), in threads or, with
+    ``processes``, in worker processes; the result depends on neither. Memory is bounded by the decoded
+    files held ahead (see ``decoded_files``) plus
     ``batch_size`` clips.
     """
     items: Iterable[tuple[str, np.ndarray | AudioError]] = decoded_files(
-        paths, model.config.audio.sample_rate, workers
+        paths, model.config.audio.sample_rate, workers, processes
     )
     if progress:
         from tqdm import tqdm
