@@ -77,8 +77,8 @@ class AudioTower(nn.Module):
         self.fusion = model.config.audio.fusion_shrink is not None
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        if self.quantize_int16:  # LAION's int16 round trip (truncation toward zero)
-            wave = torch.trunc(wave.clamp(-1.0, 1.0) * 32767.0) / 32767.0
+        if self.quantize_int16:  # LAION's int16 round trip (a cast truncates toward zero; ONNX has no trunc)
+            wave = (wave.clamp(-1.0, 1.0) * 32767.0).to(torch.int32).to(wave.dtype) / 32767.0
         mel = self.frontend(wave)  # [B, n_mels, T]
         if self.fusion:
             longer = torch.zeros(mel.shape[0], dtype=torch.bool, device=mel.device)
