@@ -48,17 +48,25 @@ def main() -> None:
     first = None
     for workers in args.workers:
         for processes in (False, True) if args.processes else (False,):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu_seconds()
             result = embed_audio_files(
                 model, files, batch_size=args.batch_size, workers=workers, processes=processes
             )
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
             first = result.embeddings if first is None else first
             same = np.array_equal(first, result.embeddings)
             share = f"  {len(files) / seconds / limit:5.0%} of the limit" if limit else ""
             kind = "processes" if processes else "threads"
-            print(f"workers {workers:3d} {kind:9s}: {len(files) / seconds:8.1f} files/s{share}  "
-                  f"identical to the first: {same}", flush=True)
+            print(f"workers {workers:3d} {kind:9s}: {len(files) / seconds:8.1f} files/s{share}, "
+                  f"CPU {cpu / len(files) * 1e3:.1f} ms/file; identical to the first: {same}", flush=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (decoding worker processes)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def cpu_limit(model, files: list[str], batch_size: int) -> float:  # type: ignore[no-untyped-def]
