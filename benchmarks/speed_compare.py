@@ -179,6 +179,8 @@ def main() -> None:
                 python = args.reference_python if ref["impl"] == "msclap" else sys.executable
                 results[family]["reference"] = run_child(python, HERE / "reference_speed.py", ref, env)
             print(f"  {family}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+            if args.out:  # after every family, so a long run that is stopped keeps what it measured
+                args.out.write_text(json.dumps(results, indent=2))
     rates_after = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
     results["matmul_gflops_after"] = rates_after
     if args.out:

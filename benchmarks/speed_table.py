@@ -83,4 +83,8 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     data = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    print_tables(data, argparse.Namespace(batch_sizes=[1, 32], precisions=["fp32", "bf16"]))
+    batches = sorted({int(k[1:]) for f in data.values() if isinstance(f, dict) and "openclap" in f
+                      for p in ("fp32", "bf16") if p in f["openclap"] for k in f["openclap"][p]["audio"]})
+    precisions = [p for p in ("fp32", "bf16") if any(p in f.get("openclap", {}) for f in data.values()
+                                                    if isinstance(f, dict))]
+    print_tables(data, argparse.Namespace(batch_sizes=batches, precisions=precisions))
