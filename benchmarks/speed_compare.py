@@ -65,7 +65,9 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
         batch_tokens = {k: v.repeat(batch // 4 + 1, 1)[:batch] for k, v in tokens.items()}
         return lambda: model.encode_text(batch_tokens)
 
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {
+        "matmul_gflops": {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    }
     with torch.inference_mode():
         for mode, args in (("audio", (clips[:1],)), ("text", None)):
             with FlopCounterMode(display=False) as counter:

@@ -30,8 +30,8 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\n## Audio tower (clips/s; latency = seconds per call at batch 1; FLOP bound at batch {big})\n")
     print(
         "| family | precision | openclap b1 latency s | openclap clips/s b1 | openclap clips/s "
-        f"b{big} | GFLOP/clip | share of matmul rate | reference clips/s b{big} | openclap / reference |"
-        " peak RSS MB (ours / ref) |"
+        f"b{big} | GFLOP/clip | share of matmul rate (rate) | reference clips/s b{big} "
+        "| openclap / reference | peak RSS MB (ours / ref) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for family in families:
@@ -45,12 +45,14 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
             ours_big = _cell(rows, "audio", big)
             ref_big = _cell(ref.get(precision) if ref and "error" not in ref else None, "audio", big)
             flops = ours["audio_flops"] / 1e9
-            share = None if ours_big is None else flops * ours_big / rates[precision]
+            rate = ours.get("matmul_gflops", rates)[precision]  # measured in the same process, just before
+            share = None if ours_big is None else flops * ours_big / rate
             ref_rss = "–" if not ref or "error" in ref else f"{ref['peak_rss_mb']:.0f}"
             print(
                 f"| {family} | {precision} | {_fmt(b1.get('seconds'), 3)} | {_fmt(b1.get('items_per_s'))} "
                 f"| {_fmt(ours_big)} | {flops:.1f} | {_fmt(None if share is None else 100 * share, 0)} % "
-                f"| {_fmt(ref_big)} | {_ratio(ours_big, ref_big)} | {ours['peak_rss_mb']:.0f} / {ref_rss} |"
+                f"({rate:.0f}) | {_fmt(ref_big)} | {_ratio(ours_big, ref_big)} "
+                f"| {ours['peak_rss_mb']:.0f} / {ref_rss} |"
             )
     print(f"\n## Text tower (prompts/s at batch {big}) and files to embeddings (files/s)\n")
     print(
@@ -83,8 +85,19 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     data = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    batches = sorted({int(k[1:]) for f in data.values() if isinstance(f, dict) and "openclap" in f
-                      for p in ("fp32", "bf16") if p in f["openclap"] for k in f["openclap"][p]["audio"]})
-    precisions = [p for p in ("fp32", "bf16") if any(p in f.get("openclap", {}) for f in data.values()
-                                                    if isinstance(f, dict))]
+    batches = sorted(
+        {
+            int(k[1:])
+            for f in data.values()
+            if isinstance(f, dict) and "openclap" in f
+            for p in ("fp32", "bf16")
+            if p in f["openclap"]
+            for k in f["openclap"][p]["audio"]
+        }
+    )
+    precisions = [
+        p
+        for p in ("fp32", "bf16")
+        if any(p in f.get("openclap", {}) for f in data.values() if isinstance(f, dict))
+    ]
     print_tables(data, argparse.Namespace(batch_sizes=batches, precisions=precisions))

@@ -70,6 +70,11 @@ class AudioTower(nn.Module):
 
     def __init__(self, model: ClapModel) -> None:
         super().__init__()
+        if not isinstance(model.frontend, LogMel):
+            raise ValueError(
+                f"ONNX export covers the log-mel front end; {model.config.name!r} uses "
+                f"{type(model.frontend).__name__} (audio.frontend={model.config.audio.frontend!r})"
+            )
         self.frontend = MatmulLogMel(model.frontend)
         self.encoder = model.audio_encoder
         self.projection = model.audio_projection
