@@ -117,7 +117,7 @@ def esc50_accuracy(model: ClapModel, int8: OnnxClap, fp32: OnnxClap) -> None:
     from openclap.zero_shot import ZeroShotClassifier
 
     dataset = load_esc50(DATA / "esc50-fold4")
-    paths = [str(p) for p in dataset.paths()]
+    paths = [str(p) for p in dataset.paths]
     targets = dataset.targets()
     clf = ZeroShotClassifier(
         model, prompt_class_names(dataset.class_names, "esc50"), templates=templates_for("esc50")
