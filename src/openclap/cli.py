@@ -42,9 +42,9 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=["fp32", "bf16"],
         default="fp32",
-        help="inference precision: fp32 (default) or bf16 (autocast of the encoders on cpu/cuda: "
-        "about 1.7x faster on CPUs with AVX-512 BF16 or AMX, embeddings within cosine 0.9999; see "
-        "docs/speed.md)",
+        help="inference precision: fp32 (default) or bf16 (autocast of the encoders on cpu/cuda; "
+        "measured 0.6-1.8x the fp32 speed depending on the model, embeddings within cosine 0.9995 of "
+        "fp32; see docs/speed.md)",
     )
     parser.add_argument(
         "--long-audio",
