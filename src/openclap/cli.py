@@ -373,10 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     from openclap.data.cli import register_cli as register_data
+    from openclap.export.cli import register_cli as register_export
     from openclap.hub.cli import register_cli as register_hub
     from openclap.index.cli import register_cli as register_index
     from openclap.serve.cli import register_cli as register_serve
-    from openclap.export.cli import register_cli as register_export
     from openclap.train.cli import register_cli as register_train
 
     register_train(sub)
