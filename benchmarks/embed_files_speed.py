@@ -1,14 +1,19 @@
 """Files per second of ``embed_audio_files`` (decode + resample + embed) for several decoding-thread counts.
 
 Usage: .venv/bin/python benchmarks/embed_files_speed.py ../shared/data/esc50-fold4/audio \\
-           [--model openclap-small] [--device cpu] [--workers 1 2 4] [--copies 1]
+           [--model openclap-small] [--device cpu] [--workers 1 2 4] [--copies 1] [--processes]
+           [--precision fp32] [--limit]
 ``--copies N`` embeds the found files N times over (to time many files from a few real ones). Every
-thread count must give the same embeddings bit for bit as the first; the script says so per line.
+worker count (threads, and with ``--processes`` worker processes too) must give the same embeddings bit
+for bit as the first; the script says so per line. ``--limit`` first measures the CPU seconds per file of
+decoding + resampling and of the model (one by one, one thread) and prints the files/s that this work
+allows when spread over all cores, and each line's share of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -28,9 +33,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--processes", action="store_true", help="also time decoding in worker processes")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--limit", action="store_true", help="measure the CPU-work limit first")
     args = parser.parse_args()
     files = find_audio_files(args.paths) * args.copies
-    model = create_model(args.model, device=args.device)
+    model = create_model(args.model, device=args.device, precision=args.precision)
+    limit = cpu_limit(model, files[:48], args.batch_size) if args.limit else None
     embed_audio_files(model, files[:32], batch_size=args.batch_size, workers=1)  # warm-up
     print(
         f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} torch threads, "
@@ -38,12 +47,49 @@ def main() -> None:
     )
     first = None
     for workers in args.workers:
-        start = time.perf_counter()
-        result = embed_audio_files(model, files, batch_size=args.batch_size, workers=workers)
-        seconds = time.perf_counter() - start
-        first = result.embeddings if first is None else first
-        same = np.array_equal(first, result.embeddings)
-        print(f"workers {workers:3d}: {len(files) / seconds:8.1f} files/s  identical to the first: {same}")
+        for processes in (False, True) if args.processes else (False,):
+            start, cpu = time.perf_counter(), _cpu_seconds()
+            result = embed_audio_files(
+                model, files, batch_size=args.batch_size, workers=workers, processes=processes
+            )
+            seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+            first = result.embeddings if first is None else first
+            same = np.array_equal(first, result.embeddings)
+            share = f"  {len(files) / seconds / limit:5.0%} of the limit" if limit else ""
+            kind = "processes" if processes else "threads"
+            print(f"workers {workers:3d} {kind:9s}: {len(files) / seconds:8.1f} files/s{share}, "
+                  f"CPU {cpu / len(files) * 1e3:.1f} ms/file; identical to the first: {same}", flush=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (decoding worker processes)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def cpu_limit(model, files: list[str], batch_size: int) -> float:  # type: ignore[no-untyped-def]
+    """Files/s that the measured CPU work per file allows on all cores (decode + resample + model)."""
+    from openclap.audio.io import load_mono
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    start = time.process_time()
+    waves = [load_mono(f, model.config.audio.sample_rate) for f in files]
+    decode = (time.process_time() - start) / len(files)
+    embed_audio_files(model, files[:batch_size], batch_size=batch_size, workers=1)  # warm-up
+    start = time.process_time()
+    from openclap.inference import embed_audio
+
+    embed_audio(model, waves, model.config.audio.sample_rate, batch_size=batch_size)
+    embed = (time.process_time() - start) / len(files)
+    torch.set_num_threads(threads)
+    cores = os.cpu_count() or 1
+    limit = cores / (decode + embed)
+    print(f"CPU per file, one by one on one thread: decode + resample {decode * 1e3:.1f} ms, model "
+          f"{embed * 1e3:.1f} ms; limit on {cores} cores {limit:.1f} files/s")
+    return limit
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,19 @@ import torch
 from openclap import ClapModel, create_model, save_checkpoint
 
 torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches written by the code under test (``openclap classify``'s label cache) go to a temporary
+    folder, never to the user's ``~/.cache``; subprocesses inherit it."""
+    old = os.environ.get("OPENCLAP_CACHE_DIR")
+    os.environ["OPENCLAP_CACHE_DIR"] = str(tmp_path_factory.mktemp("openclap-cache"))
+    yield
+    if old is None:
+        os.environ.pop("OPENCLAP_CACHE_DIR", None)
+    else:
+        os.environ["OPENCLAP_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

@@ -144,14 +144,14 @@ def test_files_are_embedded_in_order_independently_of_batching(
     np.testing.assert_allclose(results[-1].embeddings, alone, rtol=0, atol=1e-6)
 
 
-def test_decoding_threads_change_nothing_and_stay_a_bounded_distance_ahead(
+def test_decoding_threads_or_processes_change_nothing_and_stay_a_bounded_distance_ahead(
     tiny_model: ClapModel, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = [*clips.values(), tmp_path / "missing.wav"] * 4  # 24 items, a bad one every sixth
     one = embed_audio_files(tiny_model, paths, batch_size=5, workers=1)
-    for workers in (2, 8):
-        many = embed_audio_files(tiny_model, paths, batch_size=5, workers=workers)
-        assert many.paths == one.paths and many.errors == one.errors
+    for workers, processes in ((2, False), (8, False), (1, True), (2, True)):
+        many = embed_audio_files(tiny_model, paths, batch_size=5, workers=workers, processes=processes)
+        assert many.paths == one.paths and many.errors == one.errors  # errors cross processes intact
         assert np.array_equal(many.embeddings, one.embeddings)  # bit for bit
     started: list[str] = []
     real = inference.load_mono

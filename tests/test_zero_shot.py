@@ -16,20 +16,28 @@ from openclap.zero_shot import build_classifier
 
 
 class StubModel:
-    """What ZeroShotClassifier uses of a ClapModel: ``encode_text`` (a fixed vector per prompt),
-    ``config.prompt_templates`` and ``logit_scale``."""
+    """What ZeroShotClassifier uses of a ClapModel: ``tokenize`` (one token per prompt: its index),
+    ``encode_text`` (a fixed vector per prompt), ``config.prompt_templates`` / ``projection.dim`` and
+    ``logit_scale``."""
 
     def __init__(
         self, table: dict[str, Sequence[float]], templates: Sequence[str] = ("{}",), scale: float = 10.0
     ) -> None:
         self.table = table
-        self.config = SimpleNamespace(prompt_templates=tuple(templates))
+        dim = len(next(iter(table.values())))
+        self.config = SimpleNamespace(prompt_templates=tuple(templates), projection=SimpleNamespace(dim=dim))
         self.logit_scale = torch.tensor(math.log(scale))
         self.prompts: list[str] = []
 
-    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        first = len(self.prompts)
         self.prompts += list(texts)
-        return F.normalize(torch.tensor([self.table[t] for t in texts], dtype=torch.float32), dim=-1)
+        ids = torch.arange(first, len(self.prompts)).unsqueeze(1)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    def encode_text(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+        rows = [self.table[self.prompts[i]] for i in tokens["input_ids"][:, 0].tolist()]
+        return F.normalize(torch.tensor(rows, dtype=torch.float32), dim=-1)
 
 
 AXES = {"dog": [1.0, 0.0, 0.0], "rain": [0.0, 1.0, 0.0], "siren": [0.0, 0.0, 1.0]}

@@ -12,7 +12,7 @@ from openclap.checkpoint import load_weights, read_config, read_metadata
 from openclap.config import ClapConfig
 from openclap.device import pick_device
 from openclap.hub.registry import find_entry
-from openclap.model import ClapModel
+from openclap.model import PRECISIONS, ClapModel
 from openclap.registry import bundled_weights, get_config, list_models  # bundled_weights: re-exported
 
 
@@ -22,6 +22,7 @@ def create_model(
     device: str | torch.device = "cpu",
     pretrained: bool = True,
     tokenizer: str | None = None,
+    precision: str = "fp32",
 ) -> ClapModel:
     """Build a model in eval mode.
 
@@ -40,8 +41,23 @@ def create_model(
       published models whose tokenizer does not ship with openclap: gpt2, roberta-base).
     - ``device``: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (CUDA when usable); a device this
       machine lacks is a ``ValueError`` before anything loads.
+    - ``precision``: ``fp32`` (default) or ``bf16`` inference (``ClapModel.set_precision``: autocast of
+      the encoders and projections; embeddings stay float32). Change it later with ``set_precision``.
     """
-    device = pick_device(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not valid; choose one of {list(PRECISIONS)}")
+    return _create(name_or_config, checkpoint, pick_device(device), pretrained, tokenizer).set_precision(
+        precision
+    )
+
+
+def _create(
+    name_or_config: str | ClapConfig | None,
+    checkpoint: str | os.PathLike[str] | None,
+    device: torch.device,
+    pretrained: bool,
+    tokenizer: str | None,
+) -> ClapModel:
     if checkpoint is not None:
         from openclap.convert import is_published_checkpoint, load_published
 
@@ -57,7 +73,7 @@ def create_model(
         from openclap.hub.pretrained import resolve_checkpoint
 
         folder = resolve_checkpoint(find_entry(name_or_config))  # type: ignore[arg-type]
-        return create_model(None, checkpoint=folder, device=device, tokenizer=tokenizer)
+        return _create(None, folder, device, pretrained, tokenizer)
     else:
         config = _with_tokenizer(
             _as_config(name_or_config if name_or_config is not None else "openclap-small"), tokenizer
@@ -66,7 +82,7 @@ def create_model(
             bundled_weights(config.name) if pretrained and isinstance(name_or_config, str | None) else None
         )
         if shipped is not None:
-            return create_model(None, checkpoint=shipped, device=device, tokenizer=tokenizer)
+            return _create(None, shipped, device, pretrained, tokenizer)
         model = ClapModel(config)
     return model.to(device).eval()
 

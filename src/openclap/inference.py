@@ -9,10 +9,11 @@ deterministic local chunks) is how they were published to embed long audio.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,15 +56,26 @@ def find_audio_files(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 
 def embed_texts(model: ClapModel, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
-    """L2-normalised text embeddings [N, D] float32."""
+    """L2-normalised text embeddings [N, D] float32, in the order of ``texts``.
+
+    All texts are tokenised in one call; batches are then formed from texts of similar token length
+    (padding columns no text of the batch uses are dropped), so short prompts do not pay for long ones.
+    """
     if isinstance(texts, str):
         raise TypeError("embed_texts expects a list of strings, not one string")
+    if not texts:
+        return np.zeros((0, model.config.projection.dim), np.float32)
+    tokens = model.tokenize(list(texts))
+    mask = tokens["attention_mask"]
+    order = torch.argsort(mask.sum(dim=1), stable=True)
+    out = torch.empty(len(texts), model.config.projection.dim)
     with torch.inference_mode():
-        out = [
-            model.encode_text(list(texts[i : i + batch_size])).float().cpu()
-            for i in range(0, len(texts), batch_size)
-        ]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.config.projection.dim), np.float32)
+        for i in range(0, len(texts), batch_size):
+            rows = order[i : i + batch_size]
+            used = mask[rows].any(dim=0)  # token columns some text of this batch needs
+            batch = {k: v[rows][:, used] for k, v in tokens.items()}
+            out[rows] = model.encode_text(batch).float().cpu()
+    return out.numpy()
 
 
 def windowed_means(
@@ -135,28 +147,40 @@ def _embed_items(
 AHEAD_SECONDS = 600.0  # decoded audio that decoded_files may hold ahead of its consumer (beyond one file)
 
 
+def _load(path: str | os.PathLike[str], sample_rate: int) -> tuple[str, np.ndarray | AudioError]:
+    try:
+        return str(path), load_mono(path, sample_rate)
+    except AudioError as err:
+        return str(path), err
+
+
+def _pool(workers: int, processes: bool) -> Executor:
+    if not processes:
+        return ThreadPoolExecutor(workers, thread_name_prefix="openclap-decode")
+    methods = multiprocessing.get_all_start_methods()  # fork: no re-import of torch per worker
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(
+        "fork" if "fork" in methods else "spawn"))
+
+
 def decoded_files(
-    paths: Sequence[str | os.PathLike[str]], sample_rate: int, workers: int | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    sample_rate: int,
+    workers: int | None = None,
+    processes: bool = False,
 ) -> Iterator[tuple[str, np.ndarray | AudioError]]:
     """``(path, mono wave at sample_rate)`` for each path in order, or ``(path, AudioError)`` for a bad one.
 
-    ``workers`` (None: ``default_workers()``) files are decoded and resampled at once in threads
-    (libsndfile and soxr release the GIL). Memory stays bounded: at most ``2 * workers`` files, and at
-    most ``AHEAD_SECONDS`` of audio by their headers (or one file, however long), are held ahead of the
-    consumer.
+    ``workers`` (None: ``default_workers()``) files are decoded and resampled at once, in threads
+    (libsndfile and soxr release the GIL) or, with ``processes``, in worker processes (no GIL shared
+    with the model's thread; each decoded wave is copied back). The waves do not depend on either
+    choice. Memory stays bounded: at most ``2 * workers`` files, and at most ``AHEAD_SECONDS`` of audio by
+    their headers (or one file, however long), are held ahead of the consumer.
     """
     workers = default_workers() if workers is None else workers
-
-    def load(path: str | os.PathLike[str]) -> tuple[str, np.ndarray | AudioError]:
-        try:
-            return str(path), load_mono(path, sample_rate)
-        except AudioError as err:
-            return str(path), err
-
-    if workers <= 1:
-        yield from map(load, paths)
+    if workers <= 1 and not processes:
+        yield from (_load(path, sample_rate) for path in paths)
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="openclap-decode") as pool:
+    with _pool(workers, processes) as pool:
         ahead: deque[tuple[Future[tuple[str, np.ndarray | AudioError]], float]] = deque()
         held = 0.0
         for path in paths:
@@ -165,7 +189,7 @@ def decoded_files(
                 future, done = ahead.popleft()
                 held -= done
                 yield future.result()
-            ahead.append((pool.submit(load, path), seconds))
+            ahead.append((pool.submit(_load, path, sample_rate), seconds))
             held += seconds
         while ahead:
             yield ahead.popleft()[0].result()
@@ -184,16 +208,18 @@ def embed_audio_files(
     long_audio: str = "mean",
     progress: bool = False,
     workers: int | None = None,
+    processes: bool = False,
 ) -> EmbeddingResult:
     """Embed audio files; a bad file is reported in ``errors`` (path, problem) and skipped; a silent
     one is embedded and reported in ``warnings``.
 
-    ``workers`` files are decoded at once in threads (default ``default_workers()``); the result does
-    not depend on it. Memory is bounded by the decoded files held ahead (see ``decoded_files``) plus
+    ``workers`` files are decoded at once (default ``default_workers()``), in threads or, with
+    ``processes``, in worker processes; the result depends on neither. Memory is bounded by the decoded
+    files held ahead (see ``decoded_files``) plus
     ``batch_size`` clips.
     """
     items: Iterable[tuple[str, np.ndarray | AudioError]] = decoded_files(
-        paths, model.config.audio.sample_rate, workers
+        paths, model.config.audio.sample_rate, workers, processes
     )
     if progress:
         from tqdm import tqdm

@@ -8,6 +8,7 @@ texts --tokenize--> ids, mask [B, L] --text_encoder--> [B, D_text] --text_projec
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,6 +53,12 @@ def audio_tower_features(
     return audio_encoder(mel, longer) if fusion else audio_encoder(mel)
 
 
+#: Inference precisions: ``bf16`` runs the audio encoder, the text tower and the projections under
+#: ``torch.autocast(dtype=torch.bfloat16)`` (CPU or CUDA); the log-mel front end and the final
+#: normalisation stay in float32/float64, and embeddings are returned as float32 either way.
+PRECISIONS = ("fp32", "bf16")
+
+
 class ClapModel(nn.Module):
     def __init__(self, config: ClapConfig, load_text_weights: bool = True) -> None:
         """``load_text_weights=False`` skips reading pretrained text weights (a checkpoint follows)."""
@@ -69,6 +76,23 @@ class ClapModel(nn.Module):
             self.logit_scale_t = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
         self.preprocess = AudioPreprocessor(config.audio)
         self._tokenizer: Any = None
+        self.precision = "fp32"
+
+    # ----- precision ---------------------------------------------------------------------------------
+    def set_precision(self, precision: str) -> ClapModel:
+        """Inference precision of ``encode_audio`` / ``encode_text``: ``fp32`` (default) or ``bf16``."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision={precision!r} is not valid; choose one of {list(PRECISIONS)}")
+        self.precision = precision
+        return self
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        device = self.logit_scale.device.type
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"precision='bf16' runs on cpu or cuda, not {device}; use precision='fp32'")
+        return torch.autocast(device, dtype=torch.bfloat16)
 
     # ----- audio -------------------------------------------------------------------------------------
     def prepare_waveforms(
@@ -85,11 +109,17 @@ class ClapModel(nn.Module):
         self, wave: torch.Tensor | FusionBatch, mel_augment: MelAugment | None = None
     ) -> torch.Tensor:
         """[B, N] waveform (or a ``FusionBatch``) -> pooled audio-encoder features [B, D_audio]."""
-        return audio_tower_features(self.frontend, self.audio_encoder, self.config.audio, wave, mel_augment)
+        with self._autocast():  # audio_tower_features keeps the front end out of it
+            return audio_tower_features(
+                self.frontend, self.audio_encoder, self.config.audio, wave, mel_augment
+            )
 
     def project_audio(self, features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """Pooled audio features [B, D_audio] -> audio embeddings [B, D]."""
-        emb = self.audio_projection(features)
+        with self._autocast():
+            emb = self.audio_projection(features)
+        if self.precision != "fp32":  # inference in bf16 hands back float32 embeddings
+            emb = emb.float()
         return F.normalize(emb, dim=-1) if normalize else emb
 
     def encode_audio(self, wave: torch.Tensor | FusionBatch, normalize: bool = True) -> torch.Tensor:
@@ -128,7 +158,10 @@ class ClapModel(nn.Module):
         tokens = texts if isinstance(texts, dict) else self.tokenize(texts)
         device = self.logit_scale.device
         tokens = {k: v.to(device) for k, v in tokens.items()}
-        emb = self.text_projection(self.text_features(tokens))
+        with self._autocast():
+            emb = self.text_projection(self.text_features(tokens))
+        if self.precision != "fp32":  # inference in bf16 hands back float32 embeddings
+            emb = emb.float()
         return F.normalize(emb, dim=-1) if normalize else emb
 
     # ----- joint -------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from openclap.config import check_prompt_templates
+from openclap.inference import embed_texts
 from openclap.model import ClapModel
+from openclap.text.label_cache import LabelCache
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,30 @@ class Prediction:
 
 
 def build_classifier(
-    model: ClapModel, labels: Sequence[str], templates: Sequence[str], batch_size: int = 256
+    model: ClapModel,
+    labels: Sequence[str],
+    templates: Sequence[str],
+    batch_size: int = 256,
+    cache: LabelCache | None = None,
 ) -> torch.Tensor:
-    """Prompt-ensemble text classifier [C, D] (rows L2-normalised)."""
+    """Prompt-ensemble text classifier [C, D] (rows L2-normalised).
+
+    With a ``cache``, rows of labels it holds for this model and template set are reused and only
+    the other labels are embedded (and added to it).
+    """
     check_prompt_templates(templates)
+    if cache is not None:
+        return cache.rows(
+            model, labels, templates, lambda todo: _label_rows(model, todo, templates, batch_size)
+        )
+    return _label_rows(model, labels, templates, batch_size)
+
+
+def _label_rows(
+    model: ClapModel, labels: Sequence[str], templates: Sequence[str], batch_size: int
+) -> torch.Tensor:
     prompts = [t.format(label) for label in labels for t in templates]  # label-major
-    with torch.inference_mode():
-        chunks = [model.encode_text(prompts[i : i + batch_size]) for i in range(0, len(prompts), batch_size)]
-    emb = torch.cat(chunks).float().cpu().view(len(labels), len(templates), -1)
+    emb = torch.from_numpy(embed_texts(model, prompts, batch_size)).view(len(labels), len(templates), -1)
     return F.normalize(F.normalize(emb, dim=-1).mean(dim=1), dim=-1)
 
 
@@ -49,7 +67,10 @@ class ZeroShotClassifier:
         labels: Sequence[str],
         templates: Sequence[str] | None = None,
         multi_label: bool = False,
+        cache: LabelCache | None = None,
     ) -> None:
+        """``cache``: a ``LabelCache`` whose rows for these labels (same model, same templates) are
+        reused, so each label is embedded once across classifiers and, with a cache folder, runs."""
         labels = [str(label).strip() for label in labels]
         if not labels or any(not label for label in labels):
             raise ValueError("labels must be a non-empty list of non-empty strings")
@@ -60,7 +81,7 @@ class ZeroShotClassifier:
         self.templates = list(templates) if templates else list(model.config.prompt_templates)
         self.multi_label = multi_label
         self.logit_scale = float(model.logit_scale.detach().exp())
-        self.classifier = build_classifier(model, self.labels, self.templates)  # [C, D]
+        self.classifier = build_classifier(model, self.labels, self.templates, cache=cache)  # [C, D]
 
     def similarity(self, audio_emb: np.ndarray | torch.Tensor) -> np.ndarray:
         """Cosine similarity [N, C]."""

@@ -31,6 +31,9 @@ class AudioError(ValueError):
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")
 
+    def __reduce__(self) -> tuple[type[AudioError], tuple[str, str]]:  # crosses process boundaries intact
+        return (AudioError, (self.source, self.problem))
+
 
 def load_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Read a file with libsndfile (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...).

@@ -1,0 +1,196 @@
+"""Model speed per family, openclap beside the reference code on the same seeded weights, in one run.
+
+Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... openclap-small]
+           [--batch-sizes 1 32] [--threads 2] [--repeats 2] [--precisions fp32 bf16] [--files N]
+           [--reference-python /work/benchenv-h21/bin/python]
+
+For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the
+process, FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's
+matrix-product rate (measured in the same run, fp32 and bf16, 2048^3 products) that the model reaches;
+with ``--files N``, files/s from N real files (``../shared/data/audiocaps-demo``, resampled) to
+embeddings. Every measurement runs in its own process (peak memory is per process); openclap and the
+reference alternate per family so both see the same machine load. References: msclap's ``CLAPWrapper``
+for msclap-2022 (Cnn14) / msclap-2023 (HTS-AT) in the benchmark-only environment of
+``reference_env/build.sh``; transformers' ``ClapModel`` for hf-clap (in openclap's venv).
+openclap-small has no reference. See docs/speed.md for a recorded run and how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from speedlib import batch_rows, median_seconds, peak_rss_mb
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parents[1] / "shared" / "data"
+REFERENCE = {"msclap-2022": ("msclap", "2022"), "msclap-2023": ("msclap", "2023"), "hf-clap": ("hf", None)}
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> float:
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    return 2 * n**3 / median_seconds(lambda: a @ b, repeats) / 1e9
+
+
+def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a child process: the openclap model of ``spec`` timed as ``reference_speed`` times its."""
+    import numpy as np
+    from safetensors.torch import load_file
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from openclap import create_model, embed_audio_files
+
+    torch.set_num_threads(spec["threads"])
+    model = create_model("openclap-small") if spec["ckpt"] is None else create_model(checkpoint=spec["ckpt"])
+    cfg = model.config.audio
+    rng = np.random.default_rng(0)
+    clips = torch.from_numpy(
+        rng.standard_normal((max(spec["batch_sizes"]), cfg.clip_samples)).astype(np.float32) * 0.1
+    )
+    if spec["inputs"] is None:
+        tokens = model.tokenize(["a dog barking", "rain on a window", "a siren", "church bells"])
+    else:  # the case's stored token ids, as the reference is fed
+        stored = load_file(spec["inputs"])
+        tokens = {k: v for k, v in stored.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+    def text(batch: int):  # type: ignore[no-untyped-def]
+        batch_tokens = {k: v.repeat(batch // 4 + 1, 1)[:batch] for k, v in tokens.items()}
+        return lambda: model.encode_text(batch_tokens)
+
+    result: dict[str, Any] = {
+        "matmul_gflops": {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    }
+    with torch.inference_mode():
+        for mode, args in (("audio", (clips[:1],)), ("text", None)):
+            with FlopCounterMode(display=False) as counter:
+                model.encode_audio(*args) if mode == "audio" else text(1)()
+            result[f"{mode}_flops"] = counter.get_total_flops()
+        for precision in spec["precisions"]:
+            model.set_precision(precision)
+            result[precision] = {
+                "audio": batch_rows(
+                    lambda b: lambda: model.encode_audio(clips[:b]), spec["batch_sizes"], spec["repeats"]
+                ),
+                "text": batch_rows(text, spec["batch_sizes"], spec["repeats"]),
+            }
+            if spec.get("files"):
+                seconds = median_seconds(
+                    lambda: embed_audio_files(model, spec["files"], long_audio="crop"), 1
+                )
+                result[precision]["files_per_s"] = len(spec["files"]) / seconds
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def run_child(python: str, script: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run([python, str(script), json.dumps(spec)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        return {
+            "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
+        }
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def family_specs(
+    family: str, tmp: Path, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    base = {
+        "batch_sizes": args.batch_sizes,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "precisions": args.precisions,
+        "files": files_list(args.files),
+    }
+    if family == "openclap-small":
+        return {**base, "ckpt": None, "inputs": None}, None
+    from seeded import parity_dir, state_dict, write_published  # parity cases' seeded weights
+
+    root = parity_dir()
+    folder = tmp / family
+    folder.mkdir()
+    ckpt = write_published(family, state_dict(root / family), folder)
+    inputs = str(root / family / "inputs.safetensors")
+    ours = {**base, "ckpt": str(ckpt), "inputs": inputs}
+    impl, version = REFERENCE[family]
+    rate = int(json.loads((root / family / "inputs.json").read_text())["model_sample_rate"])
+    seconds = {"msclap-2022": 5, "msclap-2023": 7, "hf-clap": 10}[family]  # the parity README's clip lengths
+    ref = {
+        **base,
+        "impl": impl,
+        "version": version,
+        "ckpt": str(ckpt),
+        "inputs": inputs,
+        "sample_rate": rate,
+        "clip_samples": rate * seconds,
+    }
+    return ours, ref
+
+
+def files_list(n: int) -> list[str]:
+    if not n:
+        return []
+    found = sorted(str(p) for p in (DATA / "audiocaps-demo" / "audio").glob("*.flac"))
+    return (found * (n // len(found) + 1))[:n]
+
+
+def main() -> None:
+    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):  # child mode
+        print(json.dumps(measure_openclap(json.loads(sys.argv[1]))))
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--families",
+        nargs="+",
+        default=["msclap-2022", "msclap-2023", "hf-clap", "openclap-small"],
+        choices=[*REFERENCE, "openclap-small"],
+    )
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--files", type=int, default=0, help="also time N real files to embeddings")
+    parser.add_argument("--reference-python", default="/work/benchenv-h21/bin/python")
+    parser.add_argument("--out", type=Path, default=None, help="also write the raw results as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rates = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, load {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores; matmul 2048^3: fp32 {rates['fp32']:.0f} GFLOP/s, "
+        f"bf16 {rates['bf16']:.0f} GFLOP/s",
+        flush=True,
+    )
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    results: dict[str, Any] = {"matmul_gflops": rates}
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in args.families:
+            ours, ref = family_specs(family, Path(tmp), args)
+            start = time.perf_counter()
+            results[family] = {"openclap": run_child(sys.executable, Path(__file__), ours, env)}
+            if ref is not None:
+                python = args.reference_python if ref["impl"] == "msclap" else sys.executable
+                results[family]["reference"] = run_child(python, HERE / "reference_speed.py", ref, env)
+            print(f"  {family}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+            if args.out:  # after every family, so a long run that is stopped keeps what it measured
+                args.out.write_text(json.dumps(results, indent=2))
+    rates_after = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    results["matmul_gflops_after"] = rates_after
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+    from speed_table import print_tables
+
+    print_tables(results, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""openclap and the reference code in ONE process, calls interleaved: the speed ratio that load cannot bias.
+
+Usage: .venv/bin/python benchmarks/speed_side_by_side.py [--families msclap-2022 msclap-2023 hf-clap]
+           [--batch 8] [--rounds 3] [--threads 2] [--reference-site SITE_PACKAGES]
+
+The parity cases' seeded weights are written in the published layout; openclap converts them and the
+reference loads them (msclap's ``CLAPWrapper`` imported from the reference environment's site-packages,
+without its transformers pin: the audio towers are msclap's own code; transformers' ``ClapModel``).
+Each round calls openclap's ``encode_audio`` and the reference's audio embedding on the same batch,
+one after the other, in fp32 and under bf16 autocast; the ratio of medians is printed per family.
+``speed_compare.py`` gives the fuller table (latency, text, FLOPs, memory) from separate processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from speedlib import autocast
+
+SITE = "/work/benchenv-h21/lib/python3.11/site-packages"
+
+
+def reference_audio(family: str, ckpt: Path, inputs: Path, rate: int) -> Any:
+    """The reference's audio call [B, N] -> embeddings (msclap or transformers)."""
+    from reference_speed import hf_calls, msclap_calls
+
+    spec = {"ckpt": str(ckpt), "inputs": str(inputs), "sample_rate": rate, "version": family[-4:]}
+    audio, _, _ = (msclap_calls if family.startswith("msclap") else hf_calls)(spec)
+    return audio
+
+
+def timed(fn: Any, *args: Any) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--families", nargs="+", default=["msclap-2022", "msclap-2023", "hf-clap"])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reference-site", default=SITE)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from seeded import parity_dir, state_dict, write_published
+
+    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, {args.rounds} rounds\n")
+    print("| family | precision | openclap s/batch | reference s/batch | openclap / reference speed |")
+    print("|---|---|---|---|---|")
+    for family in args.families:
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = write_published(family, state_dict(parity_dir() / family), Path(tmp))
+            from openclap import create_model
+
+            ours = create_model(checkpoint=ckpt)
+            if family.startswith("msclap"):
+                sys.path.append(args.reference_site)  # msclap + torchlibrosa (+ the torchaudio stand-in)
+                sys.path.append(str(Path(__file__).resolve().parent / "reference_env"))
+            inputs = parity_dir() / family / "inputs.safetensors"
+            ref = reference_audio(family, ckpt, inputs, ours.config.audio.sample_rate)
+            rng = np.random.default_rng(0)
+            clips = torch.from_numpy(
+                rng.standard_normal((args.batch, ours.config.audio.clip_samples)).astype(np.float32) * 0.1
+            )
+            for precision in ("fp32", "bf16"):
+                ours.set_precision(precision)
+                times: dict[str, list[float]] = {"ours": [], "ref": []}
+                with torch.inference_mode():
+                    for i in range(args.rounds + 1):
+                        a = timed(ours.encode_audio, clips)
+                        with autocast(precision):
+                            b = timed(ref, clips)
+                        if i:  # the first round warms up
+                            times["ours"].append(a)
+                            times["ref"].append(b)
+                t_ours, t_ref = statistics.median(times["ours"]), statistics.median(times["ref"])
+                print(
+                    f"| {family} | {precision} | {t_ours:.3f} | {t_ref:.3f} | {t_ref / t_ours:.2f}x |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Timing helpers shared by ``speed_compare.py`` (openclap's venv) and ``reference_speed.py`` (the reference
+environment): nothing here imports openclap or a reference implementation."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB; Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def autocast(precision: str) -> contextlib.AbstractContextManager[Any]:
+    """The precision context a reference runs under (openclap sets its own via ``set_precision``)."""
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def batch_rows(
+    fn: Callable[[int], Callable[[], Any]], batch_sizes: list[int], repeats: int
+) -> dict[str, Any]:
+    """``{"b1": {"seconds": s, "items_per_s": n}, ...}``: ``fn(batch)`` returns the call to time."""
+    out = {}
+    for batch in batch_sizes:
+        seconds = median_seconds(fn(batch), repeats)
+        out[f"b{batch}"] = {"seconds": seconds, "items_per_s": batch / seconds}
+    return out

@@ -1,0 +1,110 @@
+"""Exportable towers: a ``ClapModel`` split into an audio graph and a text graph of plain tensor ops.
+
+``AudioTower``: wave [B, N] at the model's sample rate (already fitted to the clip length by the caller,
+as ``ClapModel.prepare_waveforms`` does) -> L2-normalised audio embedding [B, D]. Its front end is
+``MatmulLogMel``: the log-mel of ``openclap.audio.frontend.LogMel`` written with real matrix products
+(reflect padding, frames, window x DFT basis as two matmuls, mel product, dB), because ONNX has no
+complex STFT that every runtime supports; it runs in the config's ``stft_dtype`` (float64 by default).
+
+``TextTower``: token ids + attention mask (+ token type ids for BERT) -> L2-normalised text embedding
+[B, D].
+
+Fusion models (LAION ``*fusion*``) export their path for clips that fit the clip length: the log-mel is
+repeated on the four fusion channels and ``longer`` is false, which is exactly what ``prepare_fusion``
+does for such clips. Their long-file input (a shrunk global mel plus three chunks) is not exported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openclap.audio.frontend import LogMel
+from openclap.model import ClapModel
+
+__all__ = ["AudioTower", "MatmulLogMel", "TextTower"]
+
+
+class MatmulLogMel(nn.Module):
+    """``LogMel`` as matrix products: [B, N] -> [B, n_mels, N // hop + 1] in dB (float32)."""
+
+    def __init__(self, frontend: LogMel) -> None:
+        super().__init__()
+        cfg = self.config = frontend.config
+        dtype = torch.float64 if cfg.stft_dtype == "float64" else torch.float32
+        win_length = cfg.win_length or cfg.n_fft
+        window = torch.zeros(cfg.n_fft, dtype=torch.float64)  # torch.stft centres a short window
+        left = (cfg.n_fft - win_length) // 2
+        window[left : left + win_length] = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
+        n = torch.arange(cfg.n_fft, dtype=torch.float64)[:, None]
+        k = torch.arange(cfg.n_fft // 2 + 1, dtype=torch.float64)[None, :]
+        angle = 2 * math.pi * torch.remainder(n * k, cfg.n_fft) / cfg.n_fft  # exact phase for large n * k
+        self.register_buffer("dft_cos", (window[:, None] * torch.cos(angle)).to(dtype), persistent=False)
+        self.register_buffer("dft_sin", (window[:, None] * torch.sin(angle)).to(dtype), persistent=False)
+        self.register_buffer("mel_fb", frontend.mel_fb.to(dtype), persistent=False)
+        self.register_buffer("offsets", torch.arange(cfg.n_fft), persistent=False)
+        self.dtype = dtype
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        pad = cfg.n_fft // 2
+        x = F.pad(wave.to(self.dtype)[:, None, :], (pad, pad), mode="reflect")[:, 0]  # [B, N + n_fft]
+        # frame t covers padded samples [t * hop, t * hop + n_fft): a gather (Tensor.unfold has no ONNX
+        # form for a dynamic length)
+        n_frames = (x.shape[-1] - cfg.n_fft) // cfg.hop_length + 1
+        index = torch.arange(n_frames, device=x.device)[:, None] * cfg.hop_length + self.offsets[None, :]
+        frames = x[:, index]  # [B, T, n_fft]
+        power = (frames @ self.dft_cos).square() + (frames @ self.dft_sin).square()  # [B, T, F]
+        mel = (power @ self.mel_fb).transpose(1, 2)  # [B, n_mels, T]
+        db = 10.0 * torch.log10(torch.clamp(mel, min=cfg.amin))
+        if cfg.top_db is not None:
+            db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - cfg.top_db)
+        return db.float()
+
+
+class AudioTower(nn.Module):
+    """wave [B, N] (fitted to the clip length) -> audio embedding [B, D], L2-normalised."""
+
+    def __init__(self, model: ClapModel) -> None:
+        super().__init__()
+        if not isinstance(model.frontend, LogMel):
+            raise ValueError(
+                f"ONNX export covers the log-mel front end; {model.config.name!r} uses "
+                f"{type(model.frontend).__name__} (audio.frontend={model.config.audio.frontend!r})"
+            )
+        self.frontend = MatmulLogMel(model.frontend)
+        self.encoder = model.audio_encoder
+        self.projection = model.audio_projection
+        self.quantize_int16 = model.config.audio.quantize_int16
+        self.fusion = model.config.audio.fusion_shrink is not None
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if self.quantize_int16:  # LAION's int16 round trip (a cast truncates toward zero; ONNX has no trunc)
+            wave = (wave.clamp(-1.0, 1.0) * 32767.0).to(torch.int32).to(wave.dtype) / 32767.0
+        mel = self.frontend(wave)  # [B, n_mels, T]
+        if self.fusion:
+            longer = torch.zeros(mel.shape[0], dtype=torch.bool, device=mel.device)
+            features = self.encoder(mel[:, None].expand(-1, 4, -1, -1), longer)
+        else:
+            features = self.encoder(mel)
+        return F.normalize(self.projection(features), dim=-1)
+
+
+class TextTower(nn.Module):
+    """token ids, attention mask (, token type ids) [B, L] -> text embedding [B, D], L2-normalised."""
+
+    def __init__(self, model: ClapModel) -> None:
+        super().__init__()
+        self.encoder = model.text_encoder
+        self.projection = model.text_projection
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return F.normalize(self.projection(self.encoder(input_ids, attention_mask, token_type_ids)), dim=-1)
