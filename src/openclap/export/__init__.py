@@ -1,9 +1,14 @@
 """Export to other runtimes: ONNX graphs of the audio and text towers (+ int8), and an onnxruntime reader.
 
-Importing this package does not import onnx or onnxruntime; ``export_onnx`` and ``OnnxClap`` do.
+Importing this package imports neither torch, onnx nor onnxruntime; ``export_onnx`` and ``OnnxClap`` do,
+on first use.
 """
 
-from openclap.export.onnx import export_onnx
-from openclap.export.runtime import OnnxClap
+from openclap._lazy import lazy_exports
 
-__all__ = ["OnnxClap", "export_onnx"]
+_EXPORTS = {
+    "export_onnx": "openclap.export.onnx",
+    "OnnxClap": "openclap.export.runtime",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # names imported on first use (torch, onnx)
+__all__ = sorted(_EXPORTS)
