@@ -1,16 +1,20 @@
 """Which model made an index: its name, config and a fingerprint of its weights.
 
-The fingerprint is a SHA-256 over the model's config (JSON) and every state-dict tensor in key order
-(name, dtype, shape, bytes), so two models agree exactly when they embed alike; it does not depend on the
-device or on where the weights were loaded from.
+The fingerprint is a SHA-256 over the model's config (JSON, fields left at their defaults omitted), its
+inference precision when not fp32, and every state-dict tensor in key order (name, dtype, shape, bytes),
+so two models agree exactly when they embed alike; it does not depend on the device or on where the
+weights were loaded from, and a new config field whose default keeps the old behaviour (added by a later
+openclap) does not make existing indexes refuse their model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -31,9 +35,28 @@ class ModelIdentity:
         return f"{self.name!r} (weights {self.fingerprint[:12]})"
 
 
+def _non_default_fields(config: Any) -> Any:
+    """A config dataclass as a dict without the fields that hold their default value (recursively)."""
+    if not dataclasses.is_dataclass(config):
+        return config
+    kept = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.default is not dataclasses.MISSING and value == field.default:
+            continue
+        if field.default_factory is not dataclasses.MISSING and value == field.default_factory():
+            continue
+        kept[field.name] = _non_default_fields(value)
+    return kept
+
+
 def model_fingerprint(model: ClapModel) -> str:
-    """SHA-256 of the model's config and weights (see the module docstring)."""
-    digest = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    """SHA-256 of the model's config, precision and weights (see the module docstring)."""
+    described = _non_default_fields(model.config)
+    precision = getattr(model, "precision", "fp32")
+    if precision != "fp32":
+        described = {**described, "precision": precision}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=list).encode())
     with torch.no_grad():
         for key, tensor in model.state_dict().items():
             data = tensor.detach().cpu().contiguous()

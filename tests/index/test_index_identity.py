@@ -1,0 +1,39 @@
+"""The model fingerprint an index records: what changes it and what must not."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import torch
+
+import openclap
+from openclap.config import ClapConfig
+from openclap.index.identity import _non_default_fields, model_fingerprint
+
+
+def test_fingerprint_follows_weights_and_precision_not_defaults() -> None:
+    model = openclap.create_model("tiny-test")
+    base = model_fingerprint(model)
+    assert model_fingerprint(copy.deepcopy(model)) == base  # same weights, another object
+
+    model.set_precision("bf16")  # bf16 embeddings differ from fp32 ones: another model for an index
+    assert model_fingerprint(model) != base
+    model.set_precision("fp32")
+    assert model_fingerprint(model) == base
+
+    first = next(iter(model.parameters()))
+    with torch.no_grad():
+        first.add_(1e-3)
+    assert model_fingerprint(model) != base
+
+
+def test_fields_left_at_their_default_do_not_enter_the_fingerprint() -> None:
+    config = openclap.create_model("tiny-test").config
+    described = _non_default_fields(config)
+    defaults = {f.name for f in dataclasses.fields(ClapConfig) if f.default is not dataclasses.MISSING}
+    for name in defaults:
+        if getattr(config, name) == ClapConfig.__dataclass_fields__[name].default:
+            assert name not in described  # a later openclap adding such a field keeps old indexes valid
+    changed = dataclasses.replace(config, audio=dataclasses.replace(config.audio, n_mels=48))
+    assert _non_default_fields(changed)["audio"]["n_mels"] == 48
