@@ -84,7 +84,13 @@ def test_ctrl_c_is_one_line_and_exit_130(clip: Path, tmp_path: Path) -> None:
     os.mkfifo(fifo)
     argv = ["classify", str(clip), "--labels-file", str(fifo)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "openclap", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "openclap", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a test run started in the background of a non-interactive shell ignores SIGINT, and a child
+        # inherits that (Python then installs no KeyboardInterrupt handler): give the child the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     writer = os.open(fifo, os.O_WRONLY)  # returns once classify has opened the file for reading
     try:
