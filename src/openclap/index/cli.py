@@ -87,11 +87,20 @@ def _distributed(args: argparse.Namespace) -> Any:
     return info
 
 
+def _quiet_model_loading() -> None:
+    """The index rebuilds its recorded model itself (not through the CLI's loader): keep transformers'
+    per-load "Loading weights" bar off stderr there too."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _run_writer(
     args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any], work: Callable[[Any], Any]
 ) -> int:
     """Load the model (build: always; update: when named), run ``work``, report on rank 0."""
     info = _distributed(args)
+    _quiet_model_loading()
     try:
         named = args.model or args.checkpoint or args.command_index == "build"
         report = work(load_model(args) if named else None)
@@ -181,6 +190,7 @@ def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) 
             raise SoundIndexError("give either a text QUERY or --like FILE (not both)")
         if args.top_k < 1:
             raise SoundIndexError(f"--top-k must be at least 1, got {args.top_k}")
+        _quiet_model_loading()
         model = load_model(args) if args.model or args.checkpoint else None
         with SoundIndex.open(args.index, model, device=args.device) as index:
             if index.stale:
