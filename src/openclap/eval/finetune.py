@@ -117,7 +117,7 @@ class FinetuneConfig(SpecAugmentConfig):
         types = {f.name: str(f.type) for f in fields(cls)}
         unknown = sorted(set(options) - set(types))
         if unknown:
-            raise TypeError(f"unknown fine-tuning setting(s) {unknown}; valid: {sorted(types)}")
+            raise ValueError(f"unknown fine-tuning setting(s) {unknown}; valid: {sorted(types)}")
         return cls(**{name: _coerce(value, types[name]) for name, value in options.items()})
 
 
@@ -130,7 +130,7 @@ def _coerce(value: Any, type_name: str) -> Any:
     if value is None and optional == "None":
         return None
     if base == "bool" and not isinstance(value, (bool, int)):
-        raise TypeError(f"expected true or false, got {value!r}")  # bool("false") would be True
+        raise ValueError(f"expected true or false, got {value!r}")  # bool("false") would be True
     return _COERCE[base](value)
 
 
@@ -213,7 +213,7 @@ def decode_dataset(
         kept.append(i)
     if not waves:
         shown = "; ".join(f"{p}: {m}" for p, m in errors[:3])
-        raise RuntimeError(f"{dataset.name}: no audio file could be decoded ({shown})")
+        raise ValueError(f"{dataset.name}: no audio file could be decoded ({shown})")
     return DecodedAudio(dataset.select(kept), waves, errors, time.perf_counter() - start)
 
 
