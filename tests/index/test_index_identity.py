@@ -37,3 +37,15 @@ def test_fields_left_at_their_default_do_not_enter_the_fingerprint() -> None:
             assert name not in described  # a later openclap adding such a field keeps old indexes valid
     changed = dataclasses.replace(config, audio=dataclasses.replace(config.audio, n_mels=48))
     assert _non_default_fields(changed)["audio"]["n_mels"] == 48
+
+
+def test_an_index_folder_that_cannot_be_created_is_a_clear_error(tmp_path) -> None:
+    import pytest
+
+    from openclap.index import SoundIndexError
+    from openclap.index.build import _make_folder
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(SoundIndexError, match="cannot create the index folder"):
+        _make_folder(blocker / "idx")

@@ -196,7 +196,11 @@ def _make_folder(root: Path) -> None:
     """Rank 0: the folder of a new index (or an existing index to continue); anything else is refused."""
     if root.exists() and not store.is_index(root) and (not root.is_dir() or any(root.iterdir())):
         raise SoundIndexError(f"{root}: exists and is not an openclap index; choose a new or empty folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        problem = (err.strerror or str(err)).lower()
+        raise SoundIndexError(f"{root}: cannot create the index folder ({problem})") from None
 
 
 def _prepare(root: Path, ident: ModelIdentity, roots: list[str], hop: float, report: BuildReport) -> Plan:
