@@ -50,6 +50,7 @@ class Micro:
     spec_seed: int
     dropout_seed: int
     distill_targets: tuple[torch.Tensor, torch.Tensor] | None = None  # (targets [B, D], mask [B])
+    semantic_targets: tuple[torch.Tensor, torch.Tensor] | None = None  # (class weights [B, C], mask [B])
 
 
 @contextmanager

@@ -100,12 +100,19 @@ class DistillConfig:
     """Optional distillation: a linear head from the pooled audio features to precomputed teacher
     embeddings (``teacher``: an .npz of ``paths`` and ``embeddings``), loss weighted by ``weight``.
     ``blocks`` (optional): an .npz of per-block teacher embeddings of long clips, so a crop's target is
-    the blocks it overlaps (``openclap.train.distill``)."""
+    the blocks it overlaps (``openclap.train.distill``). ``semantic`` / ``semantic_blocks`` /
+    ``semantic_weight``: targets in the model's own embedding space from a tagger's class weights
+    (``openclap.train.semantic``); either kind works alone or both together."""
 
     teacher: str | None = None
     blocks: str | None = None
     weight: float = 1.0
     loss: str = "cosine"  # or "mse" (both on per-dimension standardised teacher embeddings)
+    # text-space targets: an .npz of per-clip class weights [N, C] with ``class_texts`` [C]; a crop's
+    # audio embedding is pulled towards the weighted mean of the class texts' embeddings
+    semantic: str | None = None
+    semantic_blocks: str | None = None
+    semantic_weight: float = 1.0
 
 
 @dataclass

@@ -40,9 +40,15 @@ def _key(path: str | os.PathLike[str], base: Path) -> str:
 
 
 class TeacherTargets:
-    """Standardised teacher embeddings looked up by audio path (and, with ``blocks``, by crop span)."""
+    """Standardised teacher embeddings looked up by audio path (and, with ``blocks``, by crop span).
+    ``standardise=False`` keeps the values as they are (``openclap.train.semantic``'s class weights)."""
 
-    def __init__(self, path: str | os.PathLike[str], blocks: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        blocks: str | os.PathLike[str] | None = None,
+        standardise: bool = True,
+    ) -> None:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: teacher embeddings (distill.teacher) not found")
@@ -50,8 +56,12 @@ class TeacherTargets:
         paths, emb = data.paths, data.embeddings
         if data.offsets is not None or not len(paths):
             raise ValueError(f"{path}: expected one embedding per path (no 'offsets') and at least one path")
-        self.mean, self.std = emb.mean(axis=0), emb.std(axis=0) + 1e-6
-        emb = (emb - self.mean) / self.std
+        self.extra = data.extra
+        if standardise:
+            self.mean, self.std = emb.mean(axis=0), emb.std(axis=0) + 1e-6
+        else:  # used as they are (semantic class weights)
+            self.mean, self.std = np.zeros(emb.shape[1], np.float32), np.ones(emb.shape[1], np.float32)
+        emb = ((emb - self.mean) / self.std).astype(np.float32)
         base = path.resolve().parent
         self.index = {_key(p, base): i for i, p in enumerate(paths)}
         self.embeddings = torch.from_numpy(emb)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ from openclap.train.distill import TeacherTargets, distill_loss
 from openclap.train.evaluate import Evaluator
 from openclap.train.module import autocast_context
 from openclap.train.optim import WarmupCosine
+from openclap.train.semantic import SemanticTargets, semantic_loss
 from openclap.train.state import TrainState, save_model_folder, save_train_checkpoint
 from openclap.train.text_cache import TextFeatureCache
 from openclap.train.tracker import MetricsTracker
@@ -71,6 +72,7 @@ class LoopParts:
     state: TrainState
     callbacks: list[StepCallback] = field(default_factory=list)
     teacher: TeacherTargets | None = None  # distillation targets (with TrainModule.distill_head)
+    semantic: SemanticTargets | None = None  # text-space targets (with TrainModule.semantic_features)
     text_cache: TextFeatureCache | None = None  # locked text tower: features per caption
 
 
@@ -84,6 +86,8 @@ class TrainLoop:
         self.window_samples = 0
         self.distill_window: list[float] = []  # one distillation loss per step
         self.distill_parts: list[float] = []  # the current step's, one per micro-batch
+        self.semantic_window: list[float] = []  # the same for the semantic loss
+        self.semantic_parts: list[float] = []
         self.paused = 0.0  # seconds of evaluation / checkpointing inside the current log window
         self.last_eval: dict[str, float] = {}
         self.last_eval_step = -1
@@ -161,11 +165,16 @@ class TrainLoop:
         cached = None
         if len(micros) > 1:
             cached = cache_embeddings(getattr(p.module, "module", p.module), micros, self._forward)
-        distill_count = self._distill_count(micros)
-        losses = [self._micro_step(m, cached, distill_count) for m in micros]
-        if self.distill_parts:
-            self.distill_window.append(sum(self.distill_parts))
-            self.distill_parts = []
+        counts = (
+            self._count(m.distill_targets for m in micros),
+            self._count(m.semantic_targets for m in micros),
+        )
+        losses = [self._micro_step(m, cached, counts) for m in micros]
+        pairs = ((self.distill_parts, self.distill_window), (self.semantic_parts, self.semantic_window))
+        for parts, window in pairs:
+            if parts:
+                window.append(sum(parts))
+                parts.clear()
         finite = [loss for loss in losses if torch.isfinite(loss)]
         skipped = sum(len(batch["skipped"]) for batch in group)
         local = [float(sum(finite)), float(len(losses) - len(finite)), float(skipped)]
@@ -189,10 +198,13 @@ class TrainLoop:
         gen = seeded_generator(self.cfg.seed, "augment", step, micro, rank)
         rate = p.model.config.audio.sample_rate
         wave, captions, mixed = augment_waves_marked(wave, batch["captions"], self.cfg.augment, gen, rate)
-        targets = None
+        targets = semantic = None
         if p.teacher is not None:
             found, known = p.teacher.lookup(batch["paths"], batch.get("spans"))
             targets = (found, known & ~mixed)
+        if p.semantic is not None:
+            weights, known = p.semantic.lookup(batch["paths"], batch.get("spans"))
+            semantic = (weights, known & ~mixed)
         return Micro(
             index=micro,
             wave=wave,
@@ -201,6 +213,7 @@ class TrainLoop:
             spec_seed=derive_seed(self.cfg.seed, "spec", step, micro, rank),
             dropout_seed=derive_seed(self.cfg.seed, "dropout", step, micro, rank),
             distill_targets=targets,
+            semantic_targets=semantic,
         )
 
     def _forward(self, module: nn.Module, micro: Micro) -> dict[str, Any]:
@@ -208,13 +221,13 @@ class TrainLoop:
         with autocast_context(self.cfg.precision, self.p.device):
             return module(micro.wave, micro.text, micro.spec_seed, micro.lengths)
 
-    def _distill_count(self, micros: list[Micro]) -> float:
-        """Clips with a distillation target in the accumulated batch (the denominator of its mean)."""
-        masks = [m.distill_targets[1] for m in micros if m.distill_targets is not None]
-        return max(1.0, float(sum(int(mask.sum()) for mask in masks)))
+    @staticmethod
+    def _count(targets: Iterable[tuple[torch.Tensor, torch.Tensor] | None]) -> float:
+        """Clips with a target in the accumulated batch (the denominator of its loss's mean)."""
+        return max(1.0, float(sum(int(t[1].sum()) for t in targets if t is not None)))
 
     def _micro_step(
-        self, micro: Micro, cached: dict[str, list[torch.Tensor]] | None, distill_count: float
+        self, micro: Micro, cached: dict[str, list[torch.Tensor]] | None, counts: tuple[float, float]
     ) -> torch.Tensor:
         """Forward with gradient and backward; returns this micro-batch's share of the step's loss."""
         p, accum = self.p, self.cfg.optim.grad_accum_steps
@@ -230,10 +243,16 @@ class TrainLoop:
             share = loss.detach() / accum  # every pass computes the whole batch's loss
             if micro.distill_targets is not None:
                 targets, mask = micro.distill_targets
-                extra = distill_loss(out["distill"], targets, mask, self.cfg.distill.loss, distill_count)
+                extra = distill_loss(out["distill"], targets, mask, self.cfg.distill.loss, counts[0])
                 self.distill_parts.append(float(extra.detach()))
                 loss = loss + self.cfg.distill.weight * extra
                 share = share + self.cfg.distill.weight * extra.detach()
+            if micro.semantic_targets is not None:
+                weights, mask = micro.semantic_targets
+                extra = semantic_loss(out["audio_emb"], weights, out["semantic_classes"], mask, counts[1])
+                self.semantic_parts.append(float(extra.detach()))
+                loss = loss + self.cfg.distill.semantic_weight * extra
+                share = share + self.cfg.distill.semantic_weight * extra.detach()
             # every rank back-propagates, even a NaN, so collectives stay matched; the step is refused later
             p.scaler.scale(loss).backward()
         return share
@@ -297,9 +316,10 @@ class TrainLoop:
             "epoch": float(st.epoch),
             "bad_clips": float(st.bad_clips),
         }
-        if self.distill_window:
-            row["distill_loss"] = sum(self.distill_window) / len(self.distill_window)
-            self.distill_window = []
+        for name, window in (("distill_loss", self.distill_window), ("semantic_loss", self.semantic_window)):
+            if window:
+                row[name] = sum(window) / len(window)
+                window.clear()
         self.p.tracker.log("train", st.step, row)
         self.window, self.window_samples, self.window_start = [], 0, time.perf_counter()
         self.paused = 0.0

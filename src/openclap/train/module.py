@@ -15,6 +15,7 @@ from openclap.audio.augment import SpecAugmentConfig
 from openclap.audio.preprocess import unstack_waves
 from openclap.freeze import KeepsFrozenInEval
 from openclap.model import ClapModel
+from openclap.train.semantic import class_embeddings
 
 
 class TrainModule(KeepsFrozenInEval):
@@ -22,7 +23,9 @@ class TrainModule(KeepsFrozenInEval):
     SpecAugment as its ``mel_augment``, and the text embedding.
 
     Modules in ``frozen`` stay in eval mode. With a ``distill_head``, the output also holds its
-    prediction from the pooled audio features.
+    prediction from the pooled audio features; with ``semantic_features`` (the locked text tower's
+    features of a tagger's class texts, [T, C, D_text]), the classes' current joint-space embeddings
+    (``openclap.train.semantic``).
     """
 
     def __init__(
@@ -31,12 +34,15 @@ class TrainModule(KeepsFrozenInEval):
         augment: SpecAugmentConfig,
         frozen: Sequence[nn.Module] = (),
         distill_head: nn.Module | None = None,
+        semantic_features: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.model = model
         self.augment = augment
         self.frozen = list(frozen)
         self.distill_head = distill_head
+        self.semantic_features: torch.Tensor | None
+        self.register_buffer("semantic_features", semantic_features, persistent=False)
 
     def forward(
         self,
@@ -59,6 +65,8 @@ class TrainModule(KeepsFrozenInEval):
         }
         if self.distill_head is not None:
             out["distill"] = self.distill_head(features)
+        if self.semantic_features is not None:
+            out["semantic_classes"] = class_embeddings(model.text_projection, self.semantic_features)
         if model.config.separate_logit_scales:
             out["logit_scale_t"] = model.logit_scale_t
         return out

@@ -35,6 +35,7 @@ from openclap.train.freeze import apply_freeze, freeze_unused
 from openclap.train.loop import LoopParts, StepCallback, TrainLoop
 from openclap.train.module import TrainModule
 from openclap.train.optim import WarmupCosine, build_optimizer
+from openclap.train.semantic import SemanticTargets, check_semantic
 from openclap.train.state import TrainState, latest_checkpoint, load_train_checkpoint
 from openclap.train.text_cache import TextFeatureCache
 from openclap.train.tracker import MetricsTracker
@@ -168,10 +169,14 @@ def prepare_module(
     device: torch.device,
     verbose: bool = True,
     teacher: TeacherTargets | None = None,
+    semantic: SemanticTargets | None = None,
 ) -> TrainModule:
     frozen = apply_freeze(model, config.freeze)
     head = build_head(model.audio_encoder.out_dim, teacher.dim).to(device) if teacher is not None else None
-    module = TrainModule(model, config.augment, frozen, head)
+    features = None
+    if semantic is not None:
+        features = semantic.class_features(model, model.config.prompt_templates or ["{}"])
+    module = TrainModule(model, config.augment, frozen, head, features)
     unused = freeze_unused(module, lambda: _probe_loss(module, device))
     if unused and verbose:
         print(f"not trained (no gradient in the CLAP forward): {', '.join(unused)}", file=sys.stderr)
@@ -243,7 +248,11 @@ def _train(
     if config.distill.teacher:
         check_config(config.distill)
         teacher = TeacherTargets(config.distill.teacher, config.distill.blocks)
-    module = prepare_module(config, model, device, verbose=info.is_main, teacher=teacher)
+    semantic = None
+    if config.distill.semantic:
+        check_semantic(config)
+        semantic = SemanticTargets(config.distill.semantic, config.distill.semantic_blocks)
+    module = prepare_module(config, model, device, verbose=info.is_main, teacher=teacher, semantic=semantic)
     optimizer = build_optimizer(model, config.optim)
     if module.distill_head is not None:
         add_head_params(optimizer, module.distill_head, config.optim)
@@ -272,6 +281,7 @@ def _train(
         state=state,
         callbacks=callbacks,
         teacher=teacher,
+        semantic=semantic,
         text_cache=build_text_cache(config, model),
     )
     try:

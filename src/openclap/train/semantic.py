@@ -1,0 +1,94 @@
+"""Text-space distillation (``distill.semantic``): a tagger's class weights pull a crop's audio embedding
+towards what the text side says about those classes.
+
+A tagger (the default-model recipe uses YAMNet: 521 AudioSet classes) says what it hears in each clip. The
+targets file is an embedding file (``openclap.embeddings_io``) whose ``embeddings`` are non-negative
+weights over the tagger's classes [N, C] per clip, with the classes' texts in ``class_texts`` [C]; an
+optional second file holds the weights of every block of long clips (the same layout as
+``distill.blocks``), so a crop's weights are the overlap-weighted mean of the blocks it covers. Nothing is
+standardised: the weights are used as they are.
+
+The locked text tower encodes every class text once with each of the model's prompt templates. At every
+step the text projection, which is being trained, maps those features into the joint space; a class's
+embedding is the normalised mean over its templates, and a crop's target is the normalised weighted mean
+of its classes' embeddings. The loss is ``1 - cos(audio embedding, target)`` averaged over the crops that
+have weights and were not mixed with another clip, weighted by ``distill.semantic_weight``. The audio
+tower so learns the tagger's vocabulary in the very space that zero-shot classification reads, for every
+clip, whether or not its caption names it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openclap.model import ClapModel
+from openclap.train.config import TrainConfig
+from openclap.train.distill import TeacherTargets
+
+
+class SemanticTargets:
+    """Per-clip (and per-block) class weights looked up by audio path and crop, and the class texts."""
+
+    def __init__(self, path: str | os.PathLike[str], blocks: str | os.PathLike[str] | None = None) -> None:
+        self.weights = TeacherTargets(path, blocks, standardise=False)
+        texts = self.weights.extra.get("class_texts")
+        if texts is None or len(texts) != self.weights.dim:
+            raise ValueError(
+                f"{path}: semantic targets need 'class_texts' with one text per weight column "
+                f"({self.weights.dim}), found {0 if texts is None else len(texts)}"
+            )
+        if bool((self.weights.embeddings < 0).any()):
+            raise ValueError(f"{path}: semantic class weights must be >= 0")
+        self.class_texts = [str(t) for t in texts]
+
+    def lookup(
+        self, paths: Sequence[str], spans: Sequence[tuple[float, float]] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weights [B, C] (zeros where missing) and the mask [B] of the clips that have them."""
+        return self.weights.lookup(paths, spans)
+
+    def class_features(self, model: ClapModel, templates: Sequence[str]) -> torch.Tensor:
+        """The locked text tower's pooled features of every class text in every template: [T, C, D_text]."""
+        device = model.logit_scale.device
+        rows = []
+        with torch.no_grad():
+            for template in templates:
+                tokens = model.tokenize([template.format(text) for text in self.class_texts])
+                rows.append(model.text_features({k: v.to(device) for k, v in tokens.items()}).float())
+        return torch.stack(rows)
+
+
+def class_embeddings(text_projection: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """[C, D]: each class's projected, normalised text features, averaged over templates and normalised."""
+    per_template = F.normalize(text_projection(features), dim=-1)
+    return F.normalize(per_template.mean(dim=0), dim=-1)
+
+
+def semantic_loss(
+    audio_emb: torch.Tensor,
+    weights: torch.Tensor,
+    classes: torch.Tensor,
+    mask: torch.Tensor,
+    count: float | None = None,
+) -> torch.Tensor:
+    """Mean of ``1 - cos(audio_emb, normalise(weights @ classes))`` over the masked crops (0 when none);
+    ``count`` divides the masked sum instead (the masked crops of a whole accumulated batch)."""
+    weights = weights.to(classes.device, classes.dtype)
+    target = F.normalize(weights @ classes, dim=-1)
+    per_clip = 1.0 - F.cosine_similarity(audio_emb.float(), target.float(), dim=-1)
+    valid = (mask.to(per_clip.device) & (weights.sum(dim=-1) > 0).to(per_clip.device)).to(per_clip.dtype)
+    denominator = valid.sum().clamp(min=1.0) if count is None else max(count, 1.0)
+    return (per_clip * valid).sum() / denominator
+
+
+def check_semantic(config: TrainConfig) -> None:
+    """Semantic targets read the class texts through the text tower once, so the tower must be locked."""
+    if not config.freeze.text:
+        raise ValueError("distill.semantic needs a locked text tower (freeze: {text: true})")
+    if config.distill.semantic_weight < 0:
+        raise ValueError(f"distill.semantic_weight must be >= 0, got {config.distill.semantic_weight}")

@@ -1,0 +1,98 @@
+"""Text-space distillation (``distill.semantic``) on the tiny model: targets, loss and a training run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from openclap.data.manifest import read_manifest
+from openclap.train.config import TrainConfig
+from openclap.train.runner import train
+from openclap.train.semantic import SemanticTargets, class_embeddings, semantic_loss
+from tests.train.tiny_runs import tiny_run
+
+CLASSES = ["dog barking", "rain", "siren", "bell"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _weights(manifest: Path, out: Path, skip: int = 2, texts: list[str] = CLASSES) -> Path:
+    """Class weights for all but the first ``skip`` clips, keyed by paths relative to ``out``'s folder."""
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()][skip:]
+    paths = [str(Path(manifest.parent.name) / r["audio"]) for r in rows]
+    weights = np.random.default_rng(0).random((len(rows), len(CLASSES))).astype(np.float32)
+    np.savez(out, paths=np.array(paths), embeddings=weights, class_texts=np.array(texts))
+    return out
+
+
+def test_targets_keep_weights_unstandardised_and_mask(tone_manifest: Path) -> None:
+    npz = _weights(tone_manifest, tone_manifest.parent.parent / f"{tone_manifest.parent.name}-s1.npz")
+    targets = SemanticTargets(npz)
+    assert targets.class_texts == CLASSES
+    entries = read_manifest(tone_manifest, split="train")
+    got, mask = targets.lookup([e.audio for e in entries[:4]])
+    assert mask.tolist() == [False, False, True, True]
+    with np.load(npz) as data:
+        assert np.allclose(got[2:].numpy(), data["embeddings"][:2])  # the file's values, not standardised
+
+
+def test_loss_is_zero_on_the_target_and_ignores_masked_and_empty_rows() -> None:
+    classes = F.normalize(torch.randn(4, 8), dim=-1)
+    weights = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    target = F.normalize(weights @ classes, dim=-1)
+    mask = torch.tensor([True, True, True])
+    assert float(semantic_loss(target, weights, classes, mask)) == pytest.approx(0.0, abs=1e-6)
+    opposite = -target
+    assert float(semantic_loss(opposite, weights, classes, mask)) == pytest.approx(2.0, abs=1e-5)
+    partly = torch.tensor([True, False, True])  # row 1 masked, row 2 has no weight: only row 0 counts
+    mixed = torch.stack([target[0], -target[1], -target[2]])
+    assert float(semantic_loss(mixed, weights, classes, partly)) == pytest.approx(0.0, abs=1e-6)
+    assert float(semantic_loss(opposite, weights, classes, partly, count=4.0)) == pytest.approx(0.5, abs=1e-5)
+
+
+def test_class_embeddings_average_templates_after_projection() -> None:
+    proj = torch.nn.Linear(3, 5)
+    features = torch.randn(2, 4, 3)
+    got = class_embeddings(proj, features)
+    each = [F.normalize(proj(features[t]), dim=-1) for t in range(2)]
+    want = F.normalize(each[0] + each[1], dim=-1)
+    assert got.shape == (4, 5) and torch.allclose(got, want, atol=1e-6)
+
+
+def test_semantic_run_trains_and_resumes(tone_manifest: Path, tmp_path: Path) -> None:
+    npz = _weights(tone_manifest, tone_manifest.parent.parent / f"{tone_manifest.parent.name}-s2.npz")
+    out = tmp_path / "run"
+    distill = {"semantic": str(npz), "semantic_weight": 2.0}
+    run = tiny_run(tone_manifest, out, max_steps=3, distill=distill, freeze={"text": True})
+    result = train(TrainConfig.from_dict(run))
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["semantic_loss"] for r in rows if r["kind"] == "train"]
+    assert losses and all(0.0 < value < 2.0 for value in losses)
+    assert "distill_loss" not in rows[-1]
+    assert result.steps == 3
+    assert train(TrainConfig.from_dict({**run, "max_steps": 4}), resume=True).steps == 4
+
+
+def test_semantic_config_is_checked(tone_manifest: Path, tmp_path: Path) -> None:
+    npz = _weights(tone_manifest, tmp_path / "s.npz")
+    unlocked = tiny_run(tone_manifest, tmp_path / "a", distill={"semantic": str(npz)}, freeze={"text": False})
+    with pytest.raises(ValueError, match="locked text tower"):
+        train(TrainConfig.from_dict(unlocked))
+    short = _weights(tone_manifest, tmp_path / "short.npz", texts=CLASSES[:3])
+    with pytest.raises(ValueError, match="class_texts"):
+        SemanticTargets(short)
+    negative = tmp_path / "neg.npz"
+    np.savez(negative, paths=np.array(["a.wav"]), embeddings=-np.ones((1, 4), np.float32),
+             class_texts=np.array(CLASSES))  # fmt: skip
+    with pytest.raises(ValueError, match=">= 0"):
+        SemanticTargets(negative)
