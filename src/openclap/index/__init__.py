@@ -17,6 +17,7 @@ _EXPORTS = {
     "BuildOptions": "openclap.index.build",
     "build_index": "openclap.index.build",
     "update_index": "openclap.index.build",
+    "index_precision": "openclap.index.build",
     "ModelIdentity": "openclap.index.identity",
     "model_fingerprint": "openclap.index.identity",
     "BuildReport": "openclap.index.records",

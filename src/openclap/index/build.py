@@ -62,7 +62,8 @@ def build_index(
     """Index the audio files under ``paths`` into the folder ``out`` with ``model``.
 
     ``checkpoint``: where ``model``'s weights came from (recorded so ``SoundIndex.open`` can load the
-    model again; not needed for a registered model with bundled weights). Building into an existing index
+    model again; not needed for a registered model with bundled weights). ``model.precision`` is recorded
+    too: loading the model again restores it. Building into an existing index
     of the same model continues it: only new or changed files are embedded (an interrupted build resumes),
     and the roots become ``paths``.
     """
@@ -80,13 +81,16 @@ def update_index(
     *,
     options: BuildOptions | None = None,
     device: str = "cpu",
+    precision: str | None = None,
 ) -> BuildReport:
     """Bring an index up to date with its roots: embed new and changed files, drop removed ones.
 
-    ``model`` None loads the model the index records (on ``device``); a given model must be that model.
+    ``model`` None loads the model the index records (on ``device``, in its recorded precision); a given
+    model must be that model, in that precision. ``precision`` (None: the index's) another than the
+    index's is refused.
     """
     root = Path(index)
-    meta, recorded, model = index_model(root, model, device)
+    meta, recorded, model = index_model(root, model, device, precision)
     return _run(
         root,
         model,
@@ -116,12 +120,15 @@ def open_meta(root: Path) -> dict[str, str]:
 
 
 def index_model(
-    root: Path, model: ClapModel | None, device: str = "cpu"
+    root: Path, model: ClapModel | None, device: str = "cpu", precision: str | None = None
 ) -> tuple[dict[str, str], ModelIdentity, ClapModel]:
     """The index's meta, its recorded model identity, and ``model`` or (None) the recorded model loaded
-    again; the caller checks a given model's fingerprint."""
+    again in its recorded precision; a ``precision`` other than the recorded one is refused; the caller
+    checks a given model's fingerprint."""
     meta = open_meta(root)
     recorded = recorded_identity(root, meta)
+    if precision is not None:
+        _check_precision(root, recorded, precision)
     if model is None:
         model = load_model(recorded, device)
         if model is None:
@@ -133,16 +140,49 @@ def index_model(
 
 
 def recorded_identity(root: Path, meta: dict[str, str]) -> ModelIdentity:
+    """The model identity in an index's meta; an index made before precision was recorded is fp32."""
     return ModelIdentity(
-        meta["model_name"], meta["model_fingerprint"], int(meta["dim"]), meta.get("model_checkpoint") or None
+        meta["model_name"],
+        meta["model_fingerprint"],
+        int(meta["dim"]),
+        meta.get("model_checkpoint") or None,
+        meta.get("model_precision") or "fp32",
     )
 
 
-def check_model(root: Path, recorded: ModelIdentity, fingerprint: str, name: str) -> None:
-    if recorded.fingerprint != fingerprint:
+def index_precision(root: str | os.PathLike[str]) -> str | None:
+    """The precision an existing index was embedded in (``fp32`` for an index that predates the field);
+    None when ``root`` holds no index with a recorded model (a new index, a store not yet written)."""
+    path = Path(root)
+    if not store.is_index(path):
+        return None
+    try:
+        conn = store.connect(path / store.STORE_NAME, readonly=True)
+        try:
+            meta = store.read_meta(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None  # a damaged store: the build or open that follows reports it
+    return recorded_identity(path, meta).precision if "model_fingerprint" in meta else None
+
+
+def check_model(root: Path, recorded: ModelIdentity, given: ModelIdentity) -> None:
+    """Refuse a model (``given``) other than the one that made the index, naming a precision that
+    differs first."""
+    _check_precision(root, recorded, given.precision)
+    if recorded.fingerprint != given.fingerprint:
         raise SoundIndexError(
             f"{root}: the index was made by model {recorded.describe()}, not by the model given "
-            f"({name!r}, weights {fingerprint[:12]}); use the same model or build a new index"
+            f"({given.name!r}, weights {given.fingerprint[:12]}); use the same model or build a new index"
+        )
+
+
+def _check_precision(root: Path, recorded: ModelIdentity, precision: str) -> None:
+    if precision != recorded.precision:
+        raise SoundIndexError(
+            f"{root}: the index was embedded in {recorded.precision} precision, not {precision}; use "
+            f"{recorded.precision} (leave --precision out to get the index's) or build a new index"
         )
 
 
@@ -211,7 +251,7 @@ def _prepare(root: Path, ident: ModelIdentity, roots: list[str], hop: float, rep
         if meta:
             if meta.get("format") != store.FORMAT:
                 raise SoundIndexError(f"{root}: not an openclap index of format {store.FORMAT}")
-            check_model(root, recorded_identity(root, meta), ident.fingerprint, ident.name)
+            check_model(root, recorded_identity(root, meta), ident)
             if abs(float(meta["hop_seconds"]) - hop) > 1e-9:
                 raise SoundIndexError(
                     f"{root}: the index uses windows every {meta['hop_seconds']} s, not {hop} s"
@@ -224,6 +264,7 @@ def _prepare(root: Path, ident: ModelIdentity, roots: list[str], hop: float, rep
                     "model_name": ident.name,
                     "model_fingerprint": ident.fingerprint,
                     "model_checkpoint": ident.checkpoint or "",
+                    "model_precision": ident.precision,
                     "dim": ident.dim,
                     "hop_seconds": hop,
                     "roots": roots,

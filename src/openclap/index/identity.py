@@ -24,15 +24,18 @@ from openclap.model import ClapModel
 @dataclass(frozen=True)
 class ModelIdentity:
     """What an index records of its model; ``checkpoint`` is where to load it again (None: the bundled
-    weights of the registered ``name``)."""
+    weights of the registered ``name``); ``precision``: the inference precision it embedded in (``fp32``
+    or ``bf16``), which loading it again restores."""
 
     name: str
     fingerprint: str
     dim: int
     checkpoint: str | None = None
+    precision: str = "fp32"
 
     def describe(self) -> str:
-        return f"{self.name!r} (weights {self.fingerprint[:12]})"
+        shown = "" if self.precision == "fp32" else f", {self.precision}"
+        return f"{self.name!r} (weights {self.fingerprint[:12]}{shown})"
 
 
 def _non_default_fields(config: Any) -> Any:
@@ -69,16 +72,18 @@ def identify(model: ClapModel, checkpoint: str | Path | None = None) -> ModelIde
     """The identity of ``model``; ``checkpoint`` (recorded as an absolute path) tells ``load_model`` where
     its weights live when they are not the bundled weights of a registered name."""
     source = str(Path(checkpoint).expanduser().resolve()) if checkpoint is not None else None
-    return ModelIdentity(model.config.name, model_fingerprint(model), model.config.projection.dim, source)
+    return ModelIdentity(
+        model.config.name, model_fingerprint(model), model.config.projection.dim, source, model.precision
+    )
 
 
 def load_model(identity: ModelIdentity, device: str = "cpu") -> ClapModel | None:
-    """Build the model an index records, or None when it cannot be rebuilt (random weights, a moved
-    checkpoint); the caller checks the fingerprint."""
+    """Build the model an index records, in its recorded precision, or None when it cannot be rebuilt
+    (random weights, a moved checkpoint); the caller checks the fingerprint."""
     from openclap.factory import create_model, has_trained_weights
 
     if identity.checkpoint is not None and Path(identity.checkpoint).exists():
-        return create_model(checkpoint=identity.checkpoint, device=device)
+        return create_model(checkpoint=identity.checkpoint, device=device, precision=identity.precision)
     if identity.checkpoint is None and has_trained_weights(identity.name):
-        return create_model(identity.name, device=device)
+        return create_model(identity.name, device=device, precision=identity.precision)
     return None

@@ -16,7 +16,7 @@ import numpy as np
 from openclap.audio.io import load_mono
 from openclap.index import store, vectors
 from openclap.index.build import check_model, index_model
-from openclap.index.identity import model_fingerprint
+from openclap.index.identity import identify
 from openclap.index.records import Hit, IndexedItem, SoundIndexError
 from openclap.inference import embed_audio, embed_texts
 from openclap.model import ClapModel
@@ -45,13 +45,18 @@ class SoundIndex:
 
     @classmethod
     def open(
-        cls, root: str | os.PathLike[str], model: ClapModel | None = None, device: str = "cpu"
+        cls,
+        root: str | os.PathLike[str],
+        model: ClapModel | None = None,
+        device: str = "cpu",
+        precision: str | None = None,
     ) -> SoundIndex:
-        """Open an index. ``model`` None builds the model the index records; a model that is not the one
-        that made the index is refused (``SoundIndexError``)."""
+        """Open an index. ``model`` None builds the model the index records, in its recorded precision;
+        a model that is not the one that made the index, or not in its precision, is refused
+        (``SoundIndexError``), and so is a ``precision`` (None: the index's) other than the index's."""
         path = Path(root)
-        meta, recorded, model = index_model(path, model, device)
-        check_model(path, recorded, model_fingerprint(model), model.config.name)
+        meta, recorded, model = index_model(path, model, device, precision)
+        check_model(path, recorded, identify(model))
         if not (path / store.VECTORS_NAME).is_file():
             raise SoundIndexError(
                 f"{path}: the index has no vectors yet (its first build did not finish); "
