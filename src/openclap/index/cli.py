@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 
-def _model_args(parser: argparse.ArgumentParser, default_note: str) -> None:
+def _model_args(parser: argparse.ArgumentParser, default_note: str, precision_note: str) -> None:
     parser.add_argument(
         "--model", default=None, help=f"registered model name or JSON config ({default_note})"
     )
@@ -21,6 +21,26 @@ def _model_args(parser: argparse.ArgumentParser, default_note: str) -> None:
         "--device", default="cpu", help="torch device: cpu (default), cuda, cuda:N, mps, auto"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_precision_arg(parser, precision_note)
+
+
+def add_precision_arg(parser: argparse.ArgumentParser, default_note: str) -> None:
+    """``--precision`` (default None: resolved by ``resolve_precision``); also used by ``openclap serve``."""
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default=None,
+        help="inference precision: fp32 or bf16 (autocast of the encoders on cpu/cuda; see docs/speed.md); "
+        f"{default_note}; an index records the precision it was built in and refuses another",
+    )
+
+
+def resolve_precision(args: argparse.Namespace, index: str | None) -> None:
+    """Fill in ``args.precision`` left out: the precision the index at ``index`` records, else fp32."""
+    if args.precision is None:
+        from openclap.index import index_precision
+
+        args.precision = (index_precision(index) if index is not None else None) or "fp32"
 
 
 def _embed_args(parser: argparse.ArgumentParser) -> None:
@@ -96,13 +116,19 @@ def _quiet_model_loading() -> None:
 
 
 def _run_writer(
-    args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any], work: Callable[[Any], Any]
+    args: argparse.Namespace,
+    load_model: Callable[[argparse.Namespace], Any],
+    work: Callable[[Any], Any],
+    index: str,
 ) -> int:
-    """Load the model (build: always; update: when named), run ``work``, report on rank 0."""
+    """Load the model (build: always; update: when named; in the precision given, else the index's),
+    run ``work``, report on rank 0."""
     info = _distributed(args)
     _quiet_model_loading()
     try:
         named = args.model or args.checkpoint or args.command_index == "build"
+        if named:
+            resolve_precision(args, index)
         report = work(load_model(args) if named else None)
     finally:
         if info is not None:
@@ -123,16 +149,18 @@ def _cmd_build(args: argparse.Namespace, load_model: Callable[[argparse.Namespac
             options=_options(args),
         )  # fmt: skip
 
-    return _run_writer(args, load_model, work)
+    return _run_writer(args, load_model, work, args.out)
 
 
 def _cmd_update(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any]) -> int:
     from openclap.index import update_index
 
     def work(model: Any) -> Any:
-        return update_index(args.index, model, options=_options(args), device=args.device)
+        return update_index(
+            args.index, model, options=_options(args), device=args.device, precision=args.precision
+        )
 
-    return _run_writer(args, load_model, work)
+    return _run_writer(args, load_model, work, args.index)
 
 
 def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> None:
@@ -163,7 +191,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
         default=None,
         help="start a window every this many seconds (default: the model's clip length)",
     )
-    _model_args(p, "default: openclap-small")
+    _model_args(p, "default: openclap-small", "default: fp32, or the index's when continuing one")
     _embed_args(p)
     p.set_defaults(func=partial(_cmd_build, load_model=load_model))
 
@@ -176,7 +204,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
         ),
     )
     p.add_argument("index", help="index folder")
-    _model_args(p, "default: the model the index records")
+    _model_args(p, "default: the model the index records", "default: the index's")
     _embed_args(p)
     p.set_defaults(func=partial(_cmd_update, load_model=load_model))
     _register_search(sub, load_model)
@@ -191,8 +219,11 @@ def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) 
         if args.top_k < 1:
             raise SoundIndexError(f"--top-k must be at least 1, got {args.top_k}")
         _quiet_model_loading()
-        model = load_model(args) if args.model or args.checkpoint else None
-        with SoundIndex.open(args.index, model, device=args.device) as index:
+        model = None
+        if args.model or args.checkpoint:
+            resolve_precision(args, args.index)
+            model = load_model(args)
+        with SoundIndex.open(args.index, model, device=args.device, precision=args.precision) as index:
             if index.stale:
                 print(
                     f"warning: {args.index} is being updated or an update was interrupted; results may "
@@ -216,7 +247,7 @@ def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) 
         help="search an index by text or by an example clip",
         description="Rank an index's windows by cosine similarity to a text QUERY or to an example audio "
         "file (--like). Prints rank, score, file and window times, or JSON with --json. The index's own "
-        "model is loaded; --model / --checkpoint must name that same model.",
+        "model is loaded, in its precision; --model / --checkpoint must name that same model.",
     )
     p.add_argument("index", help="index folder made by `openclap index build`")
     p.add_argument("query", nargs="?", default=None, help='text query, e.g. "a dog barking"')
@@ -229,5 +260,5 @@ def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) 
         help="only files whose absolute indexed path starts with this (a relative one is made absolute)",
     )
     p.add_argument("--json", action="store_true", help="print the hits as JSON on stdout")
-    _model_args(p, "default: the model the index records")
+    _model_args(p, "default: the model the index records", "default: the index's")
     p.set_defaults(func=cmd_search)
