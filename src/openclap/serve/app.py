@@ -108,6 +108,7 @@ def _add_health_route(app: FastAPI, engine: Engine, index_path: str) -> None:
         return Health(
             status="ok",
             model=cfg.name,
+            precision=engine.model.precision,
             sample_rate=cfg.audio.sample_rate,
             clip_seconds=cfg.audio.clip_seconds,
             embedding_dim=cfg.projection.dim,

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from openclap.index.cli import add_precision_arg, resolve_precision
 from openclap.registry import DEFAULT_MODEL
 from openclap.serve.limits import ServeLimits
 
@@ -35,6 +36,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     p.add_argument("--tokenizer", default=None, help="local tokenizer folder, for published models")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:N, mps, or auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_precision_arg(p, "default: the index's, fp32 without --index")
     defaults = ServeLimits()
     p.add_argument(
         "--max-upload-mb",
@@ -84,12 +86,17 @@ def cmd_serve(args: argparse.Namespace, load_model: Callable[[argparse.Namespace
 
 
 def _open(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any]) -> tuple[Any, Any]:
+    """The model (in --precision, else the index's) and the index (None without --index)."""
     if args.index is None:
+        resolve_precision(args, None)
         return load_model(args), None
     from openclap.index import SoundIndex
 
-    model = load_model(args) if (args.model or args.checkpoint) else None
-    index = SoundIndex.open(args.index, model=model, device=args.device)
+    model = None
+    if args.model or args.checkpoint:
+        resolve_precision(args, args.index)
+        model = load_model(args)
+    index = SoundIndex.open(args.index, model=model, device=args.device, precision=args.precision)
     return index.model, index
 
 

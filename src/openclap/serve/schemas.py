@@ -13,6 +13,7 @@ class IndexInfo(BaseModel):
 class Health(BaseModel):
     status: str = Field(description="always 'ok' when the server answers")
     model: str
+    precision: str = Field(description="inference precision of the model: fp32 or bf16")
     sample_rate: int
     clip_seconds: float
     embedding_dim: int
