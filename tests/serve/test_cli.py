@@ -56,6 +56,8 @@ def test_serve_runs_the_index_model_in_its_recorded_precision(
         patched.setattr(server, "make_server", lambda app, *rest: apps.append(app) or _NotRun())
         assert main(["serve", "--index", str(out)]) == 0  # the recorded model, in bf16, without --precision
         assert main(["serve", "--checkpoint", str(tiny_checkpoint), "--precision", "bf16"]) == 0  # no index
+        assert main(["serve", "--index", str(out), "--precision", "fp32"]) == 2  # refused: no app
+    assert "the index was embedded in bf16 precision, not fp32" in capsys.readouterr().err
     assert len(apps) == 2
     texts = ["a dog barking"]
     for app in apps:
@@ -65,8 +67,6 @@ def test_serve_runs_the_index_model_in_its_recorded_precision(
         np.testing.assert_allclose(
             np.array(body["embeddings"], np.float32), embed_texts(bf16, texts), atol=1e-6
         )
-    assert main(["serve", "--index", str(out), "--precision", "fp32"]) == 2
-    assert "the index was embedded in bf16 precision, not fp32" in capsys.readouterr().err
 
 
 class _NotRun:
