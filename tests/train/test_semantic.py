@@ -46,18 +46,24 @@ def test_targets_keep_weights_unstandardised_and_mask(tone_manifest: Path) -> No
         assert np.allclose(got[2:].numpy(), data["embeddings"][:2])  # the file's values, not standardised
 
 
-def test_loss_is_zero_on_the_target_and_ignores_masked_and_empty_rows() -> None:
+def test_loss_is_contrastive_over_the_valid_crops() -> None:
     classes = F.normalize(torch.randn(4, 8), dim=-1)
-    weights = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    target = F.normalize(weights @ classes, dim=-1)
-    mask = torch.tensor([True, True, True])
-    assert float(semantic_loss(target, weights, classes, mask)) == pytest.approx(0.0, abs=1e-6)
-    opposite = -target
-    assert float(semantic_loss(opposite, weights, classes, mask)) == pytest.approx(2.0, abs=1e-5)
-    partly = torch.tensor([True, False, True])  # row 1 masked, row 2 has no weight: only row 0 counts
-    mixed = torch.stack([target[0], -target[1], -target[2]])
-    assert float(semantic_loss(mixed, weights, classes, partly)) == pytest.approx(0.0, abs=1e-6)
-    assert float(semantic_loss(opposite, weights, classes, partly, count=4.0)) == pytest.approx(0.5, abs=1e-5)
+    weights = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0] * 4])
+    target = F.normalize(weights[:3] @ classes, dim=-1)
+    scale = torch.tensor(np.log(20.0))
+    mask = torch.ones(4, dtype=torch.bool)
+    audio = torch.cat([target, torch.randn(1, 8)])  # row 3 has no weight: never counts
+    logits = 20.0 * target @ target.T
+    want = F.cross_entropy(logits, torch.arange(3))
+    assert float(semantic_loss(audio, weights, classes, mask, scale)) == pytest.approx(float(want), rel=1e-5)
+    swapped = audio[[1, 0, 2, 3]]  # each crop nearest another crop's target: a larger loss
+    assert float(semantic_loss(swapped, weights, classes, mask, scale)) > float(want) + 1.0
+    same = torch.tensor([[1.0, 0, 0, 0]] * 3 + [[0.0] * 4])  # identical targets cannot be told apart
+    assert float(semantic_loss(audio, same, classes, mask, scale)) == pytest.approx(np.log(3), rel=1e-5)
+    one = torch.tensor([True, False, False, False])  # fewer than two crops: no loss
+    assert float(semantic_loss(audio, weights, classes, one, scale)) == 0.0
+    half = float(semantic_loss(audio, weights, classes, mask, scale, count=6.0))
+    assert half == pytest.approx(float(want) / 2, rel=1e-5)  # summed over 3 crops, divided by 6
 
 
 def test_class_embeddings_average_templates_after_projection() -> None:
@@ -77,7 +83,7 @@ def test_semantic_run_trains_and_resumes(tone_manifest: Path, tmp_path: Path) ->
     result = train(TrainConfig.from_dict(run))
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     losses = [r["semantic_loss"] for r in rows if r["kind"] == "train"]
-    assert losses and all(0.0 < value < 2.0 for value in losses)
+    assert losses and all(0.0 < value < np.log(4) + 0.5 for value in losses)  # batch 4
     assert "distill_loss" not in rows[-1]
     assert result.steps == 3
     assert train(TrainConfig.from_dict({**run, "max_steps": 4}), resume=True).steps == 4

@@ -249,7 +249,8 @@ class TrainLoop:
                 share = share + self.cfg.distill.weight * extra.detach()
             if micro.semantic_targets is not None:
                 weights, mask = micro.semantic_targets
-                extra = semantic_loss(out["audio_emb"], weights, out["semantic_classes"], mask, counts[1])
+                classes, scale = out["semantic_classes"], out["logit_scale"]
+                extra = semantic_loss(out["audio_emb"], weights, classes, mask, scale, counts[1])
                 self.semantic_parts.append(float(extra.detach()))
                 loss = loss + self.cfg.distill.semantic_weight * extra
                 share = share + self.cfg.distill.semantic_weight * extra.detach()

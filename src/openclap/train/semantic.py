@@ -11,8 +11,9 @@ standardised: the weights are used as they are.
 The locked text tower encodes every class text once with each of the model's prompt templates. At every
 step the text projection, which is being trained, maps those features into the joint space; a class's
 embedding is the normalised mean over its templates, and a crop's target is the normalised weighted mean
-of its classes' embeddings. The loss is ``1 - cos(audio embedding, target)`` averaged over the crops that
-have weights and were not mixed with another clip, weighted by ``distill.semantic_weight``. The audio
+of its classes' embeddings. The loss is contrastive (``semantic_loss``): each crop's audio embedding must
+pick its own target among the targets of the batch's other crops, over the crops that have weights and
+were not mixed with another clip, weighted by ``distill.semantic_weight``. The audio
 tower so learns the tagger's vocabulary in the very space that zero-shot classification reads, for every
 clip, whether or not its caption names it.
 """
@@ -74,16 +75,26 @@ def semantic_loss(
     weights: torch.Tensor,
     classes: torch.Tensor,
     mask: torch.Tensor,
+    logit_scale: torch.Tensor,
     count: float | None = None,
 ) -> torch.Tensor:
-    """Mean of ``1 - cos(audio_emb, normalise(weights @ classes))`` over the masked crops (0 when none);
-    ``count`` divides the masked sum instead (the masked crops of a whole accumulated batch)."""
+    """Contrastive loss of the masked crops' audio embeddings against their targets
+    ``normalise(weights @ classes)``: each crop's own target against the other crops' (cross-entropy
+    over ``exp(logit_scale) * cos``, audio to target), summed over the crops and divided by their number
+    (or by ``count``: the masked crops of a whole accumulated batch). 0 with fewer than two crops.
+
+    Contrastive, not a regression: the targets of all clips share a large common direction (every class
+    text is a sound), which a cosine regression could meet without telling clips apart; here only the
+    differences between clips lower the loss."""
     weights = weights.to(classes.device, classes.dtype)
-    target = F.normalize(weights @ classes, dim=-1)
-    per_clip = 1.0 - F.cosine_similarity(audio_emb.float(), target.float(), dim=-1)
-    valid = (mask.to(per_clip.device) & (weights.sum(dim=-1) > 0).to(per_clip.device)).to(per_clip.dtype)
-    denominator = valid.sum().clamp(min=1.0) if count is None else max(count, 1.0)
-    return (per_clip * valid).sum() / denominator
+    valid = mask.to(classes.device) & (weights.sum(dim=-1) > 0)
+    if int(valid.sum()) < 2:
+        return audio_emb.sum() * 0.0
+    target = F.normalize(weights[valid] @ classes, dim=-1)
+    logits = logit_scale.exp() * audio_emb[valid].float() @ target.float().T
+    labels = torch.arange(len(target), device=logits.device)
+    total = F.cross_entropy(logits, labels, reduction="sum")
+    return total / (valid.sum().float() if count is None else max(count, 1.0))
 
 
 def check_semantic(config: TrainConfig) -> None:
