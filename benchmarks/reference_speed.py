@@ -1,9 +1,9 @@
 """One reference implementation timed on the parity case's seeded weights; prints one JSON line.
 
 Run by ``speed_compare.py``, never by hand: ``PYTHON reference_speed.py SPEC_JSON``. ``impl`` is
-``msclap`` (msclap's ``CLAPWrapper``; run with the reference environment of ``reference_env/build.sh``)
-or ``hf`` (transformers' ``ClapModel`` + ``ClapFeatureExtractor``; runs in openclap's own venv). Nothing
-here imports openclap.
+``msclap`` (msclap's ``CLAPWrapper``), ``laion`` (laion_clap's ``CLAP_Module``, unfused HTS-AT; both run
+with the reference environment of ``reference_env/build.sh``) or ``hf`` (transformers' ``ClapModel`` +
+``ClapFeatureExtractor``; runs in openclap's own venv). Nothing here imports openclap.
 
 No model hub is reachable here, so msclap's ``AutoModel.from_pretrained(text_model)`` builds the same
 architecture from its default config (bert-base-uncased = ``BertConfig()``, gpt2 = ``GPT2Config()``)
@@ -61,6 +61,33 @@ def msclap_calls(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
     return audio, text, files
 
 
+def laion_calls(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """laion_clap's model call (its own feature dicts -> ``get_audio_embedding``: front end, HTS-AT,
+    projection, L2 norm), text call and file-list path (``librosa.load`` at 48 kHz, int16 quantization,
+    repeat-pad or random crop)."""
+    from laion_offline import load_unfused
+
+    clap = load_unfused(spec["ckpt"])
+    from laion_clap.training.data import get_audio_features
+
+    inputs = load_file(spec["inputs"])
+    audio_cfg = clap.model_cfg["audio_cfg"]
+
+    def audio(x: torch.Tensor) -> Any:
+        clip = audio_cfg["clip_samples"]
+        feats = [get_audio_features({}, row, clip, "rand_trunc", "repeatpad", audio_cfg) for row in x]
+        return clap.model.get_audio_embedding(feats)
+
+    def text(batch: int) -> Any:
+        tokens = {k: inputs[k].repeat(batch // 4 + 1, 1)[:batch] for k in ("input_ids", "attention_mask")}
+        return clap.model.get_text_embedding(tokens)
+
+    def files(paths: list[str]) -> Any:
+        return clap.get_audio_embedding_from_filelist(paths)
+
+    return audio, text, files
+
+
 def hf_calls(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
 
@@ -96,10 +123,13 @@ def hf_calls(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
     return audio, text, files
 
 
+CALLS = {"msclap": msclap_calls, "laion": laion_calls, "hf": hf_calls}
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
     torch.set_num_threads(spec["threads"])
-    audio, text, files = (msclap_calls if spec["impl"] == "msclap" else hf_calls)(spec)
+    audio, text, files = CALLS[spec["impl"]](spec)
     rng = np.random.default_rng(0)
     clips = torch.from_numpy(
         rng.standard_normal((max(spec["batch_sizes"]), spec["clip_samples"])).astype(np.float32) * 0.1
