@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from speedlib import autocast, batch_rows, median_seconds, peak_rss_mb
+from speedlib import autocast, batch_rows, peak_rss_mb, timed_call, unit_rows
 
 
 def _offline_hub() -> None:
@@ -83,7 +83,7 @@ def laion_calls(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
         return clap.model.get_text_embedding(tokens)
 
     def files(paths: list[str]) -> Any:
-        return clap.get_audio_embedding_from_filelist(paths)
+        return clap.get_audio_embedding_from_filelist(paths, use_tensor=True)  # numpy has no bf16
 
     return audio, text, files
 
@@ -93,9 +93,8 @@ def hf_calls(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
 
     model = ClapModel(ClapConfig()).eval()
     model.load_state_dict(load_file(spec["ckpt"]), strict=False)
-    extractor = ClapFeatureExtractor(
-        truncation="rand_trunc"
-    )  # the unfused model's input, as in the parity case
+    # the parity case's extractor (laion/clap-htsat-unfused's preprocessor: mel filters from 50 Hz)
+    extractor = ClapFeatureExtractor(frequency_min=50, truncation="rand_trunc", padding="repeatpad")
     inputs = load_file(spec["inputs"])
 
     def audio(x: torch.Tensor) -> Any:
@@ -141,9 +140,11 @@ def main() -> None:
                 "audio": batch_rows(lambda b: lambda: audio(clips[:b]), spec["batch_sizes"], spec["repeats"]),
                 "text": batch_rows(lambda b: lambda: text(b), spec["batch_sizes"], spec["repeats"]),
             }
+            result[precision]["check"] = {"audio": unit_rows(audio(clips[:2]))}
             if spec.get("files"):
-                seconds = median_seconds(lambda: files(spec["files"]), 1)
+                seconds, out = timed_call(lambda: files(spec["files"]))
                 result[precision]["files_per_s"] = len(spec["files"]) / seconds
+                result[precision]["check"]["files"] = unit_rows(out)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 

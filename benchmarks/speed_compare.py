@@ -2,17 +2,21 @@
 
 Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... openclap-small]
            [--batch-sizes 1 32] [--threads 2] [--repeats 2] [--precisions fp32 bf16] [--files N]
-           [--reference-python /work/benchenv-h21/bin/python]
+           [--workers 1 2] [--reference-python /work/benchenv-h21/bin/python]
 
 For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the
 process, FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's
 matrix-product rate (measured in the same run, fp32 and bf16, 2048^3 products) that the model reaches;
 with ``--files N``, files/s from N real files (``../shared/data/audiocaps-demo``, resampled) to
-embeddings. Every measurement runs in its own process (peak memory is per process); openclap and the
-reference alternate per family so both see the same machine load. References: msclap's ``CLAPWrapper``
-for msclap-2022 (Cnn14) / msclap-2023 (HTS-AT) in the benchmark-only environment of
-``reference_env/build.sh``; transformers' ``ClapModel`` for hf-clap (in openclap's venv).
-openclap-small has no reference. See docs/speed.md for a recorded run and how to read it.
+embeddings: openclap's ``embed_audio_files`` with each ``--workers`` count of decoding threads, the
+reference's own file path once. Every measurement runs in its own process (peak memory is per process);
+openclap and the reference alternate per family so both see the same machine load. References: msclap's
+``CLAPWrapper`` for msclap-2022 (Cnn14) / msclap-2023 (HTS-AT) and laion_clap's ``CLAP_Module`` for
+laion-htsat-tiny-unfused (HTS-AT; model call and ``get_audio_embedding_from_filelist``), both in the
+benchmark-only environment of ``reference_env/build.sh``; transformers' ``ClapModel`` for hf-clap (in
+openclap's venv). openclap-small has no reference. Both sides also return their L2-normalised
+embeddings of the first 2 clips (and files): the table gives the largest absolute difference. See
+docs/speed.md for a recorded run and how to read it.
 """
 
 from __future__ import annotations
@@ -28,11 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from speedlib import batch_rows, median_seconds, peak_rss_mb
+from speedlib import batch_rows, median_seconds, peak_rss_mb, timed_call, unit_rows
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
-REFERENCE = {"msclap-2022": ("msclap", "2022"), "msclap-2023": ("msclap", "2023"), "hf-clap": ("hf", None)}
+REFERENCE = {
+    "msclap-2022": ("msclap", "2022"),
+    "msclap-2023": ("msclap", "2023"),
+    "laion-htsat-tiny-unfused": ("laion", None),
+    "hf-clap": ("hf", None),
+}
+CLIP_SECONDS = {"msclap-2022": 5, "msclap-2023": 7, "laion-htsat-tiny-unfused": 10, "hf-clap": 10}  # README
 
 
 def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> float:
@@ -46,7 +56,7 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
     from safetensors.torch import load_file
     from torch.utils.flop_counter import FlopCounterMode
 
-    from openclap import create_model, embed_audio_files
+    from openclap import create_model
 
     torch.set_num_threads(spec["threads"])
     model = create_model("openclap-small") if spec["ckpt"] is None else create_model(checkpoint=spec["ckpt"])
@@ -81,13 +91,27 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
                 ),
                 "text": batch_rows(text, spec["batch_sizes"], spec["repeats"]),
             }
+            check = {"audio": unit_rows(model.encode_audio(clips[:2]))}
             if spec.get("files"):
-                seconds = median_seconds(
-                    lambda: embed_audio_files(model, spec["files"], long_audio="crop"), 1
-                )
-                result[precision]["files_per_s"] = len(spec["files"]) / seconds
+                result[precision].update(files_per_s(model, spec["files"], spec["workers"]))
+                check.update(result[precision]["check"])
+            result[precision]["check"] = check
     result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def files_per_s(model: Any, files: list[str], workers: list[int]) -> dict[str, Any]:
+    """Files/s of ``embed_audio_files`` per decoding-worker count, and the first files' embeddings."""
+    from openclap import embed_audio_files
+
+    out: dict[str, Any] = {"files_per_s_by_workers": {}}
+    for n in workers:
+        seconds, result = timed_call(
+            lambda n=n: embed_audio_files(model, files, long_audio="crop", workers=n)  # type: ignore[misc]
+        )
+        out["files_per_s_by_workers"][str(n)] = len(files) / seconds
+    out["check"] = {"files": unit_rows(torch.from_numpy(result.embeddings))}
+    return out
 
 
 def run_child(python: str, script: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -108,6 +132,7 @@ def family_specs(
         "threads": args.threads,
         "precisions": args.precisions,
         "files": files_list(args.files),
+        "workers": args.workers,
     }
     if family == "openclap-small":
         return {**base, "ckpt": None, "inputs": None}, None
@@ -121,7 +146,6 @@ def family_specs(
     ours = {**base, "ckpt": str(ckpt), "inputs": inputs}
     impl, version = REFERENCE[family]
     rate = int(json.loads((root / family / "inputs.json").read_text())["model_sample_rate"])
-    seconds = {"msclap-2022": 5, "msclap-2023": 7, "hf-clap": 10}[family]  # the parity README's clip lengths
     ref = {
         **base,
         "impl": impl,
@@ -129,7 +153,7 @@ def family_specs(
         "ckpt": str(ckpt),
         "inputs": inputs,
         "sample_rate": rate,
-        "clip_samples": rate * seconds,
+        "clip_samples": rate * CLIP_SECONDS[family],
     }
     return ours, ref
 
@@ -151,7 +175,7 @@ def main() -> None:
     parser.add_argument(
         "--families",
         nargs="+",
-        default=["msclap-2022", "msclap-2023", "hf-clap", "openclap-small"],
+        default=[*REFERENCE, "openclap-small"],
         choices=[*REFERENCE, "openclap-small"],
     )
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
@@ -159,6 +183,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--files", type=int, default=0, help="also time N real files to embeddings")
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="openclap's decoding workers")
     parser.add_argument("--reference-python", default="/work/benchenv-h21/bin/python")
     parser.add_argument("--out", type=Path, default=None, help="also write the raw results as JSON")
     args = parser.parse_args()
@@ -178,7 +203,7 @@ def main() -> None:
             start = time.perf_counter()
             results[family] = {"openclap": run_child(sys.executable, Path(__file__), ours, env)}
             if ref is not None:
-                python = args.reference_python if ref["impl"] == "msclap" else sys.executable
+                python = sys.executable if ref["impl"] == "hf" else args.reference_python
                 results[family]["reference"] = run_child(python, HERE / "reference_speed.py", ref, env)
             print(f"  {family}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
             if args.out:  # after every family, so a long run that is stopped keeps what it measured

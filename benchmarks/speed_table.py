@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from speedlib import max_abs_diff
+
 
 def _cell(row: dict[str, Any] | None, key: str, batch: int) -> float | None:
     if not row or "error" in row:
@@ -21,6 +23,12 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 def _ratio(a: float | None, b: float | None) -> str:
     return "–" if a is None or b is None else f"{a / b:.2f}x"
+
+
+def _agreement(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
+    mine, theirs = ours.get("check", {}), (ref or {}).get("check", {})
+    diffs = [max_abs_diff(mine.get(k), theirs.get(k)) for k in ("audio", "files")]
+    return " / ".join("–" if d is None else f"{d:.1e}" for d in diffs)
 
 
 def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
@@ -54,12 +62,12 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
                 f"({rate:.0f}) | {_fmt(ref_big)} | {_ratio(ours_big, ref_big)} "
                 f"| {ours['peak_rss_mb']:.0f} / {ref_rss} |"
             )
-    print(f"\n## Text tower (prompts/s at batch {big}) and files to embeddings (files/s)\n")
+    print(f"\n## Text tower (prompts/s at batch {big}), files to embeddings (files/s), agreement\n")
     print(
         "| family | precision | openclap prompts/s | GFLOP/prompt | reference prompts/s | ratio "
-        "| openclap files/s | reference files/s | ratio |"
+        "| openclap files/s by workers | reference files/s | ratio (best) | max abs diff audio / files |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for family in families:
         ours, ref = results[family]["openclap"], results[family].get("reference")
         if "error" in ours:
@@ -67,10 +75,14 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
         for precision in args.precisions:
             ref_p = ref.get(precision) if ref and "error" not in ref else None
             t_ours, t_ref = _cell(ours[precision], "text", big), _cell(ref_p, "text", big)
-            f_ours, f_ref = ours[precision].get("files_per_s"), (ref_p or {}).get("files_per_s")
+            by_workers = ours[precision].get("files_per_s_by_workers", {})
+            f_ours = max(by_workers.values(), default=None)
+            f_ref = (ref_p or {}).get("files_per_s")
+            files = " / ".join(f"{_fmt(v)} ({w})" for w, v in by_workers.items()) or "–"
             print(
                 f"| {family} | {precision} | {_fmt(t_ours)} | {ours['text_flops'] / 1e9:.2f} | {_fmt(t_ref)} "
-                f"| {_ratio(t_ours, t_ref)} | {_fmt(f_ours)} | {_fmt(f_ref)} | {_ratio(f_ours, f_ref)} |"
+                f"| {_ratio(t_ours, t_ref)} | {files} | {_fmt(f_ref)} | {_ratio(f_ours, f_ref)} "
+                f"| {_agreement(ours[precision], ref_p)} |"
             )
     for family in families:
         ref = results[family].get("reference")

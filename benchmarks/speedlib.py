@@ -45,3 +45,25 @@ def batch_rows(
         seconds = median_seconds(fn(batch), repeats)
         out[f"b{batch}"] = {"seconds": seconds, "items_per_s": batch / seconds}
     return out
+
+
+def unit_rows(out: Any, n: int = 2) -> list[list[float]]:
+    """The first ``n`` embeddings of a call's output, L2-normalised, as lists (JSON): how openclap and a
+    reference are compared (msclap returns unnormalised vectors, transformers 5 an output object)."""
+    rows = torch.as_tensor(getattr(out, "pooler_output", out))[:n].float()
+    return torch.nn.functional.normalize(rows, dim=-1).tolist()
+
+
+def max_abs_diff(a: list[list[float]] | None, b: list[list[float]] | None) -> float | None:
+    """Largest absolute difference of two ``unit_rows`` results (None when either is missing)."""
+    if a is None or b is None:
+        return None
+    return float((torch.tensor(a) - torch.tensor(b)).abs().max())
+
+
+def timed_call(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(wall seconds, result) of the second of two calls of ``fn()`` (the first warms up)."""
+    fn()
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
