@@ -1,13 +1,16 @@
 """openclap and the reference code in ONE process, calls interleaved: the speed ratio that load cannot bias.
 
-Usage: .venv/bin/python benchmarks/speed_side_by_side.py [--families msclap-2022 msclap-2023 hf-clap]
+Usage: .venv/bin/python benchmarks/speed_side_by_side.py
+           [--families msclap-2022 msclap-2023 laion-htsat-tiny-unfused hf-clap]
            [--batch 8] [--rounds 3] [--threads 2] [--reference-site SITE_PACKAGES]
 
 The parity cases' seeded weights are written in the published layout; openclap converts them and the
-reference loads them (msclap's ``CLAPWrapper`` imported from the reference environment's site-packages,
-without its transformers pin: the audio towers are msclap's own code; transformers' ``ClapModel``).
-Each round calls openclap's ``encode_audio`` and the reference's audio embedding on the same batch,
-one after the other, in fp32 and under bf16 autocast; the ratio of medians is printed per family.
+reference loads them (msclap's ``CLAPWrapper`` and laion_clap's ``CLAP_Module`` imported from the
+reference environment's site-packages, without its transformers pin: their audio towers are their own
+code; transformers' ``ClapModel``). Each round calls openclap's ``encode_audio`` and the reference's
+audio embedding on the same batch, one after the other, in fp32 and under bf16 autocast; the ratio of
+medians is printed per family, with the largest absolute difference of the two sides' L2-normalised
+embeddings of the batch.
 ``speed_compare.py`` gives the fuller table (latency, text, FLOPs, memory) from separate processes.
 """
 
@@ -23,31 +26,37 @@ from typing import Any
 
 import numpy as np
 import torch
-from speedlib import autocast
+from speedlib import autocast, max_abs_diff, unit_rows
 
 SITE = "/work/benchenv-h21/lib/python3.11/site-packages"
+IMPL = {  # family -> reference (reference_speed.CALLS)
+    "msclap-2022": "msclap",
+    "msclap-2023": "msclap",
+    "laion-htsat-tiny-unfused": "laion",
+    "hf-clap": "hf",
+}
 
 
 def reference_audio(family: str, ckpt: Path, inputs: Path, rate: int) -> Any:
     """The reference's audio call [B, N] -> embeddings (msclap or transformers)."""
-    from reference_speed import hf_calls, msclap_calls
+    from reference_speed import CALLS
 
     spec = {"ckpt": str(ckpt), "inputs": str(inputs), "sample_rate": rate, "version": family[-4:]}
-    audio, _, _ = (msclap_calls if family.startswith("msclap") else hf_calls)(spec)
+    audio, _, _ = CALLS[IMPL[family]](spec)
     return audio
 
 
-def timed(fn: Any, *args: Any) -> float:
+def timed(fn: Any, *args: Any) -> tuple[float, Any]:
     start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
+    out = fn(*args)
+    return time.perf_counter() - start, out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--families", nargs="+", default=["msclap-2022", "msclap-2023", "hf-clap"])
+    parser.add_argument("--families", nargs="+", default=list(IMPL), choices=list(IMPL))
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -57,16 +66,19 @@ def main() -> None:
     from seeded import parity_dir, state_dict, write_published
 
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, {args.rounds} rounds\n")
-    print("| family | precision | openclap s/batch | reference s/batch | openclap / reference speed |")
-    print("|---|---|---|---|---|")
+    print(
+        "| family | precision | openclap s/batch | reference s/batch | openclap / reference speed "
+        "| max abs diff |"
+    )
+    print("|---|---|---|---|---|---|")
     for family in args.families:
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = write_published(family, state_dict(parity_dir() / family), Path(tmp))
             from openclap import create_model
 
             ours = create_model(checkpoint=ckpt)
-            if family.startswith("msclap"):
-                sys.path.append(args.reference_site)  # msclap + torchlibrosa (+ the torchaudio stand-in)
+            if IMPL[family] != "hf":  # msclap / laion_clap, torchlibrosa, torchaudio / torchvision stand-ins
+                sys.path.append(args.reference_site)
                 sys.path.append(str(Path(__file__).resolve().parent / "reference_env"))
             inputs = parity_dir() / family / "inputs.safetensors"
             ref = reference_audio(family, ckpt, inputs, ours.config.audio.sample_rate)
@@ -79,15 +91,17 @@ def main() -> None:
                 times: dict[str, list[float]] = {"ours": [], "ref": []}
                 with torch.inference_mode():
                     for i in range(args.rounds + 1):
-                        a = timed(ours.encode_audio, clips)
+                        a, mine = timed(ours.encode_audio, clips)
                         with autocast(precision):
-                            b = timed(ref, clips)
+                            b, theirs = timed(ref, clips)
                         if i:  # the first round warms up
                             times["ours"].append(a)
                             times["ref"].append(b)
                 t_ours, t_ref = statistics.median(times["ours"]), statistics.median(times["ref"])
+                diff = max_abs_diff(unit_rows(mine, len(clips)), unit_rows(theirs, len(clips)))
                 print(
-                    f"| {family} | {precision} | {t_ours:.3f} | {t_ref:.3f} | {t_ref / t_ours:.2f}x |",
+                    f"| {family} | {precision} | {t_ours:.3f} | {t_ref:.3f} | {t_ref / t_ours:.2f}x "
+                    f"| {diff:.1e} |",
                     flush=True,
                 )
 
