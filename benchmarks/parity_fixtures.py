@@ -166,10 +166,9 @@ def laion_base() -> None:
     _stub("torchvision", "torchvision.ops", "torchvision.ops.misc", "torchvision.datasets",
           "torchvision.transforms", "torchaudio", "torchaudio.transforms", "h5py", "wget", "ftfy", "pandas")
 
-    base = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
-                pad_token_id=1, bos_token_id=0, eos_token_id=2)  # roberta-base's config.json
-    RobertaModel.from_pretrained = classmethod(lambda cls, name, **kw: cls(RobertaConfig(**base)))
+    from laion_offline import ROBERTA_BASE  # roberta-base's config.json
+
+    RobertaModel.from_pretrained = classmethod(lambda cls, name, **kw: cls(RobertaConfig(**ROBERTA_BASE)))
     for tokenizer in (BertTokenizer, RobertaTokenizer, BartTokenizer):  # made at import, never used here
         tokenizer.from_pretrained = classmethod(lambda cls, name, **kw: None)
     import laion_clap
