@@ -1,0 +1,62 @@
+"""Helpers the speed benchmarks share: embedding agreement, the result tables, laion_clap's offline patch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from laion_offline import offline_roberta
+from speed_table import print_tables
+from speedlib import max_abs_diff, unit_rows
+
+
+def test_unit_rows_normalises_tensors_and_output_objects_alike() -> None:
+    raw = torch.tensor([[3.0, 4.0], [0.0, 2.0], [1.0, 1.0]])
+    rows = unit_rows(raw)  # msclap hands back unnormalised vectors
+    torch.testing.assert_close(torch.tensor(rows), torch.tensor([[0.6, 0.8], [0.0, 1.0]]))
+    assert unit_rows(SimpleNamespace(pooler_output=raw)) == rows  # transformers 5's output object
+    half = torch.tensor(unit_rows(raw.to(torch.bfloat16)))  # bf16 comes back as float
+    torch.testing.assert_close(half, torch.tensor(rows), atol=1e-2, rtol=0)
+    assert max_abs_diff(rows, [[0.6, 0.8], [0.0, 0.5]]) == pytest.approx(0.5)
+    assert max_abs_diff(rows, None) is None
+
+
+def _side(per_s: float, check: dict[str, list[list[float]]], **extra: object) -> dict[str, object]:
+    return {"audio": {"b1": {"seconds": 1 / per_s, "items_per_s": per_s}},
+            "text": {"b1": {"seconds": 0.5, "items_per_s": 2.0}}, "check": check, **extra}
+
+
+def test_table_gives_files_per_worker_count_the_best_ratio_and_the_agreement(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ours = _side(4.0, {"audio": [[1.0, 0.0]], "files": [[0.6, 0.8]]},
+                 files_per_s_by_workers={"1": 3.0, "2": 5.0})
+    ref = _side(2.0, {"audio": [[1.0, 0.0]], "files": [[0.8, 0.6]]}, files_per_s=2.5)
+    results = {
+        "matmul_gflops": {"fp32": 100.0, "bf16": 400.0},
+        "laion-htsat-tiny-unfused": {
+            "openclap": {"fp32": ours, "audio_flops": 12e9, "text_flops": 13e9, "peak_rss_mb": 1600.0},
+            "reference": {"fp32": ref, "peak_rss_mb": 1800.0},
+        },
+    }
+    print_tables(results, argparse.Namespace(batch_sizes=[1], precisions=["fp32"]))
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| laion")]
+    assert "| 2.00x |" in rows[0]  # audio clips/s, openclap over the reference
+    files = rows[1].rstrip(" |").split(" | ")
+    assert files[6:10] == ["3.0 (1) / 5.0 (2)", "2.5", "2.00x", "0.0e+00 / 2.0e-01"]
+
+
+def test_offline_roberta_patches_only_while_open() -> None:
+    from transformers import RobertaModel, RobertaTokenizer
+
+    before = RobertaTokenizer.from_pretrained, RobertaModel.from_pretrained
+    with offline_roberta():
+        assert RobertaTokenizer.from_pretrained("roberta-base") is None  # laion_clap's import-time tokenizers
+    assert (RobertaTokenizer.from_pretrained, RobertaModel.from_pretrained) == before
