@@ -111,7 +111,37 @@ def files_per_s(model: Any, files: list[str], workers: list[int]) -> dict[str, A
         )
         out["files_per_s_by_workers"][str(n)] = len(files) / seconds
     out["check"] = {"files": unit_rows(torch.from_numpy(result.embeddings))}
+    out["cpu_work_limit"] = cpu_work_limit(model, files)
     return out
+
+
+def cpu_work_limit(model: Any, files: list[str], batch: int = 32) -> dict[str, float]:
+    """The files/s that the CPU work per file allows when spread over every core: decoding and resampling
+    each file, then the model's share of a ``batch``-clip call, all on one thread (the work, not the
+    wall time of a parallel run): ``cores / (decode_s + model_s)``."""
+    from openclap.audio.io import load_mono
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cfg = model.config.audio
+        start = time.perf_counter()
+        waves = [load_mono(path, cfg.sample_rate) for path in files]
+        decode = (time.perf_counter() - start) / len(files)
+        clips = torch.zeros(batch, cfg.clip_samples)
+        for i in range(batch):
+            wave = torch.from_numpy(waves[i % len(waves)][: cfg.clip_samples])
+            clips[i, : len(wave)] = wave
+        per_clip = median_seconds(lambda: model.encode_audio(clips), 2) / batch
+    finally:
+        torch.set_num_threads(threads)
+    cores = os.cpu_count() or 1
+    return {
+        "decode_s": decode,
+        "model_s": per_clip,
+        "cores": cores,
+        "files_per_s": cores / (decode + per_clip),
+    }
 
 
 def run_child(python: str, script: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:

@@ -65,9 +65,10 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\n## Text tower (prompts/s at batch {big}), files to embeddings (files/s), agreement\n")
     print(
         "| family | precision | openclap prompts/s | GFLOP/prompt | reference prompts/s | ratio "
-        "| openclap files/s by workers | reference files/s | ratio (best) | max abs diff audio / files |"
+        "| openclap files/s by workers | CPU-work limit files/s (share reached) | reference files/s "
+        "| ratio (best) | max abs diff audio / files |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for family in families:
         ours, ref = results[family]["openclap"], results[family].get("reference")
         if "error" in ours:
@@ -79,9 +80,10 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
             f_ours = max(by_workers.values(), default=None)
             f_ref = (ref_p or {}).get("files_per_s")
             files = " / ".join(f"{_fmt(v)} ({w})" for w, v in by_workers.items()) or "–"
+            limit = _limit(ours[precision].get("cpu_work_limit"), f_ours)
             print(
                 f"| {family} | {precision} | {_fmt(t_ours)} | {ours['text_flops'] / 1e9:.2f} | {_fmt(t_ref)} "
-                f"| {_ratio(t_ours, t_ref)} | {files} | {_fmt(f_ref)} | {_ratio(f_ours, f_ref)} "
+                f"| {_ratio(t_ours, t_ref)} | {files} | {limit} | {_fmt(f_ref)} | {_ratio(f_ours, f_ref)} "
                 f"| {_agreement(ours[precision], ref_p)} |"
             )
     for family in families:
@@ -93,6 +95,15 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
         f"\nmatmul rate before / after: fp32 {rates['fp32']:.0f} / {after.get('fp32', 0):.0f}, bf16 "
         f"{rates['bf16']:.0f} / {after.get('bf16', 0):.0f} GFLOP/s"
     )
+
+
+def _limit(limit: dict[str, float] | None, best: float | None) -> str:
+    """``limit (share %)``, with the per-file decode and model work in ms."""
+    if not limit:
+        return "–"
+    share = "" if best is None else f" ({100 * best / limit['files_per_s']:.0f} %)"
+    work = f"decode {1000 * limit['decode_s']:.1f} + model {1000 * limit['model_s']:.1f} ms"
+    return f"{limit['files_per_s']:.1f}{share}; {work}"
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ def _side(per_s: float, check: dict[str, list[list[float]]], **extra: object) ->
 def test_table_gives_files_per_worker_count_the_best_ratio_and_the_agreement(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    limit = {"decode_s": 0.1, "model_s": 0.3, "cores": 2, "files_per_s": 5.0}
     ours = _side(4.0, {"audio": [[1.0, 0.0]], "files": [[0.6, 0.8]]},
-                 files_per_s_by_workers={"1": 3.0, "2": 5.0})
+                 files_per_s_by_workers={"1": 3.0, "2": 4.0}, cpu_work_limit=limit)
     ref = _side(2.0, {"audio": [[1.0, 0.0]], "files": [[0.8, 0.6]]}, files_per_s=2.5)
     results = {
         "matmul_gflops": {"fp32": 100.0, "bf16": 400.0},
@@ -50,7 +51,9 @@ def test_table_gives_files_per_worker_count_the_best_ratio_and_the_agreement(
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| laion")]
     assert "| 2.00x |" in rows[0]  # audio clips/s, openclap over the reference
     files = rows[1].rstrip(" |").split(" | ")
-    assert files[6:10] == ["3.0 (1) / 5.0 (2)", "2.5", "2.00x", "0.0e+00 / 2.0e-01"]
+    assert files[6:11] == [
+        "3.0 (1) / 4.0 (2)", "5.0 (80 %); decode 100.0 + model 300.0 ms", "2.5", "1.60x", "0.0e+00 / 2.0e-01"
+    ]
 
 
 def test_offline_roberta_patches_only_while_open() -> None:
