@@ -40,6 +40,7 @@ from yamnet_captions import SoundClass, load_classes, load_ontology
 from openclap import create_model
 from openclap.embeddings_io import read_embeddings, write_embeddings
 from openclap.model import ClapModel
+from openclap.train.semantic import template_features
 
 GAMMAS = (1.0, 2.0, 3.0, 4.0)
 TOP_KS = (3, 5, 10, 521)
@@ -60,12 +61,8 @@ def weights(scores: np.ndarray, excluded: np.ndarray, gamma: float, top_k: int) 
 
 def text_embeddings(model: ClapModel, texts: list[str]) -> torch.Tensor:
     """Normalised mean over the model's templates of the normalised locked text features: [len, D_text]."""
-    total = None
-    with torch.no_grad():
-        for template in model.config.prompt_templates or ["{}"]:
-            feats = model.text_features(model.tokenize([template.format(t) for t in texts])).float()
-            total = F.normalize(feats, dim=-1) if total is None else total + F.normalize(feats, dim=-1)
-    return F.normalize(total, dim=-1)
+    features = template_features(model, texts, model.config.prompt_templates or ["{}"])
+    return F.normalize(F.normalize(features, dim=-1).sum(dim=0), dim=-1)
 
 
 def val_accuracy(w: np.ndarray, classes: torch.Tensor, labels: torch.Tensor, truth: np.ndarray) -> float:
@@ -105,6 +102,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = args.data
+    needed = [data / "manifest.jsonl", data / "yamnet_teacher.npz", data / "yamnet" / "yamnet_class_map.csv"]
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:  # before the text tower loads
+        raise SystemExit(f"error: {', '.join(missing)} not found: run prepare_data.py, yamnet_export.py and "
+                         "yamnet_teacher.py first (recipes/default_model/README.md)")  # fmt: skip
     ontology_dir = find_repo(args.repos, "audioset/ontology")
     ontology = load_ontology(ontology_dir) if ontology_dir is not None else None
     classes = load_classes(data / "yamnet" / "yamnet_class_map.csv", ontology)

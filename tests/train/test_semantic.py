@@ -94,6 +94,12 @@ def test_semantic_config_is_checked(tone_manifest: Path, tmp_path: Path) -> None
     unlocked = tiny_run(tone_manifest, tmp_path / "a", distill={"semantic": str(npz)}, freeze={"text": False})
     with pytest.raises(ValueError, match="locked text tower"):
         train(TrainConfig.from_dict(unlocked))
+    missing = tiny_run(tone_manifest, tmp_path / "b", distill={"semantic": str(tmp_path / "none.npz")},
+                       freeze={"text": True})  # fmt: skip
+    with pytest.raises(FileNotFoundError, match=r"semantic class weights \(distill\.semantic\) not found"):
+        train(TrainConfig.from_dict(missing))
+    with pytest.raises(FileNotFoundError, match=r"distill\.semantic_blocks\) not found"):
+        SemanticTargets(npz, tmp_path / "none-blocks.npz")
     short = _weights(tone_manifest, tmp_path / "short.npz", texts=CLASSES[:3])
     with pytest.raises(ValueError, match="class_texts"):
         SemanticTargets(short)

@@ -32,6 +32,7 @@ from openclap.embeddings_io import read_embeddings
 from openclap.train.config import DistillConfig, OptimConfig
 
 LOSSES = ("cosine", "mse")
+TEACHER_FILES = ("teacher embeddings (distill.teacher)", "teacher block embeddings (distill.blocks)")
 
 
 def _key(path: str | os.PathLike[str], base: Path) -> str:
@@ -41,17 +42,20 @@ def _key(path: str | os.PathLike[str], base: Path) -> str:
 
 class TeacherTargets:
     """Standardised teacher embeddings looked up by audio path (and, with ``blocks``, by crop span).
-    ``standardise=False`` keeps the values as they are (``openclap.train.semantic``'s class weights)."""
+    ``standardise=False`` keeps the values as they are (``openclap.train.semantic``'s class weights);
+    ``what`` names the two files in messages."""
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         blocks: str | os.PathLike[str] | None = None,
         standardise: bool = True,
+        what: tuple[str, str] = TEACHER_FILES,
     ) -> None:
         path = Path(path)
+        self.what = what
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: teacher embeddings (distill.teacher) not found")
+            raise FileNotFoundError(f"{path}: {what[0]} not found")
         data = read_embeddings(path)
         paths, emb = data.paths, data.embeddings
         if data.offsets is not None or not len(paths):
@@ -73,7 +77,7 @@ class TeacherTargets:
 
     def _load_blocks(self, path: Path) -> None:
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: teacher block embeddings (distill.blocks) not found")
+            raise FileNotFoundError(f"{path}: {self.what[1]} not found")
         data = read_embeddings(path)  # checks that 'offsets' run from 0 to the number of rows
         missing = {"block_seconds", "hop_seconds"} - set(data.extra)
         if data.offsets is None or missing:

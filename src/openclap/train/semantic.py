@@ -31,12 +31,17 @@ from openclap.model import ClapModel
 from openclap.train.config import TrainConfig
 from openclap.train.distill import TeacherTargets
 
+SEMANTIC_FILES = (
+    "semantic class weights (distill.semantic)",
+    "semantic block weights (distill.semantic_blocks)",
+)
+
 
 class SemanticTargets:
     """Per-clip (and per-block) class weights looked up by audio path and crop, and the class texts."""
 
     def __init__(self, path: str | os.PathLike[str], blocks: str | os.PathLike[str] | None = None) -> None:
-        self.weights = TeacherTargets(path, blocks, standardise=False)
+        self.weights = TeacherTargets(path, blocks, standardise=False, what=SEMANTIC_FILES)
         texts = self.weights.extra.get("class_texts")
         if texts is None or len(texts) != self.weights.dim:
             raise ValueError(
@@ -55,13 +60,18 @@ class SemanticTargets:
 
     def class_features(self, model: ClapModel, templates: Sequence[str]) -> torch.Tensor:
         """The locked text tower's pooled features of every class text in every template: [T, C, D_text]."""
-        device = model.logit_scale.device
-        rows = []
-        with torch.no_grad():
-            for template in templates:
-                tokens = model.tokenize([template.format(text) for text in self.class_texts])
-                rows.append(model.text_features({k: v.to(device) for k, v in tokens.items()}).float())
-        return torch.stack(rows)
+        return template_features(model, self.class_texts, templates)
+
+
+def template_features(model: ClapModel, texts: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
+    """[T, len(texts), D_text]: the text tower's pooled features of each text in each template (no grad)."""
+    device = model.logit_scale.device
+    rows = []
+    with torch.no_grad():
+        for template in templates:
+            tokens = model.tokenize([template.format(text) for text in texts])
+            rows.append(model.text_features({k: v.to(device) for k, v in tokens.items()}).float())
+    return torch.stack(rows)
 
 
 def class_embeddings(text_projection: nn.Module, features: torch.Tensor) -> torch.Tensor:
