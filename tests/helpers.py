@@ -87,3 +87,18 @@ def load_recipe(script: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def yamnet_fixture_classes(captions: ModuleType) -> list:
+    """YAMNet's 521 classes from the fixture class map and AudioSet ontology subset (``yamnet_captions``)."""
+    ontology = captions.load_ontology(FIXTURES / "audioset_ontology_subset.json")
+    return captions.load_classes(FIXTURES / "yamnet_class_map.csv", ontology)
+
+
+def yamnet_fixture_scores() -> list[np.ndarray]:
+    """TensorFlow YAMNet's clip-mean scores [521] of the three real clips in ``yamnet_tf.npz``."""
+    with np.load(FIXTURES / "yamnet_tf.npz") as z:
+        return [z[f"{i}/scores"].mean(axis=0) for i in range(3)]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import load_recipe
+from tests.helpers import load_recipe, yamnet_fixture_classes, yamnet_fixture_scores
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 yc = load_recipe("yamnet_captions")
@@ -27,15 +27,12 @@ gits = load_recipe("git_sources")
 
 @pytest.fixture(scope="module")
 def classes() -> list:
-    return yc.load_classes(
-        FIX / "yamnet_class_map.csv", yc.load_ontology(FIX / "audioset_ontology_subset.json")
-    )
+    return yamnet_fixture_classes(yc)
 
 
 @pytest.fixture(scope="module")
 def scores() -> list[np.ndarray]:
-    with np.load(FIX / "yamnet_tf.npz") as z:
-        return [z[f"{i}/scores"].mean(axis=0) for i in range(3)]
+    return yamnet_fixture_scores()
 
 
 def test_noun_phrases() -> None:

@@ -6,29 +6,23 @@ test_recipe_yamnet_captions.py); the classes come from the fixture class map and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from tests.helpers import load_recipe
+from tests.helpers import load_recipe, yamnet_fixture_classes, yamnet_fixture_scores
 
-FIX = Path(__file__).resolve().parent / "fixtures"
 yc = load_recipe("yamnet_captions")
 ys = load_recipe("yamnet_semantic")
 
 
 @pytest.fixture(scope="module")
 def classes() -> list:
-    return yc.load_classes(
-        FIX / "yamnet_class_map.csv", yc.load_ontology(FIX / "audioset_ontology_subset.json")
-    )
+    return yamnet_fixture_classes(yc)
 
 
 @pytest.fixture(scope="module")
 def scores() -> np.ndarray:
-    with np.load(FIX / "yamnet_tf.npz") as z:
-        return np.stack([z[f"{i}/scores"].mean(axis=0) for i in range(3)])
+    return np.stack(yamnet_fixture_scores())
 
 
 def test_weights_keep_the_top_k_informative_classes_sharpened(classes: list, scores: np.ndarray) -> None:
