@@ -100,6 +100,10 @@ def test_semantic_config_is_checked(tone_manifest: Path, tmp_path: Path) -> None
         train(TrainConfig.from_dict(missing))
     with pytest.raises(FileNotFoundError, match=r"distill\.semantic_blocks\) not found"):
         SemanticTargets(npz, tmp_path / "none-blocks.npz")
+    teacher = tmp_path / "teacher.npz"  # an embedding teacher given as semantic targets, with blocks
+    np.savez(teacher, paths=np.array(["a.wav"]), embeddings=np.ones((1, 6), np.float32))
+    with pytest.raises(ValueError, match=r"teacher\.npz: semantic targets need 'class_texts'"):
+        SemanticTargets(teacher, tmp_path / "none-blocks.npz")
     short = _weights(tone_manifest, tmp_path / "short.npz", texts=CLASSES[:3])
     with pytest.raises(ValueError, match="class_texts"):
         SemanticTargets(short)

@@ -73,9 +73,10 @@ class TeacherTargets:
         self.blocks: dict[str, np.ndarray] = {}
         self.block_seconds = self.hop_seconds = 0.0
         if blocks is not None:
-            self._load_blocks(Path(blocks))
+            self.load_blocks(Path(blocks))
 
-    def _load_blocks(self, path: Path) -> None:
+    def load_blocks(self, path: Path) -> None:
+        """Add per-block values of long clips (the ``blocks`` file of the class docstring)."""
         if not path.is_file():
             raise FileNotFoundError(f"{path}: {self.what[1]} not found")
         data = read_embeddings(path)  # checks that 'offsets' run from 0 to the number of rows

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +42,7 @@ class SemanticTargets:
     """Per-clip (and per-block) class weights looked up by audio path and crop, and the class texts."""
 
     def __init__(self, path: str | os.PathLike[str], blocks: str | os.PathLike[str] | None = None) -> None:
-        self.weights = TeacherTargets(path, blocks, standardise=False, what=SEMANTIC_FILES)
+        self.weights = TeacherTargets(path, standardise=False, what=SEMANTIC_FILES)
         texts = self.weights.extra.get("class_texts")
         if texts is None or len(texts) != self.weights.dim:
             raise ValueError(
@@ -50,6 +51,8 @@ class SemanticTargets:
             )
         if bool((self.weights.embeddings < 0).any()):
             raise ValueError(f"{path}: semantic class weights must be >= 0")
+        if blocks is not None:  # after the checks above, so a wrong clip file is named as such
+            self.weights.load_blocks(Path(blocks))
         self.class_texts = [str(t) for t in texts]
 
     def lookup(
