@@ -243,15 +243,16 @@ def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[StepCal
 def _train(
     config: TrainConfig, resume: bool, callbacks: list[StepCallback], info: DistInfo, device: torch.device
 ) -> TrainResult:
-    model = build_model(config, device)
-    teacher = None
+    # targets read and checked before the model is built
+    teacher: TeacherTargets | None = None
+    semantic: SemanticTargets | None = None
     if config.distill.teacher:
         check_config(config.distill)
         teacher = TeacherTargets(config.distill.teacher, config.distill.blocks)
-    semantic = None
     if config.distill.semantic:
         check_semantic(config)
         semantic = SemanticTargets(config.distill.semantic, config.distill.semantic_blocks)
+    model = build_model(config, device)
     module = prepare_module(config, model, device, verbose=info.is_main, teacher=teacher, semantic=semantic)
     optimizer = build_optimizer(model, config.optim)
     if module.distill_head is not None:
