@@ -112,3 +112,11 @@ def test_semantic_config_is_checked(tone_manifest: Path, tmp_path: Path) -> None
              class_texts=np.array(CLASSES))  # fmt: skip
     with pytest.raises(ValueError, match=">= 0"):
         SemanticTargets(negative)
+    good = tmp_path / "good.npz"
+    np.savez(good, paths=np.array(["a.wav"]), embeddings=np.ones((1, 4), np.float32),
+             class_texts=np.array(CLASSES))  # fmt: skip
+    bad_blocks = tmp_path / "neg-blocks.npz"
+    np.savez(bad_blocks, paths=np.array(["a.wav"]), offsets=np.array([0, 2]),
+             embeddings=-np.ones((2, 4), np.float32), block_seconds=1.0, hop_seconds=0.5)  # fmt: skip
+    with pytest.raises(ValueError, match=r"neg-blocks\.npz: semantic block weights must be >= 0"):
+        SemanticTargets(good, bad_blocks)

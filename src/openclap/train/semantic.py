@@ -53,6 +53,8 @@ class SemanticTargets:
             raise ValueError(f"{path}: semantic class weights must be >= 0")
         if blocks is not None:  # after the checks above, so a wrong clip file is named as such
             self.weights.load_blocks(Path(blocks))
+            if any(bool((rows < 0).any()) for rows in self.weights.blocks.values()):
+                raise ValueError(f"{blocks}: semantic block weights must be >= 0")
         self.class_texts = [str(t) for t in texts]
 
     def lookup(
