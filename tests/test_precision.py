@@ -84,3 +84,57 @@ def test_cli_embed_precision(
     with pytest.raises(SystemExit):
         main(["embed", *files, "--out", str(out), "--precision", "half"])
     assert "invalid choice: 'half'" in capsys.readouterr().err
+
+
+def _input_conv_dtypes(encoder: torch.nn.Module, *inputs: torch.Tensor) -> tuple[set, set]:
+    """Output dtypes of the encoder's ``InputConv2d`` layers and of its other convolutions, under bf16."""
+    from openclap.audio.encoders.input_conv import InputConv2d
+
+    first, other = set(), set()
+
+    def hook(module: torch.nn.Module, _inputs: object, out: torch.Tensor) -> None:
+        (first if isinstance(module, InputConv2d) else other).add(out.dtype)
+
+    convs = [m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    handles = [m.register_forward_hook(hook) for m in convs]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        encoder(*inputs)
+    for handle in handles:
+        handle.remove()
+    return first, other
+
+
+@pytest.mark.parametrize("family", ["small", "cnn14", "yamnet", "htsat", "htsat-fusion"])
+def test_the_convolution_reading_the_log_mel_stays_float32_under_bf16(family: str) -> None:
+    """bf16 rounding of the log-mel's small differences between neighbouring bins costs the most
+    precision, so the one layer that reads it computes in float32; every other convolution is bf16."""
+    from openclap.audio.encoders.cnn14 import Cnn14
+    from openclap.audio.encoders.htsat import HTSAT
+    from openclap.audio.encoders.small import SmallCnn
+    from openclap.audio.encoders.yamnet import YamNet
+
+    torch.manual_seed(0)
+    mel = torch.randn(2, 64, 200)
+    if family == "small":
+        encoder, inputs = SmallCnn(channels=(8, 16), embed_dim=16, stem_stride=2), (mel,)
+    elif family == "cnn14":
+        encoder, inputs = Cnn14(embed_dim=32), (mel,)
+    elif family == "yamnet":
+        encoder, inputs = YamNet(), (mel,)
+    else:
+        fusion = family == "htsat-fusion"
+        encoder = HTSAT(
+            embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), fusion=fusion, num_classes=5
+        )
+        mel4 = torch.randn(2, 4, 64, 1001)
+        inputs = (mel4, torch.tensor([False, True])) if fusion else (mel4[:, 0],)
+    first, other = _input_conv_dtypes(encoder.eval(), *inputs)
+    assert first == {torch.float32}
+    assert torch.bfloat16 in other
+    from openclap.audio.encoders.input_conv import InputConv2d
+
+    conv = next(m for m in encoder.modules() if isinstance(m, InputConv2d))
+    x = torch.randn(1, 1, 24, 24)
+    with torch.inference_mode():  # outside autocast it is a plain convolution
+        plain = torch.nn.functional.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)
+        assert torch.equal(conv(x), plain)

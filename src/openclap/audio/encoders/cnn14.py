@@ -9,11 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openclap.audio.encoders.input_conv import InputConv2d
+
 
 class ConvBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, reads_mel: bool = False) -> None:
+        """``reads_mel``: conv1 reads the log-mel (``InputConv2d``: float32 under autocast)."""
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=1, bias=False)
+        first = InputConv2d if reads_mel else nn.Conv2d
+        self.conv1 = first(in_channels, out_channels, 3, stride=1, padding=1, bias=False)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.bn2 = nn.BatchNorm2d(out_channels)
@@ -33,7 +37,7 @@ class Cnn14(nn.Module):
         self.bn0 = nn.BatchNorm2d(n_mels)
         widths = [1, 64, 128, 256, 512, 1024, 2048]
         for i in range(6):
-            setattr(self, f"conv_block{i + 1}", ConvBlock(widths[i], widths[i + 1]))
+            setattr(self, f"conv_block{i + 1}", ConvBlock(widths[i], widths[i + 1], reads_mel=i == 0))
         self.fc1 = nn.Linear(2048, embed_dim, bias=True)
         self.fc_audioset = nn.Linear(embed_dim, classes_num, bias=True)
 

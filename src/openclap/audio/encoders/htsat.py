@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openclap.audio.encoders.input_conv import InputConv2d
+
 
 def relative_position_index(window: int) -> torch.Tensor:
     """[window², window²] int64 index into the (2w-1)² relative-position bias table."""
@@ -210,12 +212,12 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, patch_size: int, embed_dim: int, fusion: bool) -> None:
         super().__init__()
-        self.proj = nn.Conv2d(1, embed_dim, kernel_size=patch_size, stride=patch_size)
+        self.proj = InputConv2d(1, embed_dim, kernel_size=patch_size, stride=patch_size)
         self.norm = nn.LayerNorm(embed_dim)
         self.fusion = fusion
         if fusion:
             kernel = (patch_size, patch_size * 3)
-            self.mel_conv2d = nn.Conv2d(1, embed_dim, kernel_size=kernel, stride=kernel)
+            self.mel_conv2d = InputConv2d(1, embed_dim, kernel_size=kernel, stride=kernel)
             self.fusion_model = AFF(embed_dim)
 
     def forward(self, img: torch.Tensor, longer_idx: torch.Tensor | None = None) -> torch.Tensor:

@@ -10,15 +10,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openclap.audio.encoders.input_conv import InputConv2d
+
 
 class _Stage(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, convs: int, stride: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, convs: int, stride: int = 1, reads_mel: bool = False
+    ) -> None:
+        """``reads_mel``: the stage's first convolution reads the log-mel (``InputConv2d``)."""
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(convs):
             first = i == 0
+            conv = InputConv2d if first and reads_mel else nn.Conv2d
             layers += [
-                nn.Conv2d(
+                conv(
                     in_channels if first else out_channels,
                     out_channels,
                     3,
@@ -54,7 +60,7 @@ class SmallCnn(nn.Module):
         self.bn0 = nn.BatchNorm2d(n_mels)
         widths = [1, *channels]
         self.stages = nn.ModuleList(
-            _Stage(widths[i], widths[i + 1], convs_per_stage, stem_stride if i == 0 else 1)
+            _Stage(widths[i], widths[i + 1], convs_per_stage, stem_stride if i == 0 else 1, i == 0)
             for i in range(len(channels))
         )
         self.dropout = dropout

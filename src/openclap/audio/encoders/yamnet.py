@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openclap.audio.encoders.input_conv import InputConv2d
 from openclap.config import AudioFrontendConfig
 
 LOG_OFFSET = 0.001  # YAMNet's ln(mel + 0.001)
@@ -132,10 +133,11 @@ def _same_pad(x: torch.Tensor, stride: int, kernel: int = 3) -> torch.Tensor:
 class _ConvBN(nn.Module):
     """3x3 convolution (full or depthwise, no bias) with 'SAME' padding, batch norm, ReLU."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, depthwise: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, depthwise: bool, reads_mel: bool = False) -> None:
         super().__init__()
         self.stride = stride
-        self.conv = nn.Conv2d(c_in, c_out, 3, stride, bias=False, groups=c_in if depthwise else 1)
+        conv = InputConv2d if reads_mel else nn.Conv2d
+        self.conv = conv(c_in, c_out, 3, stride, bias=False, groups=c_in if depthwise else 1)
         self.bn = nn.BatchNorm2d(c_out, eps=BN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -165,7 +167,7 @@ class YamNet(nn.Module):
     def __init__(self, n_mels: int = 64, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
         self.n_mels, self.out_dim = n_mels, EMBED_DIM
-        blocks: list[nn.Module] = [_ConvBN(1, LAYERS[0][1], LAYERS[0][0], depthwise=False)]
+        blocks: list[nn.Module] = [_ConvBN(1, LAYERS[0][1], LAYERS[0][0], depthwise=False, reads_mel=True)]
         for (_, c_in), (stride, c_out) in itertools.pairwise(LAYERS):
             blocks.append(_Separable(c_in, c_out, stride))
         self.layers = nn.ModuleList(blocks)
