@@ -45,8 +45,9 @@ def test_build_then_search_finds_each_window(tiny_model: ClapModel, clip_dir: Pa
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         item = index.item(hits[0].item_id)
         assert item.duration_seconds == pytest.approx(5.0) and len(item.sha256) == 64
-        with pytest.raises(SoundIndexError, match="no indexed item"):
-            index.item(10_000)
+        for unknown in (10_000, -1, 2**70):  # beyond SQLite's 64-bit integers too: the same error
+            with pytest.raises(SoundIndexError, match="no indexed item"):
+                index.item(unknown)
 
 
 def test_update_embeds_only_changes(tiny_model: ClapModel, clip_dir: Path, tmp_path: Path) -> None:

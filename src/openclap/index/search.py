@@ -150,6 +150,9 @@ class SoundIndex:
         return [Hit(i, rows[i][0], rows[i][1], rows[i][2], s) for s, i in found if i in rows]
 
     def item(self, item_id: int) -> IndexedItem:
+        """The indexed item ``item_id`` (an id from ``search``); SoundIndexError names an unknown id."""
+        if not 0 <= int(item_id) < 2**63:  # SQLite integers are signed 64-bit
+            raise SoundIndexError(f"{self.root}: no indexed item with id {item_id}")
         with self._db_lock:
             row = store.item_rows(self._conn, [int(item_id)]).get(int(item_id))
         if row is None:
