@@ -65,6 +65,24 @@ def test_a_recut_resampled_copy_is_found_and_nothing_else(tmp_path: Path) -> Non
     assert matches[0]["offset_s"] == pytest.approx(0.7 - 0.4, abs=0.05)
 
 
+def test_relative_paths_are_read_from_the_manifest_folder_and_unreadable_clips_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "corpus").mkdir()
+    wave, sr = sf.read(str(SHARED / OTHERS[0]), dtype="float32")
+    sf.write(tmp_path / "corpus" / "a.flac", wave, sr)
+    (tmp_path / "corpus" / "bad.flac").write_bytes(b"not audio")
+    manifest = tmp_path / "corpus" / "manifest.jsonl"
+    manifest.write_text(json.dumps({"audio": "a.flac"}) + "\n")
+    _write_folder(tmp_path / "held", HELD)
+    args = ["--manifest", str(manifest), "--heldout", str(tmp_path / "held")]
+    assert co.main(args) == 0  # read from the manifest's folder, not the working directory
+    assert "1 clips" in capsys.readouterr().out
+    manifest.write_text(json.dumps({"audio": "a.flac"}) + "\n" + json.dumps({"audio": "bad.flac"}) + "\n")
+    assert co.main(args) == 1  # a clip that was not checked does not pass as clean
+    assert "1 corpus clips could not be read" in capsys.readouterr().err
+
+
 def test_unrelated_recordings_do_not_match(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps({"audio": str(SHARED / p)}) + "\n" for p in OTHERS))

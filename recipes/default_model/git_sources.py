@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tarfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -126,17 +127,35 @@ def iter_files(path: Path, commit: str, include: re.Pattern[str]) -> Iterator[tu
         return
     if not wanted:
         return
-    tar = subprocess.run(
+    archive = subprocess.run(
         ["git", "--git-dir", str(path), "archive", "--format=tar", commit, "--", *wanted],
         capture_output=True,
-        check=True,
-    ).stdout
+    )
+    if archive.returncode != 0:  # a mirror may list its largest files without holding them
+        yield from _file_by_file(path, commit, wanted)
+        return
+    tar = archive.stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
         members = sorted((m for m in tf.getmembers() if m.isfile()), key=lambda m: m.name)
         for m in members:
             fh = tf.extractfile(m)
             if fh is not None:
                 yield m.name, fh.read()
+
+
+def _file_by_file(path: Path, commit: str, wanted: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The files one by one; one whose content the git dir does not hold is named and skipped."""
+    for rel in wanted:
+        blob = subprocess.run(
+            ["git", "--git-dir", str(path), "cat-file", "blob", f"{commit}:{rel}"], capture_output=True
+        )
+        if blob.returncode != 0:
+            print(
+                f"skipped {rel}: not in {path} ({blob.stderr.decode(errors='replace').strip()})",
+                file=sys.stderr,
+            )
+            continue
+        yield rel, blob.stdout
 
 
 def normalise_license(text: str) -> str:
