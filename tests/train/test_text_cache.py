@@ -85,3 +85,41 @@ def test_negative_size_is_refused(tone_manifest: Path, tmp_path: Path) -> None:
     run = tiny_run(tone_manifest, tmp_path / "run", text_cache=-1)
     with pytest.raises(ValueError, match="text_cache must be >= 0"):
         TrainConfig.from_dict(run)
+
+
+def test_saved_features_load_back_bit_for_bit_and_a_changed_tower_is_not_trusted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _model()
+    cache = TextFeatureCache(model, max_entries=10)
+    first = cache.features(["a dog barking", "church bells", "rain"], [True, True, True])
+    path = tmp_path / "text_cache.safetensors"
+    assert cache.save(path) and not cache.save(path)  # unchanged: not rewritten
+    again = TextFeatureCache(model, max_entries=2)
+    assert again.load(path) == 2  # the most recent entries that fit
+    assert list(again.store) == ["church bells", "rain"]
+    assert torch.equal(again.features(["rain"], [True])[0], first[2]) and again.misses == 0
+    other = _model()
+    with torch.no_grad():
+        next(other.text_encoder.parameters()).add_(1e-3)
+    assert TextFeatureCache(other, 10).load(path) == 0
+    assert "made by another text tower" in capsys.readouterr().err
+    path.write_bytes(b"not a safetensors file")
+    assert TextFeatureCache(model, 10).load(path) == 0
+    assert "unreadable text cache" in capsys.readouterr().err
+    assert TextFeatureCache(model, 10).load(tmp_path / "absent.safetensors") == 0
+
+
+def test_a_resumed_lit_run_starts_with_the_saved_captions(tone_manifest: Path, tmp_path: Path) -> None:
+    from openclap.train.runner import build_text_cache
+    from openclap.train.text_cache import TEXT_CACHE_FILE
+
+    run = tiny_run(tone_manifest, tmp_path / "run", max_steps=2, freeze={"text": True}, checkpoint_every=1)
+    result = train(TrainConfig.from_dict(run))
+    saved = tmp_path / "run" / TEXT_CACHE_FILE
+    assert saved.is_file()
+    n = len(load_file(str(saved))["features"])
+    cache = build_text_cache(TrainConfig.from_dict(run), result.model)  # what --resume builds
+    assert cache is not None and len(cache.store) == n > 0
+    for caption, row in cache.store.items():  # the tower's own features of each caption, to the bit
+        assert torch.equal(row, cache._encode([caption])[0]), caption

@@ -42,7 +42,7 @@ from openclap.train.module import autocast_context
 from openclap.train.optim import WarmupCosine
 from openclap.train.semantic import SemanticTargets, semantic_loss
 from openclap.train.state import TrainState, save_model_folder, save_train_checkpoint
-from openclap.train.text_cache import TextFeatureCache
+from openclap.train.text_cache import TEXT_CACHE_FILE, TextFeatureCache
 from openclap.train.tracker import MetricsTracker
 
 StepCallback = Callable[[TrainState, dict[str, float]], None]
@@ -368,6 +368,8 @@ class TrainLoop:
             save_train_checkpoint(
                 root, p.model, p.optimizer, p.scaler, p.state, extra, self.cfg.keep_checkpoints, self._aux()
             )
+            if p.text_cache is not None:
+                p.text_cache.save(self.out / TEXT_CACHE_FILE)
         self.last_ckpt_step = p.state.step
         barrier()
         self.paused += time.perf_counter() - started

@@ -37,7 +37,7 @@ from openclap.train.module import TrainModule
 from openclap.train.optim import WarmupCosine, build_optimizer
 from openclap.train.semantic import SemanticTargets, check_semantic
 from openclap.train.state import TrainState, latest_checkpoint, load_train_checkpoint
-from openclap.train.text_cache import TextFeatureCache
+from openclap.train.text_cache import TEXT_CACHE_FILE, TextFeatureCache
 from openclap.train.tracker import MetricsTracker
 
 
@@ -133,7 +133,9 @@ def build_text_cache(config: TrainConfig, model: ClapModel) -> TextFeatureCache 
     """Per-caption features when the whole text tower is locked (``freeze.text``) and ``text_cache`` > 0."""
     if not (config.freeze.text and config.text_cache):
         return None
-    return TextFeatureCache(model, config.text_cache)
+    cache = TextFeatureCache(model, config.text_cache)
+    cache.load(Path(config.output_dir) / TEXT_CACHE_FILE)  # a resumed run's captions (absent: empty)
+    return cache
 
 
 def total_steps(config: TrainConfig, batches: TrainBatches) -> int:

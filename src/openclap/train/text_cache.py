@@ -9,18 +9,32 @@ Each cached caption is encoded alone (a batch of one, no padding), so its featur
 which captions shared its batch, the order of the data or whether the run was resumed: a resumed run
 stays bit-identical to an uninterrupted one. Captions made by mixing two clips ("a and b") are seldom
 seen twice; they are encoded together, per step, and not kept.
+
+``save`` writes the kept features beside the run's checkpoints (``text_cache.safetensors``, atomic) and
+``load`` reads them back when the run resumes, so a resumed run does not start cold (the file is
+ignored, with a message, when it was made by another text tower: its fingerprint is the SHA-256 of the
+tower's weights). The loaded features are the saved float32 bits, so resuming stays bit-identical.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 
+from openclap.atomic import atomic_write
 from openclap.model import ClapModel
 
-__all__ = ["TextFeatureCache"]
+__all__ = ["TEXT_CACHE_FILE", "TextFeatureCache"]
+
+TEXT_CACHE_FILE = "text_cache.safetensors"  # in the run's output folder
 
 
 class TextFeatureCache:
@@ -34,6 +48,8 @@ class TextFeatureCache:
         self.store: OrderedDict[str, torch.Tensor] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self._tower: str | None = None
+        self._saved = -1  # entries at the last save (a cache that did not change is not rewritten)
 
     def _encode(self, captions: Sequence[str]) -> torch.Tensor:
         device = self.model.logit_scale.device
@@ -65,3 +81,45 @@ class TextFeatureCache:
             for i, features in zip(rest, self._encode([captions[i] for i in rest]), strict=True):
                 rows[i] = features
         return torch.stack([row for row in rows if row is not None])
+
+    def tower_fingerprint(self) -> str:
+        """SHA-256 of the text tower's weights (computed once: the tower is locked)."""
+        if self._tower is None:
+            digest = hashlib.sha256()
+            for name, tensor in sorted(self.model.text_encoder.state_dict().items()):
+                digest.update(name.encode())
+                digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+            self._tower = digest.hexdigest()
+        return self._tower
+
+    def save(self, path: str | Path) -> bool:
+        """Write the kept features to ``path`` (atomic) when they changed since the last save."""
+        if not self.store or len(self.store) == self._saved:
+            return False
+        captions = list(self.store)
+        meta = {"captions": json.dumps(captions, ensure_ascii=False), "tower": self.tower_fingerprint()}
+        features = torch.stack([self.store[c] for c in captions]).contiguous()
+        atomic_write(Path(path), lambda tmp: save_file({"features": features}, str(tmp), metadata=meta))
+        self._saved = len(captions)
+        return True
+
+    def load(self, path: str | Path) -> int:
+        """Fill the cache from a file ``save`` wrote (most recent ``max_entries``); the entries read."""
+        path = Path(path)
+        if not path.is_file():
+            return 0
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata() or {}
+            features = load_file(str(path))["features"]
+            captions = json.loads(meta["captions"])
+        except (SafetensorError, KeyError, ValueError, OSError) as exc:
+            print(f"{path}: unreadable text cache ({exc}); starting it empty", file=sys.stderr)
+            return 0
+        if meta.get("tower") != self.tower_fingerprint() or len(captions) != len(features):
+            print(f"{path}: made by another text tower; starting the text cache empty", file=sys.stderr)
+            return 0
+        for caption, row in list(zip(captions, features, strict=True))[-self.max_entries :]:
+            self.store[caption] = row.clone()
+        self._saved = len(self.store)
+        return len(self.store)
