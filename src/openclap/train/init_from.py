@@ -30,8 +30,10 @@ def source_model(source: str) -> ClapModel:
     if find_entry(source) is not None:
         return create_model(source)
     if not Path(source).expanduser().exists():
-        raise CheckpointError(f"init_from={source!r}: neither a published model name (see `openclap models`) "
-                              "nor an existing checkpoint file or folder")
+        raise CheckpointError(
+            f"init_from={source!r}: neither a published model name (see `openclap models`) "
+            "nor an existing checkpoint file or folder"
+        )
     return create_model(checkpoint=source)
 
 
@@ -44,12 +46,16 @@ def load_towers(model: ClapModel, source: str, towers: list[str]) -> list[str]:
     ours = model.state_dict()
     keys = [k for k in ours if k.startswith(prefixes) or (set(towers) == set(TOWERS) and k in SHARED)]
     missing = [k for k in keys if k not in theirs]
-    shapes = [f"{k}: {tuple(theirs[k].shape)} vs {tuple(ours[k].shape)}" for k in keys
-              if k in theirs and theirs[k].shape != ours[k].shape]
+    shapes = [
+        f"{k}: {tuple(theirs[k].shape)} vs {tuple(ours[k].shape)}"
+        for k in keys
+        if k in theirs and theirs[k].shape != ours[k].shape
+    ]
     if missing or shapes:
         shown = ", ".join((missing + shapes)[:5])
-        raise CheckpointError(f"init_from={source!r} does not fit the run's model (set `model` to the "
-                              f"source's config): {shown}")
+        raise CheckpointError(
+            f"init_from={source!r} does not fit the run's model (set `model` to the source's config): {shown}"
+        )
     with torch.no_grad():
         for key in keys:
             ours[key].copy_(theirs[key])
