@@ -62,3 +62,13 @@ def test_the_held_out_split_cannot_be_one_that_training_reads(tmp_path: Path, sp
         holdout.main(
             ["--manifest", str(src), "--sources", "0ad", "--split", split, "--out", str(tmp_path / "o.jsonl")]
         )
+
+
+def test_an_output_that_cannot_be_written_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _manifest(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    assert holdout.main(["--manifest", str(src), "--sources", "0ad", "--out", str(blocker / "m.jsonl")]) == 1
+    assert f"error: --out {blocker / 'm.jsonl'}" in capsys.readouterr().err

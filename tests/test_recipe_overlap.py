@@ -95,3 +95,13 @@ def test_bit_error_rate_of_identical_and_inverted_prints() -> None:
     assert co.bit_error_rate(codes, codes, 0) == (0.0, 100)
     assert co.bit_error_rate(codes, ~codes, 0)[0] == 1.0
     assert co.bit_error_rate(codes[10:], codes, 10) == (0.0, 90)
+
+
+def test_missing_inputs_and_an_unwritable_out_stop_before_any_fingerprinting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--manifest", str(tmp_path / "absent.jsonl"), "--heldout", str(tmp_path)]
+    assert co.main([*args, "--out", str(tmp_path / "no" / "such" / "folder" / "o.json")]) == 2
+    err = capsys.readouterr().err
+    assert "absent.jsonl: manifest not found" in err and "no metadata.csv" in err
+    assert "its folder does not exist or is not writable" in err

@@ -22,7 +22,7 @@ the file names, sample rates, gains or cut points:
 
 The held-out sets are only read to search for them; nothing is written but the report.  Relative audio
 paths of the manifest are relative to its folder.  Exit status 1 when an overlap is found, or when a
-corpus clip cannot be read (it was not checked).
+corpus clip cannot be read (it was not checked); 2 when an input is missing or ``--out`` cannot be written.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from openclap.atomic import atomic_write
 from openclap.audio.io import AudioError, load_mono
 
 RATE = 5512
@@ -162,6 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout", nargs="+", required=True, help="held-out data folders with metadata.csv")
     ap.add_argument("--out", help="write the matches as JSON here")
     args = ap.parse_args(argv)
+    problems = [f"{args.manifest}: manifest not found"] if not Path(args.manifest).is_file() else []
+    problems += [f"{h}: no metadata.csv" for h in args.heldout if not (Path(h) / "metadata.csv").is_file()]
+    if args.out and not os.access(Path(args.out).resolve().parent, os.W_OK):
+        problems.append(f"--out {args.out}: its folder does not exist or is not writable")
+    if problems:  # before the corpus is fingerprinted (minutes), not after
+        print("error: " + "; ".join(problems), file=sys.stderr)
+        return 2
 
     base = Path(args.manifest).resolve().parent  # relative audio paths are relative to the manifest
     with open(args.manifest) as f:
@@ -192,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         where = f"BER {m.ber}, {m.frames} frames, {m.votes} votes, at {m.offset_s} s"
         print(f"  OVERLAP {m.heldout} ~ {m.corpus} ({where})")
     if args.out:
-        Path(args.out).write_text(json.dumps([m.__dict__ for m in matches], indent=1))
+        text = json.dumps([m.__dict__ for m in matches], indent=1)
+        atomic_write(Path(args.out), lambda tmp: tmp.write_text(text))
     if bad:  # a clip that could not be read was not checked: the corpus is not shown clean
         print(f"error: {len(bad)} corpus clips could not be read, so they were not checked", file=sys.stderr)
     return 1 if matches or bad else 0

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from git_sources import find_repo, iter_files
+from prepare_data import MAX_SR, SILENCE_DBFS, rms_dbfs  # the corpus's rate cap and silence test
 
 from openclap.atomic import atomic_write
 from openclap.audio.io import resample, to_mono
@@ -45,8 +46,6 @@ REPO = "remvze/moodist"
 COMMIT = "983f7412e8cd054e76d156977c563da2028e4428"
 LICENCE = "Pixabay Content License or CC0 (remvze/moodist README)"
 SOUNDS = re.compile(r"^public/sounds/(?!noise/|binaural/)[^/]+/[^/]+\.(mp3|ogg|wav|flac)$")
-MAX_RATE = 32000
-SILENT_DBFS = -60.0
 
 
 def label_of(path: str) -> str:
@@ -68,10 +67,6 @@ def windows(wave: np.ndarray, rate: int, count: int, seconds: float) -> list[tup
     return out
 
 
-def rms_dbfs(wave: np.ndarray) -> float:
-    return float(20 * np.log10(np.sqrt(np.mean(np.square(wave, dtype=np.float64))) + 1e-12))
-
-
 def build(repo: Path, out: Path, count: int, seconds: float, commit: str = COMMIT) -> list[ManifestEntry]:
     """Decode every named recording of ``repo``, write its clips under ``out/audio``; the manifest rows."""
     entries: list[ManifestEntry] = []
@@ -86,11 +81,11 @@ def build(repo: Path, out: Path, count: int, seconds: float, commit: str = COMMI
             print(f"skipped {rel}: cannot decode ({exc})", file=sys.stderr)
             continue
         wave = to_mono(wave.T)
-        if rate > MAX_RATE:
-            wave, rate = resample(wave, rate, MAX_RATE), MAX_RATE
+        if rate > MAX_SR:
+            wave, rate = resample(wave, rate, MAX_SR), MAX_SR
         for i, (start, clip) in enumerate(windows(wave, rate, count, seconds)):
-            if rms_dbfs(clip) < SILENT_DBFS:
-                print(f"skipped {rel} window {i} at {start:.1f} s: quieter than {SILENT_DBFS:.0f} dBFS")
+            if rms_dbfs(clip) < SILENCE_DBFS:
+                print(f"skipped {rel} window {i} at {start:.1f} s: quieter than {SILENCE_DBFS:.0f} dBFS")
                 continue
             name = f"{Path(rel).stem}-{i}.flac"
             atomic_write(
@@ -126,11 +121,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    entries = build(repo, args.out, args.windows, args.seconds)
-    if not entries:
-        print(f"error: no recordings found in {repo}", file=sys.stderr)
+    try:
+        entries = build(repo, args.out, args.windows, args.seconds)
+        if not entries:
+            print(f"error: no recordings found in {repo}", file=sys.stderr)
+            return 1
+        manifest = write_manifest(entries, args.out / "manifest.jsonl")
+    except OSError as exc:  # an unwritable --out
+        print(f"error: --out {args.out}: {exc}", file=sys.stderr)
         return 1
-    manifest = write_manifest(entries, args.out / "manifest.jsonl")
     labels = {e.labels[0] for e in entries}
     print(f"{manifest}: {len(entries)} clips of {len(labels)} labels from {repo}")
     return 0

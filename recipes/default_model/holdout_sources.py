@@ -68,7 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ManifestError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    write_manifest(out, args.out)
+    try:
+        write_manifest(out, args.out)
+    except (ManifestError, OSError) as exc:
+        print(f"error: --out {args.out}: {exc}", file=sys.stderr)
+        return 1
     for source, n in moved.items():
         print(f"{source}: {n} clips -> split {args.split!r}")
     splits = Counter(e.split for e in out)
