@@ -151,13 +151,14 @@ class SoundIndex:
 
     def item(self, item_id: int) -> IndexedItem:
         """The indexed item ``item_id`` (an id from ``search``); SoundIndexError names an unknown id."""
-        if not 0 <= int(item_id) < 2**63:  # SQLite integers are signed 64-bit
+        item_id = int(item_id)
+        if not 0 <= item_id < 2**63:  # SQLite integers are signed 64-bit
             raise SoundIndexError(f"{self.root}: no indexed item with id {item_id}")
         with self._db_lock:
-            row = store.item_rows(self._conn, [int(item_id)]).get(int(item_id))
+            row = store.item_rows(self._conn, [item_id]).get(item_id)
         if row is None:
             raise SoundIndexError(f"{self.root}: no indexed item with id {item_id}")
-        return IndexedItem(int(item_id), row[0], row[1], row[2], row[3], row[4])
+        return IndexedItem(item_id, row[0], row[1], row[2], row[3], row[4])
 
     def close(self) -> None:
         with self._db_lock:

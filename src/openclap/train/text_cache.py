@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from openclap.atomic import atomic_write
 from openclap.model import ClapModel
@@ -49,7 +49,7 @@ class TextFeatureCache:
         self.hits = 0
         self.misses = 0
         self._tower: str | None = None
-        self._saved = -1  # entries at the last save (a cache that did not change is not rewritten)
+        self._unsaved = False  # a caption was added since the last save or load
 
     def _encode(self, captions: Sequence[str]) -> torch.Tensor:
         device = self.model.logit_scale.device
@@ -64,6 +64,7 @@ class TextFeatureCache:
             self.store.move_to_end(caption)
             return hit
         self.misses += 1
+        self._unsaved = True
         features = self._encode([caption])[0]
         self.store[caption] = features
         if len(self.store) > self.max_entries:
@@ -93,14 +94,14 @@ class TextFeatureCache:
         return self._tower
 
     def save(self, path: str | Path) -> bool:
-        """Write the kept features to ``path`` (atomic) when they changed since the last save."""
-        if not self.store or len(self.store) == self._saved:
+        """Write the kept features to ``path`` (atomic) when a caption was added since the last save."""
+        if not self._unsaved:
             return False
         captions = list(self.store)
         meta = {"captions": json.dumps(captions, ensure_ascii=False), "tower": self.tower_fingerprint()}
         features = torch.stack([self.store[c] for c in captions]).contiguous()
         atomic_write(Path(path), lambda tmp: save_file({"features": features}, str(tmp), metadata=meta))
-        self._saved = len(captions)
+        self._unsaved = False
         return True
 
     def load(self, path: str | Path) -> int:
@@ -111,7 +112,7 @@ class TextFeatureCache:
         try:
             with safe_open(str(path), framework="pt") as fh:
                 meta = fh.metadata() or {}
-            features = load_file(str(path))["features"]
+                features = fh.get_tensor("features")
             captions = json.loads(meta["captions"])
         except (SafetensorError, KeyError, ValueError, OSError) as exc:
             print(f"{path}: unreadable text cache ({exc}); starting it empty", file=sys.stderr)
@@ -121,5 +122,4 @@ class TextFeatureCache:
             return 0
         for caption, row in list(zip(captions, features, strict=True))[-self.max_entries :]:
             self.store[caption] = row.clone()
-        self._saved = len(self.store)
         return len(self.store)

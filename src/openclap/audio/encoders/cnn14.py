@@ -14,7 +14,7 @@ from openclap.audio.encoders.input_conv import InputConv2d
 
 class ConvBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, reads_mel: bool = False) -> None:
-        """``reads_mel``: conv1 reads the log-mel (``InputConv2d``: float32 under autocast)."""
+        """``reads_mel``: conv1 reads the log-mel (``InputConv2d``: float32 accuracy under autocast)."""
         super().__init__()
         first = InputConv2d if reads_mel else nn.Conv2d
         self.conv1 = first(in_channels, out_channels, 3, stride=1, padding=1, bias=False)

@@ -60,7 +60,7 @@ class SmallCnn(nn.Module):
         self.bn0 = nn.BatchNorm2d(n_mels)
         widths = [1, *channels]
         self.stages = nn.ModuleList(
-            _Stage(widths[i], widths[i + 1], convs_per_stage, stem_stride if i == 0 else 1, i == 0)
+            _Stage(widths[i], widths[i + 1], convs_per_stage, stem_stride if i == 0 else 1, reads_mel=i == 0)
             for i in range(len(channels))
         )
         self.dropout = dropout
