@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from openclap import ZeroShotClassifier, create_model, embed_audio_files
+from openclap.registry import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = ROOT / "benchmarks" / "readme_figures.json"
@@ -46,7 +47,7 @@ def _metadata(root: Path) -> list[tuple[str, str]]:
 
 def measure(root: Path) -> dict[str, Any]:
     """The three figures, measured now on the clips under ``root``."""
-    model = create_model("openclap-small")
+    model = create_model(DEFAULT_MODEL)
     clips = _metadata(root)
     paths = [root / "audio" / name for name, _ in clips]
     emb = embed_audio_files(model, paths).embeddings  # [400, D]
@@ -60,7 +61,7 @@ def measure(root: Path) -> dict[str, Any]:
     full = ZeroShotClassifier(model, classes, templates=[PROTOCOL_TEMPLATE]).predict_proba(emb)
     hits = np.array(classes)[full.argmax(axis=1)] == np.array([cls for _, cls in clips])
     return {
-        "model": "openclap-small",
+        "model": DEFAULT_MODEL,
         "clip": CLIP,
         "labels": LABELS,
         "clip_top3": [[p.label, round(p.score, 4)] for p in top3],

@@ -273,6 +273,6 @@ def test_info_takes_registered_names(capsys: pytest.CaptureFixture[str]) -> None
     code, out, _ = run(capsys, "info", "tiny-test")
     info = json.loads(out)
     assert code == 0 and info["file"] is None and info["config"]["name"] == "tiny-test"
-    code, out, _ = run(capsys, "info", "openclap-small")
+    code, out, _ = run(capsys, "info", "openclap-yamnet")
     info = json.loads(out)
-    assert code == 0 and info["file"].endswith("openclap-small.safetensors") and info["parameters"] > 0
+    assert code == 0 and info["file"].endswith("openclap-yamnet.safetensors") and info["parameters"] > 0

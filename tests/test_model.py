@@ -198,13 +198,18 @@ def test_separate_logit_scales() -> None:
     assert out["logit_scale_t"].item() == pytest.approx(math.log(1 / 0.07))
 
 
-def test_shipped_default_model_loads_its_trained_weights(small_model: ClapModel) -> None:
-    from openclap.factory import bundled_weights
+def test_shipped_default_model_loads_its_trained_weights() -> None:
+    from openclap.factory import bundled_weights, has_trained_weights
+    from openclap.registry import DEFAULT_MODEL
 
-    weights = bundled_weights("openclap-small")
+    weights = bundled_weights(DEFAULT_MODEL)
     assert weights is not None and weights.stat().st_size <= 30e6  # shipped audio weights <= 30 MB
-    shipped = create_model("openclap-small")
-    assert shipped.config == small_model.config
+    assert bundled_weights("openclap-small") is None and not has_trained_weights("openclap-small")
+    shipped = create_model()
+    assert shipped.config == get_config(DEFAULT_MODEL)
     assert shipped.logit_scale.item() != pytest.approx(shipped.config.logit_scale_init)
-    fresh, trained = small_model.audio_encoder.state_dict(), shipped.audio_encoder.state_dict()
-    assert any(not torch.equal(fresh[k], trained[k]) for k in fresh)
+    fresh = ClapModel(get_config(DEFAULT_MODEL), load_text_weights=False)
+    init, trained = fresh.state_dict(), shipped.state_dict()
+    for part in ("audio_encoder.", "audio_projection.", "text_projection."):
+        keys = [k for k in init if k.startswith(part) and init[k].is_floating_point()]
+        assert keys and any(not torch.equal(init[k], trained[k]) for k in keys), part

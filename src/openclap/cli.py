@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--template",
         action="append",
         help="prompt template with {} for the label; repeat for a prompt ensemble "
-        "(default: the model's templates; openclap-small averages '{}', '{} sound', "
+        "(default: the model's templates; openclap-yamnet averages '{}', '{} sound', "
         "'a sound of {}' and '{} audio')",
     )
     p.add_argument(

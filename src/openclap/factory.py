@@ -13,7 +13,12 @@ from openclap.config import ClapConfig
 from openclap.device import pick_device
 from openclap.hub.registry import find_entry
 from openclap.model import PRECISIONS, ClapModel
-from openclap.registry import bundled_weights, get_config, list_models  # bundled_weights: re-exported
+from openclap.registry import (  # bundled_weights: re-exported
+    DEFAULT_MODEL,
+    bundled_weights,
+    get_config,
+    list_models,
+)
 
 
 def create_model(
@@ -76,7 +81,7 @@ def _create(
         return _create(None, folder, device, pretrained, tokenizer)
     else:
         config = _with_tokenizer(
-            _as_config(name_or_config if name_or_config is not None else "openclap-small"), tokenizer
+            _as_config(name_or_config if name_or_config is not None else DEFAULT_MODEL), tokenizer
         )
         shipped = (
             bundled_weights(config.name) if pretrained and isinstance(name_or_config, str | None) else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from openclap.config import ClapConfig
 
-DEFAULT_MODEL = "openclap-small"
+DEFAULT_MODEL = "openclap-yamnet"
 
 
 def _config_dir() -> resources.abc.Traversable:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from openclap.registry import DEFAULT_MODEL
+
 
 def _model_args(parser: argparse.ArgumentParser, default_note: str, precision_note: str) -> None:
     parser.add_argument(
@@ -191,7 +193,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
         default=None,
         help="start a window every this many seconds (default: the model's clip length)",
     )
-    _model_args(p, "default: openclap-small", "default: fp32, or the index's when continuing one")
+    _model_args(p, f"default: {DEFAULT_MODEL}", "default: fp32, or the index's when continuing one")
     _embed_args(p)
     p.set_defaults(func=partial(_cmd_build, load_model=load_model))
 

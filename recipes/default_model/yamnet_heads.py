@@ -1,0 +1,245 @@
+"""A CLAP model on YAMNet's frozen AudioSet tower: train the two projection heads on cached features.
+
+The paper's recipe puts an AudioSet-pretrained encoder under the contrastive loss. Here the encoder is
+openclap's YAMNet port, kept frozen (its AudioSet vocabulary is what the corpus lacks), and only what
+maps it into the joint space is trained: the msclap audio projection (1024 -> 512), the text projection
+(MiniLM 384 -> 512) and the temperature, with the CLAP loss over the manifest's captions. Because the
+towers are frozen, their outputs are computed once: the audio side reads ``yamnet_teacher.npz`` (each
+clip's mean patch embedding) and ``yamnet_teacher_blocks.npz`` (every 0.96 s patch of the longer clips),
+the text side runs MiniLM once per distinct caption. An epoch then takes seconds on a CPU.
+
+- Crops: each epoch, a clip with patches contributes the mean of a random run of consecutive patches as
+  long as the model's window (``clip_seconds``; the model embeds the mean over its patches), other clips
+  their clip mean. Captions: one of the clip's captions drawn per epoch.
+- Scale: each embedding dimension is divided by its root mean square over the training clips, folded
+  exactly into the first (bias-free) linear of the exported projection.
+- Choice: every ``--eval-every`` epochs, zero-shot accuracy on the manifest's ``val`` split (each clip's
+  first label among the split's labels, the model's prompt templates); the best epoch is kept. Nothing
+  else is read: the manifest's other splits (e.g. ``heldout``) and ESC-50 are never touched.
+- Output: a full model checkpoint (config ``openclap-yamnet``, the shipped default's; YAMNet's weights
+  and the trained heads; the text tower is rebuilt from its package) that ``--checkpoint`` reads, with
+  the trained temperature replaced by the calibrated one (``export.py``'s method) unless ``--no-calibrate``.
+
+Usage:
+    .venv/bin/python recipes/default_model/yamnet_heads.py --data /work/openclap-data \\
+        --manifest /work/openclap-data/manifest_heldout.jsonl --out runs/yamnet_heads/model.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from export import calibrated_scale
+from safetensors.torch import load_file
+
+from openclap.checkpoint import save_checkpoint
+from openclap.convert.yamnet import clap_from_yamnet
+from openclap.data.manifest import ManifestEntry, read_manifest
+from openclap.embeddings_io import read_embeddings
+from openclap.loss import clap_loss
+from openclap.model import ClapModel
+from openclap.registry import get_config
+from openclap.train.semantic import class_embeddings, template_features
+
+
+@dataclass
+class Features:
+    """Cached YAMNet outputs: ``clip`` [N, 1024] means; ``patches[i]`` [P_i, 1024] (or None if not cached)."""
+
+    clip: torch.Tensor
+    patches: list[torch.Tensor | None]
+
+
+def load_features(data: Path, entries: list[ManifestEntry]) -> tuple[list[ManifestEntry], Features]:
+    """The entries that have a cached YAMNet embedding (others are named and skipped), and their features."""
+    clips = read_embeddings(data / "yamnet_teacher.npz")
+    row = {str(Path(p)): i for i, p in enumerate(clips.paths)}
+    blocks_file = data / "yamnet_teacher_blocks.npz"
+    block_rows: dict[str, np.ndarray] = {}
+    if blocks_file.exists():
+        with np.load(blocks_file, allow_pickle=False) as blocks:
+            offsets, emb = blocks["offsets"], blocks["embeddings"]
+            for i, path in enumerate(blocks["paths"]):
+                block_rows[str(Path(str(path)))] = emb[offsets[i] : offsets[i + 1]]
+    kept = [e for e in entries if str(Path(e.audio)) in row]
+    missing = len(entries) - len(kept)
+    if missing:
+        print(f"{missing} clips have no YAMNet embedding in {data / 'yamnet_teacher.npz'} and are skipped")
+    clip = torch.from_numpy(np.stack([clips.embeddings[row[str(Path(e.audio))]] for e in kept])).float()
+    patches = [
+        torch.from_numpy(block_rows[str(Path(e.audio))]).float() if str(Path(e.audio)) in block_rows else None
+        for e in kept
+    ]
+    return kept, Features(clip, patches)
+
+
+def window_features(features: Features, index: list[int], window: int, gen: torch.Generator) -> torch.Tensor:
+    """[len(index), 1024]: per clip the mean of a random run of ``window`` patches, or its clip mean."""
+    rows = []
+    for i in index:
+        patches = features.patches[i]
+        if patches is None or len(patches) <= window:
+            rows.append(features.clip[i])
+            continue
+        start = int(torch.randint(0, len(patches) - window + 1, (1,), generator=gen))
+        rows.append(patches[start : start + window].mean(dim=0))
+    return torch.stack(rows)
+
+
+def text_table(model: ClapModel, texts: list[str], batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """The locked text tower's pooled features of each distinct text."""
+    unique = sorted(set(texts))
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(unique), batch_size):
+            out.append(model.text_features(model.tokenize(unique[start : start + batch_size])).float())
+    return dict(zip(unique, torch.cat(out), strict=True))
+
+
+def val_accuracy(model: ClapModel, x: torch.Tensor, labels: list[str], label_features: torch.Tensor) -> float:
+    """Zero-shot top-1 of scaled features ``x`` against ``label_features`` [T, C, 384] (prompt ensemble)."""
+    classes = sorted(set(labels))
+    with torch.no_grad():
+        cls = class_embeddings(model.text_projection, label_features)
+        audio = F.normalize(model.audio_projection(x), dim=-1)
+        pred = (audio @ cls.T).argmax(dim=1).tolist()
+    return float(np.mean([classes[p] == label for p, label in zip(pred, labels, strict=True)]))
+
+
+def fold_scale(model: ClapModel, scale: torch.Tensor) -> None:
+    """Make the audio projection read raw YAMNet embeddings: linear1(x / scale) == linear1'(x)."""
+    with torch.no_grad():
+        model.audio_projection.linear1.weight.div_(scale[None, :])
+
+
+def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
+    entries = [e for e in read_manifest(args.manifest) if e.split in ("train", "val")]
+    entries, features = load_features(args.data, entries)
+    train = [i for i, e in enumerate(entries) if e.split == "train"]
+    val = [i for i, e in enumerate(entries) if e.split == "val" and e.labels]
+    if not train or not val:
+        raise SystemExit(f"error: {args.manifest} needs clips in both the train and val splits")
+    model = clap_from_yamnet(load_file(str(args.weights)), str(args.weights), get_config(args.config))
+    templates = list(model.config.prompt_templates)
+    window = max(1, round((model.config.audio.clip_seconds - 0.96) / 0.48) + 1)
+    scale = features.clip[train].pow(2).mean(dim=0).sqrt() + 1e-6
+    captions = text_table(model, [c for i in train for c in entries[i].captions])
+    val_labels = [entries[i].labels[0] for i in val]
+    label_features = template_features(model, sorted(set(val_labels)), templates)
+    val_x = features.clip[val] / scale
+    torch.manual_seed(args.seed)
+    heads = [*model.audio_projection.parameters(), *model.text_projection.parameters(), model.logit_scale]
+    opt = torch.optim.AdamW(heads, lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = len(train) // args.batch_size
+    total = steps_per_epoch * args.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+    )
+    gen = torch.Generator().manual_seed(args.seed)
+    best: dict = {"val_zs_acc": -1.0}
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        model.audio_projection.train()
+        model.text_projection.train()
+        order = torch.randperm(len(train), generator=gen).tolist()
+        for start in range(0, steps_per_epoch * args.batch_size, args.batch_size):
+            batch = [train[i] for i in order[start : start + args.batch_size]]
+            picks = torch.randint(0, 1 << 30, (len(batch),), generator=gen).tolist()
+            texts = [
+                entries[i].captions[p % len(entries[i].captions)] for i, p in zip(batch, picks, strict=True)
+            ]
+            audio = F.normalize(
+                model.audio_projection(window_features(features, batch, window, gen) / scale), dim=-1
+            )
+            text = F.normalize(model.text_projection(torch.stack([captions[t] for t in texts])), dim=-1)
+            loss = clap_loss(audio, text, model.logit_scale)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, math.log(100))
+        if epoch % args.eval_every == 0 or epoch == args.epochs:
+            model.audio_projection.eval()
+            model.text_projection.eval()
+            acc = val_accuracy(model, val_x, val_labels, label_features)
+            history.append({"epoch": epoch, "loss": loss.item(), "val_zs_acc": acc})
+            print(f"epoch {epoch}: loss {loss.item():.3f}, val zero-shot {100 * acc:.1f} % "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+            if acc > best["val_zs_acc"]:
+                state = {
+                    k: v.clone()
+                    for k, v in model.state_dict().items()
+                    if not k.startswith(("audio_encoder.", "text_encoder."))
+                }
+                best = {"val_zs_acc": acc, "epoch": epoch, "state": state}
+    model.load_state_dict(best.pop("state"), strict=False)
+    fold_scale(model, scale)
+    info = {"best": best, "history": history, "train_clips": len(train), "val_clips": len(val),
+            "window_patches": window, "seed": args.seed, "epochs": args.epochs, "lr": args.lr}  # fmt: skip
+    print(f"best epoch {best['epoch']}: val zero-shot {100 * best['val_zs_acc']:.1f} %")
+    return model.eval(), info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="corpus folder (yamnet_teacher*.npz, yamnet/)"
+    )
+    parser.add_argument("--manifest", type=Path, required=True, help="train and val splits are read")
+    parser.add_argument(
+        "--weights", type=Path, help="yamnet.safetensors (default DATA/yamnet/yamnet.safetensors)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the model checkpoint to write (.safetensors)"
+    )
+    parser.add_argument(
+        "--config", default="openclap-yamnet", help="registered config (or JSON) the checkpoint embeds"
+    )
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--eval-every", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-calibrate", action="store_true", help="keep the trained temperature")
+    args = parser.parse_args()
+    args.weights = args.weights or args.data / "yamnet" / "yamnet.safetensors"
+    needed = [args.manifest, args.weights, args.data / "yamnet_teacher.npz"]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise SystemExit(f"error: {', '.join(missing)} not found (recipes/default_model/README.md: "
+                         "yamnet_export.py, yamnet_teacher.py)")  # fmt: skip
+    if args.out.suffix != ".safetensors":
+        raise SystemExit(f"error: --out {args.out}: give a .safetensors file name")
+    torch.set_num_threads(args.threads)
+    model, info = train_heads(args)
+    if not args.no_calibrate:
+        scale, report = calibrated_scale(model, args.manifest)
+        with torch.no_grad():
+            model.logit_scale.fill_(float(np.log(scale)))
+        info["calibration"] = report
+        print("temperature calibration on the val split: " + json.dumps(report))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    folder = args.out.parent / f".{args.out.stem}.export"
+    save_checkpoint(model, folder, include_text=False, extra={"trained": info})
+    (folder / "model.safetensors").replace(args.out)
+    (folder / "config.json").unlink()
+    folder.rmdir()
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
