@@ -217,6 +217,11 @@ def main() -> None:
     parser.add_argument("--no-calibrate", action="store_true", help="keep the trained temperature")
     args = parser.parse_args()
     args.weights = args.weights or args.data / "yamnet" / "yamnet.safetensors"
+    text = get_config(args.config).text_encoder
+    if not (text.pretrained and text.source):  # the checkpoint leaves the text tower to its package
+        raise SystemExit(
+            f"error: --config {args.config}: needs a pretrained text tower (text_encoder.source)"
+        )
     needed = [args.manifest, args.weights, args.data / "yamnet_teacher.npz"]
     missing = [str(p) for p in needed if not p.is_file()]
     if missing:
