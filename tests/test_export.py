@@ -79,3 +79,31 @@ def test_export_refuses_a_foreign_folder(tmp_path: Path, capsys: pytest.CaptureF
         OnnxClap(tmp_path)
     with pytest.raises(SystemExit):
         main(["export", "onnx", "tiny-test"])  # --out is required
+
+
+def test_yamnet_tower_exports_for_its_clip_length(tmp_path: Path) -> None:
+    """The default model's family: YAMNet's front end as matrix products and the MobileNet, fixed length."""
+    import dataclasses
+
+    from openclap.export.onnx import export_onnx
+    from openclap.export.towers import MatmulYamnetLogMel
+    from openclap.registry import get_config
+
+    config = get_config("openclap-yamnet")
+    config = config.replace(
+        audio=dataclasses.replace(config.audio, clip_seconds=1.5),
+        text_encoder=get_config("tiny-test").text_encoder,
+        projection=dataclasses.replace(config.projection, dim=16),
+    )
+    torch.manual_seed(0)
+    model = ClapModel(config).eval()
+    wave = torch.from_numpy(np.stack(_waves((24000, 24000))))
+    matmul = MatmulYamnetLogMel(model.frontend)(wave)
+    torch.testing.assert_close(matmul, model.frontend(wave), rtol=0, atol=1e-4)
+    out = export_onnx(model, tmp_path / "yamnet", int8=False)
+    manifest = json.loads((out / "openclap-onnx.json").read_text())
+    assert manifest["audio"]["inputs"][0]["shape"] == ["batch", 24000]
+    onnx = OnnxClap(out, threads=1)
+    waves = _waves((24000, 9000, 40000))  # fitted to 1.5 s by repeat-padding and centre-cropping
+    np.testing.assert_allclose(onnx.embed_audio(waves), embed_audio(model, waves, 16000, long_audio="crop"),
+                               rtol=0, atol=2e-6)  # fmt: skip

@@ -2,7 +2,7 @@
 
 The folder holds
 - ``audio.onnx``: ``wave`` float32 [batch, samples] -> ``embedding`` float32 [batch, D] (front end included;
-  ``samples`` is dynamic for CNN encoders and fixed to the clip length for HTS-AT);
+  ``samples`` is dynamic for CNN encoders and fixed to the clip length for HTS-AT and YAMNet);
 - ``text.onnx``: ``input_ids``, ``attention_mask`` (, ``token_type_ids``) int64 [batch, tokens] ->
   ``embedding`` float32 [batch, D];
 - ``audio.int8.onnx`` / ``text.int8.onnx``: the same with int8 weights (onnxruntime dynamic
@@ -34,7 +34,8 @@ OPSET = 18
 
 
 def _fixed_length(model: ClapModel) -> bool:
-    return model.config.audio_encoder.type == "htsat"  # a Swin grid of fixed size
+    # a Swin grid of fixed size; YAMNet's padding to whole patches is traced for the clip length
+    return model.config.audio_encoder.type in ("htsat", "yamnet")
 
 
 def _export(

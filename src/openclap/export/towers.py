@@ -6,6 +6,8 @@ as ``ClapModel.prepare_waveforms`` does) -> L2-normalised audio embedding [B, D]
 (reflect padding, frames, window x DFT basis as two matmuls, mel product, dB), because ONNX has no
 complex STFT that every runtime supports; it runs in the config's ``stft_dtype`` (float64 by default).
 
+YAMNet towers (``audio.frontend: yamnet``) export ``MatmulYamnetLogMel`` the same way, for the clip length.
+
 ``TextTower``: token ids + attention mask (+ token type ids for BERT) -> L2-normalised text embedding
 [B, D].
 
@@ -22,10 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openclap.audio.encoders.yamnet import LOG_OFFSET, YamnetLogMel, pad_to_patches
 from openclap.audio.frontend import LogMel
 from openclap.model import ClapModel
 
-__all__ = ["AudioTower", "MatmulLogMel", "TextTower"]
+__all__ = ["AudioTower", "MatmulLogMel", "MatmulYamnetLogMel", "TextTower"]
 
 
 class MatmulLogMel(nn.Module):
@@ -65,17 +68,54 @@ class MatmulLogMel(nn.Module):
         return db.float()
 
 
+class MatmulYamnetLogMel(nn.Module):
+    """``YamnetLogMel`` as matrix products: [B, N] -> [B, 64, T] natural-log mel magnitude (float32).
+
+    Uncentred frames of ``win_length`` samples every ``hop_length`` (a gather), the periodic Hann window
+    folded into the DFT basis (the FFT's zero padding to ``n_fft`` drops out of a DFT over the frame),
+    magnitude, TensorFlow's mel matrix, ``ln(mel + 0.001)``. The waveform is zero-padded to whole patches
+    with the traced length's amounts, so the graph takes a fixed length (the model's clip).
+    """
+
+    def __init__(self, frontend: YamnetLogMel) -> None:
+        super().__init__()
+        cfg = self.config = frontend.config
+        dtype = frontend.mel_fb.dtype
+        n = torch.arange(frontend.win_length, dtype=torch.float64)[:, None]
+        k = torch.arange(cfg.n_fft // 2 + 1, dtype=torch.float64)[None, :]
+        angle = 2 * math.pi * torch.remainder(n * k, cfg.n_fft) / cfg.n_fft
+        window = frontend.window.to(torch.float64)[:, None]
+        self.register_buffer("dft_cos", (window * torch.cos(angle)).to(dtype), persistent=False)
+        self.register_buffer("dft_sin", (window * torch.sin(angle)).to(dtype), persistent=False)
+        self.register_buffer("mel_fb", frontend.mel_fb, persistent=False)
+        self.register_buffer("offsets", torch.arange(frontend.win_length), persistent=False)
+        self.dtype, self.win_length = dtype, frontend.win_length
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        x = pad_to_patches(wave, cfg).to(self.dtype)
+        n_frames = (x.shape[-1] - self.win_length) // cfg.hop_length + 1
+        index = torch.arange(n_frames, device=x.device)[:, None] * cfg.hop_length + self.offsets[None, :]
+        frames = x[:, index]  # [B, T, win_length]
+        magnitude = ((frames @ self.dft_cos).square() + (frames @ self.dft_sin).square()).sqrt()
+        mel = magnitude @ self.mel_fb  # [B, T, n_mels]
+        return torch.log(mel + LOG_OFFSET).transpose(1, 2).float()
+
+
 class AudioTower(nn.Module):
     """wave [B, N] (fitted to the clip length) -> audio embedding [B, D], L2-normalised."""
 
     def __init__(self, model: ClapModel) -> None:
         super().__init__()
-        if not isinstance(model.frontend, LogMel):
+        if isinstance(model.frontend, YamnetLogMel):
+            self.frontend: nn.Module = MatmulYamnetLogMel(model.frontend)
+        elif isinstance(model.frontend, LogMel):
+            self.frontend = MatmulLogMel(model.frontend)
+        else:
             raise ValueError(
-                f"ONNX export covers the log-mel front end; {model.config.name!r} uses "
+                f"ONNX export covers the log-mel and YAMNet front ends; {model.config.name!r} uses "
                 f"{type(model.frontend).__name__} (audio.frontend={model.config.audio.frontend!r})"
             )
-        self.frontend = MatmulLogMel(model.frontend)
         self.encoder = model.audio_encoder
         self.projection = model.audio_projection
         self.quantize_int16 = model.config.audio.quantize_int16

@@ -179,7 +179,10 @@ class YamNet(nn.Module):
             raise ValueError(
                 f"YAMNet needs at least {PATCH_FRAMES} log-mel frames (0.96 s), got {mel.shape[-1]}"
             )
-        return mel.transpose(1, 2).unfold(1, PATCH_FRAMES, PATCH_HOP_FRAMES).transpose(2, 3)
+        n_patches = (mel.shape[-1] - PATCH_FRAMES) // PATCH_HOP_FRAMES + 1
+        starts = torch.arange(n_patches, device=mel.device)[:, None] * PATCH_HOP_FRAMES
+        index = starts + torch.arange(PATCH_FRAMES, device=mel.device)[None, :]  # [P, 96]
+        return mel.transpose(1, 2)[:, index]  # a gather rather than unfold: ONNX export needs it
 
     def patch_embeddings(self, mel: torch.Tensor) -> torch.Tensor:
         """[B, n_mels, T] -> embeddings [B, P, 1024] (global average of the last feature map)."""
