@@ -1,7 +1,7 @@
 """Seconds until a zero-shot classifier over many labels is ready, this checkout against another one.
 
 Usage: .venv/bin/python benchmarks/classify_labels_speed.py LABELS.txt CLIP [--baseline-src DIR]
-           [--model openclap-small] [--threads 2] [--repeats 2]
+           [--model openclap-yamnet] [--threads 2] [--repeats 2]
 
 Runs, alternating in one process tree so that both see the same machine load:
 - ``build``: building the classifier in-process (``ZeroShotClassifier``) with the cache off, and with a
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("labels", help="text file, one label per line")
     parser.add_argument("clip", help="one audio file to classify")
     parser.add_argument("--baseline-src", type=Path, default=None, help="another checkout's src folder")
-    parser.add_argument("--model", default="openclap-small")
+    parser.add_argument("--model", default="openclap-yamnet")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Files per second of ``embed_audio_files`` (decode + resample + embed) for several decoding-thread counts.
 
 Usage: .venv/bin/python benchmarks/embed_files_speed.py ../shared/data/esc50-fold4/audio \\
-           [--model openclap-small] [--device cpu] [--workers 1 2 4] [--copies 1] [--processes]
+           [--model openclap-yamnet] [--device cpu] [--workers 1 2 4] [--copies 1] [--processes]
            [--precision fp32] [--limit]
 ``--copies N`` embeds the found files N times over (to time many files from a few real ones). Every
 worker count (threads, and with ``--processes`` worker processes too) must give the same embeddings bit
@@ -28,7 +28,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("paths", nargs="+", help="audio files or folders")
-    parser.add_argument("--model", default="openclap-small")
+    parser.add_argument("--model", default="openclap-yamnet")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--copies", type=int, default=1)

@@ -1,7 +1,7 @@
 """Audio embedding speed (clips per second) of registered models on 5 s clips, on this machine.
 
-Usage: .venv/bin/python benchmarks/embed_speed.py [--models openclap-small cnn14-minilm] [--clips 64]
-       [--device cuda]
+Usage: .venv/bin/python benchmarks/embed_speed.py [--models openclap-yamnet openclap-small cnn14-minilm]
+       [--clips 64] [--device cuda]
 Models are freshly initialised (speed does not depend on the weights). Reports the median of
 ``--repeats`` timed passes after one warm-up pass, with the torch thread count. On a GPU the clips
 start in CPU memory (as decoded audio does) and every batch is copied over; timing waits for the GPU.
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", default=["openclap-small", "cnn14-minilm"])
+    parser.add_argument("--models", nargs="+", default=["openclap-yamnet", "openclap-small", "cnn14-minilm"])
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)

@@ -3,11 +3,11 @@
 Usage: .venv/bin/python benchmarks/export_check.py [--cases msclap-2022 ...] [--threads 2] [--skip-esc50]
 
 Families: ``tiny-test`` (seeded), every ``../shared/parity`` case (seeded weights in the published
-layout, converted; clips and token ids stored with the case) and ``openclap-small`` (shipped weights).
+layout, converted; clips and token ids stored with the case) and ``openclap-yamnet`` (shipped weights).
 Each is exported with ``export_onnx`` and run with onnxruntime (``OnnxClap``); the table gives the
 largest absolute difference and the smallest cosine between onnxruntime and eager embeddings, fp32
 and int8. Fusion models are compared on clips that fit the clip length (their exported path).
-For openclap-small: clips/s at batch 16 of eager fp32 / bf16 and onnxruntime fp32 / int8 (alternating,
+For openclap-yamnet: clips/s at batch 16 of eager fp32 / bf16 and onnxruntime fp32 / int8 (alternating,
 median of 3), and ESC-50 fold 4 zero-shot accuracy (evaluation only) of eager fp32 and onnxruntime int8.
 """
 
@@ -67,7 +67,7 @@ def clips_per_second(run, batch: list[np.ndarray], repeats: int = 3) -> float:
 
 
 def default_model_speed_and_accuracy(threads: int, esc50: bool) -> None:
-    model = create_model("openclap-small")
+    model = create_model("openclap-yamnet")
     with tempfile.TemporaryDirectory() as tmp:
         folder = export_onnx(model, Path(tmp) / "onnx")
         runs = {
@@ -99,7 +99,7 @@ def default_model_speed_and_accuracy(threads: int, esc50: bool) -> None:
         model.set_precision("fp32")
         base = statistics.median(speed["eager fp32"])
         print(
-            f"\nopenclap-small audio, batch 16, {threads} threads: "
+            f"\nopenclap-yamnet audio, batch 16, {threads} threads: "
             + ", ".join(
                 f"{k} {statistics.median(v):.1f} clips/s ({statistics.median(v) / base:.2f}x)"
                 for k, v in speed.items()
@@ -130,7 +130,7 @@ def esc50_accuracy(model: ClapModel, int8: OnnxClap, fp32: OnnxClap) -> None:
     acc = {k: 100 * float((v == targets).mean()) for k, v in preds.items()}
     same = {k: 100 * float((v == preds["eager fp32"]).mean()) for k, v in preds.items()}
     print(
-        f"ESC-50 fold 4 ({len(targets)} clips) zero-shot, openclap-small: "
+        f"ESC-50 fold 4 ({len(targets)} clips) zero-shot, openclap-yamnet: "
         + ", ".join(f"{k} {acc[k]:.2f} % (same prediction as eager fp32 on {same[k]:.1f} %)" for k in preds)
     )
 
@@ -164,9 +164,9 @@ def main() -> None:
         tiny.tokenize(["a dog", "rain on a tin roof", "x"]),
         args.threads,
     )
-    small = create_model("openclap-small")
+    small = create_model("openclap-yamnet")
     compare(
-        "openclap-small (shipped)",
+        "openclap-yamnet (shipped)",
         small,
         tiny_clips,
         small.tokenize(["a dog", "rain on a tin roof", "x"]),

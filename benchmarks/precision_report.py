@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/precision_report.py [--cases msclap-2022 ...]
            [--batch 8] [--skip-esc50]
 
 Families: every ``../shared/parity`` case (seeded weights in the published layout, converted; their text
-inputs are the case's stored token ids) and ``openclap-small`` with its shipped weights (text: the
+inputs are the case's stored token ids) and ``openclap-yamnet`` with its shipped weights (text: the
 parity prompts). Audio: the 13 real clips of ``../shared/data/audiocaps-demo`` resampled to each model's
 rate (``long_audio="crop"``). Per family: the smallest cosine between the fp32 and bf16 embedding of the
 same clip / text, and the audio seconds of fp32 and bf16 (batch ``--batch``, median of 3 after a warm-up,
@@ -91,7 +91,7 @@ def esc50_agreement() -> None:
     from openclap.zero_shot import ZeroShotClassifier
 
     dataset = load_esc50(DATA / "esc50-fold4")
-    model = create_model("openclap-small")
+    model = create_model("openclap-yamnet")
     preds, seconds = {}, {}
     for precision in ("fp32", "bf16"):
         model.set_precision(precision)
@@ -105,7 +105,7 @@ def esc50_agreement() -> None:
     acc = {p: 100 * float((v == targets).mean()) for p, v in preds.items()}
     agree = 100 * float((preds["fp32"] == preds["bf16"]).mean())
     print(
-        f"\nESC-50 fold 4 ({len(targets)} clips), openclap-small zero-shot: fp32 {acc['fp32']:.2f} %, "
+        f"\nESC-50 fold 4 ({len(targets)} clips), openclap-yamnet zero-shot: fp32 {acc['fp32']:.2f} %, "
         f"bf16 {acc['bf16']:.2f} % ({acc['bf16'] - acc['fp32']:+.2f} points); same prediction on "
         f"{agree:.2f} % of clips; files to embeddings {seconds['fp32']:.1f} s fp32, "
         f"{seconds['bf16']:.1f} s bf16"
@@ -129,10 +129,10 @@ def main() -> None:
     )
     print("| family | min cosine audio | min cosine text | fp32 s/clip | bf16 s/clip | bf16 speed-up |")
     print("|---|---|---|---|---|---|")
-    small = create_model("openclap-small")
+    small = create_model("openclap-yamnet")
     print(
         family_row(
-            "openclap-small (shipped weights)",
+            "openclap-yamnet (shipped weights)",
             small,
             small.tokenize(
                 ["a dog barking", "rain on a window", "a siren in the street", "church bells ringing"]

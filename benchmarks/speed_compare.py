@@ -1,6 +1,6 @@
 """Model speed per family, openclap beside the reference code on the same seeded weights, in one run.
 
-Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... openclap-small]
+Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... openclap-yamnet]
            [--batch-sizes 1 32] [--threads 2] [--repeats 2] [--precisions fp32 bf16] [--files N]
            [--workers 1 2] [--reference-python /work/benchenv-h21/bin/python]
 
@@ -14,9 +14,9 @@ openclap and the reference alternate per family so both see the same machine loa
 ``CLAPWrapper`` for msclap-2022 (Cnn14) / msclap-2023 (HTS-AT) and laion_clap's ``CLAP_Module`` for
 laion-htsat-tiny-unfused (HTS-AT; model call and ``get_audio_embedding_from_filelist``), both in the
 benchmark-only environment of ``reference_env/build.sh``; transformers' ``ClapModel`` for hf-clap (in
-openclap's venv). openclap-small has no reference. Both sides also return their L2-normalised
-embeddings of the first 2 clips (and files): the table gives the largest absolute difference. See
-docs/speed.md for a recorded run and how to read it.
+openclap's venv). openclap-small and openclap-yamnet (the shipped default) have no reference. Both
+sides also return their L2-normalised embeddings of the first 2 clips (and files): the table gives the
+largest absolute difference. See docs/speed.md for a recorded run and how to read it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from speedlib import batch_rows, median_seconds, peak_rss_mb, timed_call, unit_r
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
+OWN = ("openclap-small", "openclap-yamnet")  # no reference code: the small CNN and the shipped default
 REFERENCE = {
     "msclap-2022": ("msclap", "2022"),
     "msclap-2023": ("msclap", "2023"),
@@ -59,7 +60,7 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
     from openclap import create_model
 
     torch.set_num_threads(spec["threads"])
-    model = create_model("openclap-small") if spec["ckpt"] is None else create_model(checkpoint=spec["ckpt"])
+    model = create_model(spec["model"]) if spec["ckpt"] is None else create_model(checkpoint=spec["ckpt"])
     cfg = model.config.audio
     rng = np.random.default_rng(0)
     clips = torch.from_numpy(
@@ -164,8 +165,8 @@ def family_specs(
         "files": files_list(args.files),
         "workers": args.workers,
     }
-    if family == "openclap-small":
-        return {**base, "ckpt": None, "inputs": None}, None
+    if family in OWN:
+        return {**base, "ckpt": None, "inputs": None, "model": family}, None
     from seeded import parity_dir, state_dict, write_published  # parity cases' seeded weights
 
     root = parity_dir()
@@ -205,8 +206,8 @@ def main() -> None:
     parser.add_argument(
         "--families",
         nargs="+",
-        default=[*REFERENCE, "openclap-small"],
-        choices=[*REFERENCE, "openclap-small"],
+        default=[*REFERENCE, *OWN],
+        choices=[*REFERENCE, *OWN],
     )
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--threads", type=int, default=2)
