@@ -26,6 +26,7 @@ from openclap.eval.embedding import EmbedOptions
 from openclap.eval.finetune import run_finetune
 from openclap.factory import has_trained_weights
 from openclap.inference import embed_audio, embed_audio_files, embed_texts
+from openclap.registry import DEFAULT_MODEL
 from openclap.train.config import TrainConfig
 from openclap.train.runner import train
 from openclap.zero_shot import ZeroShotClassifier
@@ -67,7 +68,7 @@ def test_tiny_model_embeds_on_cuda_as_on_cpu(tiny_model) -> None:
 
 
 @pytest.mark.skipif(
-    not has_trained_weights("openclap-small") or not ESC50_AUDIO.is_dir(),
+    not has_trained_weights(DEFAULT_MODEL) or not ESC50_AUDIO.is_dir(),
     reason="needs the bundled default model and ESC-50 clips",
 )
 def test_default_model_classifies_real_clips_on_cuda_as_on_cpu(tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ def test_default_model_classifies_real_clips_on_cuda_as_on_cpu(tmp_path: Path) -
     labels = ["dog", "rain", "siren", "church bells", "hand saw", "crow", "clock tick", "chainsaw"]
     results = {}
     for device in ("cpu", "cuda"):
-        model = create_model("openclap-small", device=device)
+        model = create_model(DEFAULT_MODEL, device=device)
         emb = embed_audio_files(model, files).embeddings
         proba = ZeroShotClassifier(model, labels).predict_proba(emb)
         results[device] = (emb, np.asarray(proba))
