@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from openclap import create_model
 from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamNet, YamnetLogMel
-from openclap.embeddings_io import write_embeddings
+from openclap.embeddings_io import read_embeddings, write_embeddings
 from openclap.registry import get_config
 from tests.audio.test_yamnet import _tf_shaped
 from tests.helpers import FIXTURES, load_recipe
@@ -137,3 +137,24 @@ def test_missing_inputs_are_named_before_any_work(tmp_path: Path, monkeypatch: p
     data, manifest, _ = _corpus(tmp_path)
     with pytest.raises(SystemExit, match=r"give a \.safetensors file name"):
         _run(monkeypatch, "--data", str(data), "--manifest", str(manifest), "--out", str(tmp_path / "o.pt"))
+
+
+def test_model_features_are_what_the_model_computes_and_are_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, manifest, config = _corpus(tmp_path)
+    args = ["--data", str(data), "--manifest", str(manifest), "--config", str(config), "--features", "model"]
+    args += ["--epochs", "2", "--eval-every", "1", "--batch-size", "4", "--no-calibrate"]
+    _run(monkeypatch, *args, "--out", str(tmp_path / "a.safetensors"))
+    cache = read_embeddings(data / "yamnet_model_features.npz")
+    assert len(cache.paths) == 12 and cache.offsets is not None
+    model = create_model(checkpoint=tmp_path / "a.safetensors")
+    clip = str(data / "audio" / "clip1.wav")  # 1.5 s: one window, exactly as the model prepares it
+    wave = torch.from_numpy(sf.read(clip, dtype="float32")[0])
+    with torch.inference_mode():
+        direct = model.audio_features(model.prepare_waveforms([wave])).numpy()
+    rows = cache.rows_of(cache.paths.index(clip))
+    np.testing.assert_allclose(rows, direct, rtol=0, atol=1e-5)
+    capsys.readouterr()
+    _run(monkeypatch, *args, "--out", str(tmp_path / "b.safetensors"))
+    assert "read " in capsys.readouterr().out  # the second run reads the cache

@@ -40,10 +40,12 @@ import torch.nn.functional as F
 from export import calibrated_scale
 from safetensors.torch import load_file
 
+from openclap.audio.clip import sliding_windows
+from openclap.audio.io import AudioError, load_mono
 from openclap.checkpoint import save_checkpoint
 from openclap.convert.yamnet import clap_from_yamnet
 from openclap.data.manifest import ManifestEntry, read_manifest
-from openclap.embeddings_io import read_embeddings
+from openclap.embeddings_io import read_embeddings, write_embeddings
 from openclap.loss import clap_loss
 from openclap.model import ClapModel
 from openclap.registry import get_config
@@ -78,6 +80,47 @@ def load_features(data: Path, entries: list[ManifestEntry]) -> tuple[list[Manife
         torch.from_numpy(block_rows[str(Path(e.audio))]).float() if str(Path(e.audio)) in block_rows else None
         for e in kept
     ]
+    return kept, Features(clip, patches)
+
+
+def model_features(
+    model: ClapModel, entries: list[ManifestEntry], cache: Path, batch_size: int = 16
+) -> tuple[list[ManifestEntry], Features]:
+    """Features as the model computes them at inference: each clip through ``prepare_waveforms`` (repeat-
+    padded to the window) and YAMNet's mean patch embedding; a longer clip as windows of the model's clip
+    length every half window (ending on its end), one row each. Written to / read from ``cache``."""
+    if cache.exists():
+        stored = read_embeddings(cache)
+        rows = {p: stored.rows_of(i) for i, p in enumerate(stored.paths)}
+        print(f"read {cache} ({len(rows)} clips)")
+    else:
+        cfg = model.config.audio
+        rows = {}
+        start = time.perf_counter()
+        for n, entry in enumerate(entries, 1):
+            try:
+                wave = torch.from_numpy(load_mono(entry.audio, cfg.sample_rate))
+            except AudioError as err:
+                print(f"skipped {entry.audio}: {err}")
+                continue
+            if wave.shape[0] > cfg.clip_samples:
+                windows = list(
+                    sliding_windows(wave, cfg.clip_samples, cfg.clip_samples // 2, cfg.sample_rate)[0]
+                )
+            else:
+                windows = [wave]
+            with torch.inference_mode():
+                rows[entry.audio] = model.audio_features(model.prepare_waveforms(windows)).float().numpy()
+            if n % 500 == 0:
+                print(f"  {n}/{len(entries)} clips, {time.perf_counter() - start:.0f} s", flush=True)
+        paths = sorted(rows)
+        offsets = np.cumsum([0] + [len(rows[p]) for p in paths])
+        write_embeddings(cache, paths, np.concatenate([rows[p] for p in paths]), model=model.config.name,
+                         offsets=offsets)  # fmt: skip
+        print(f"wrote {cache} ({len(paths)} clips, {offsets[-1]} windows)")
+    kept = [e for e in entries if e.audio in rows]
+    clip = torch.from_numpy(np.stack([rows[e.audio].mean(axis=0) for e in kept])).float()
+    patches = [torch.from_numpy(rows[e.audio]).float() if len(rows[e.audio]) > 1 else None for e in kept]
     return kept, Features(clip, patches)
 
 
@@ -122,14 +165,18 @@ def fold_scale(model: ClapModel, scale: torch.Tensor) -> None:
 
 def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
     entries = [e for e in read_manifest(args.manifest) if e.split in ("train", "val")]
-    entries, features = load_features(args.data, entries)
+    model = clap_from_yamnet(load_file(str(args.weights)), str(args.weights), get_config(args.config))
+    if args.features == "model":
+        entries, features = model_features(model, entries, args.data / "yamnet_model_features.npz")
+        window = 1  # one stored window per draw
+    else:
+        entries, features = load_features(args.data, entries)
+        window = max(1, round((model.config.audio.clip_seconds - 0.96) / 0.48) + 1)
     train = [i for i, e in enumerate(entries) if e.split == "train"]
     val = [i for i, e in enumerate(entries) if e.split == "val" and e.labels]
     if not train or not val:
         raise SystemExit(f"error: {args.manifest} needs clips in both the train and val splits")
-    model = clap_from_yamnet(load_file(str(args.weights)), str(args.weights), get_config(args.config))
     templates = list(model.config.prompt_templates)
-    window = max(1, round((model.config.audio.clip_seconds - 0.96) / 0.48) + 1)
     scale = features.clip[train].pow(2).mean(dim=0).sqrt() + 1e-6
     captions = text_table(model, [c for i in train for c in entries[i].captions])
     val_labels = [entries[i].labels[0] for i in val]
@@ -185,7 +232,8 @@ def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
     model.load_state_dict(best.pop("state"), strict=False)
     fold_scale(model, scale)
     info = {"best": best, "history": history, "train_clips": len(train), "val_clips": len(val),
-            "window_patches": window, "seed": args.seed, "epochs": args.epochs, "lr": args.lr}  # fmt: skip
+            "window_patches": window, "seed": args.seed, "epochs": args.epochs, "lr": args.lr,
+            "features": args.features}  # fmt: skip
     print(f"best epoch {best['epoch']}: val zero-shot {100 * best['val_zs_acc']:.1f} %")
     return model.eval(), info
 
@@ -206,6 +254,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--config", default="openclap-yamnet", help="registered config (or JSON) the checkpoint embeds"
+    )
+    parser.add_argument(
+        "--features",
+        choices=["teacher", "model"],
+        default="teacher",
+        help="teacher: yamnet_teacher*.npz (YAMNet's own padding); model: computed as the model embeds "
+        "(repeat-padded 5 s windows), cached in DATA/yamnet_model_features.npz",
     )
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--eval-every", type=int, default=5)
