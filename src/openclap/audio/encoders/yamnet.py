@@ -162,11 +162,16 @@ class YamNet(nn.Module):
 
     ``patch_outputs`` gives YAMNet's own outputs per 0.96 s patch: sigmoid scores [B, P, 521] and
     embeddings [B, P, 1024]. The batch norms have no learned scale in YAMNet (their weight is 1).
+    ``patch_hop``: frames between patches (YAMNet's 48; 96 halves the work of a clip, patches then abut).
     """
 
-    def __init__(self, n_mels: int = 64, num_classes: int = NUM_CLASSES) -> None:
+    def __init__(
+        self, n_mels: int = 64, num_classes: int = NUM_CLASSES, patch_hop: int = PATCH_HOP_FRAMES
+    ) -> None:
         super().__init__()
-        self.n_mels, self.out_dim = n_mels, EMBED_DIM
+        if not 1 <= patch_hop <= PATCH_FRAMES:
+            raise ValueError(f"patch_hop={patch_hop}: give 1 to {PATCH_FRAMES} log-mel frames")
+        self.n_mels, self.out_dim, self.patch_hop = n_mels, EMBED_DIM, patch_hop
         blocks: list[nn.Module] = [_ConvBN(1, LAYERS[0][1], LAYERS[0][0], depthwise=False, reads_mel=True)]
         for (_, c_in), (stride, c_out) in itertools.pairwise(LAYERS):
             blocks.append(_Separable(c_in, c_out, stride))
@@ -174,13 +179,13 @@ class YamNet(nn.Module):
         self.classifier = nn.Linear(EMBED_DIM, num_classes)
 
     def patches(self, mel: torch.Tensor) -> torch.Tensor:
-        """[B, n_mels, T] -> [B, P, 96, n_mels]: every whole 96-frame patch, hop 48."""
+        """[B, n_mels, T] -> [B, P, 96, n_mels]: every whole 96-frame patch, ``patch_hop`` frames apart."""
         if mel.shape[-1] < PATCH_FRAMES:
             raise ValueError(
                 f"YAMNet needs at least {PATCH_FRAMES} log-mel frames (0.96 s), got {mel.shape[-1]}"
             )
-        n_patches = (mel.shape[-1] - PATCH_FRAMES) // PATCH_HOP_FRAMES + 1
-        starts = torch.arange(n_patches, device=mel.device)[:, None] * PATCH_HOP_FRAMES
+        n_patches = (mel.shape[-1] - PATCH_FRAMES) // self.patch_hop + 1
+        starts = torch.arange(n_patches, device=mel.device)[:, None] * self.patch_hop
         index = starts + torch.arange(PATCH_FRAMES, device=mel.device)[None, :]  # [P, 96]
         return mel.transpose(1, 2)[:, index]  # a gather rather than unfold: ONNX export needs it
 
