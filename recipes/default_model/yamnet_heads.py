@@ -7,6 +7,9 @@ maps it into the joint space is trained: the msclap audio projection (1024 -> 51
 towers are frozen, their outputs are computed once: the audio side reads ``yamnet_teacher.npz`` (each
 clip's mean patch embedding) and ``yamnet_teacher_blocks.npz`` (every 0.96 s patch of the longer clips),
 the text side runs MiniLM once per distinct caption. An epoch then takes seconds on a CPU.
+``--features model`` computes the audio side instead as the model embeds (repeat-padded 5 s windows
+through its own front end and patch hop; longer clips as windows every half window, one drawn per
+epoch), cached in ``DATA/yamnet_model_features.npz`` (about 4 min for the corpus with 2 threads).
 
 - Crops: each epoch, a clip with patches contributes the mean of a random run of consecutive patches as
   long as the model's window (``clip_seconds``; the model embeds the mean over its patches), other clips
@@ -20,9 +23,11 @@ the text side runs MiniLM once per distinct caption. An epoch then takes seconds
   and the trained heads; the text tower is rebuilt from its package) that ``--checkpoint`` reads, with
   the trained temperature replaced by the calibrated one (``export.py``'s method) unless ``--no-calibrate``.
 
-Usage:
+The same inputs and ``--threads`` give the same file bit for bit (other thread counts change float sums).
+
+Usage (the shipped model):
     .venv/bin/python recipes/default_model/yamnet_heads.py --data /work/openclap-data \\
-        --manifest /work/openclap-data/manifest_heldout.jsonl --out runs/yamnet_heads/model.safetensors
+        --manifest /work/openclap-data/manifest.jsonl --out src/openclap/weights/openclap-yamnet.safetensors
 """
 
 from __future__ import annotations
