@@ -44,6 +44,8 @@ import torch
 from openclap import create_model
 from openclap.audio.augment import add_noise, add_reverb
 from openclap.audio.io import load_mono
+from openclap.checkpoint import CheckpointError, read_config
+from openclap.config import ClapConfig
 from openclap.data.manifest import read_manifest
 from openclap.inference import embed_audio
 from openclap.registry import get_config
@@ -70,6 +72,17 @@ def degrade(waves: list[np.ndarray], condition: str, sample_rate: int) -> list[n
     return out
 
 
+def _configs(models: list[str] | None, checkpoints: list[str]) -> list[ClapConfig]:
+    """One config per checkpoint: ``--model``'s (one for all or one each), else each checkpoint's own."""
+    try:
+        if models is None:
+            return [read_config(checkpoint) for checkpoint in checkpoints]
+        names = models * len(checkpoints) if len(models) == 1 else models
+        return [get_config(name) for name in names]
+    except (CheckpointError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,8 +93,9 @@ def main() -> None:
     parser.add_argument(
         "--model",
         nargs="+",
-        default=["openclap-small"],
-        help="config to load them with: one for all, or one per checkpoint (same sample rate)",
+        default=None,
+        help="config to load them with: one for all, or one per checkpoint (same sample rate); "
+        "default: each checkpoint's own embedded config",
     )
     parser.add_argument("--template", action="append", help="prompt template(s); default: the model's")
     parser.add_argument(
@@ -106,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.bootstrap and not (args.conditions or args.teacher_fit):
         raise SystemExit("--bootstrap needs --conditions or --teacher-fit (it compares their scores)")
-    if len(args.model) not in (1, len(args.checkpoints)):
+    if args.model is not None and len(args.model) not in (1, len(args.checkpoints)):
         raise SystemExit(f"--model: give one config or one per checkpoint ({len(args.checkpoints)})")
     template_sets = [_parse_set(text) for text in args.template_set] or [args.template]
     torch.set_num_threads(args.threads)
@@ -116,8 +130,8 @@ def main() -> None:
     truth = np.array([classes.index(label) for label in labels])
     print(f"{len(entries)} clips, {len(classes)} classes (chance {100 / len(classes):.1f} %)")
     # decoded and degraded once (seeded, at the one rate all configs share), then embedded by every checkpoint
-    configs = args.model * len(args.checkpoints) if len(args.model) == 1 else args.model
-    rates = {get_config(name).audio.sample_rate for name in configs}
+    configs = _configs(args.model, args.checkpoints)
+    rates = {config.audio.sample_rate for config in configs}
     if len(rates) > 1:
         raise SystemExit(f"--model: the configs' sample rates differ ({sorted(rates)}); score them apart")
     rate = rates.pop()
@@ -128,7 +142,10 @@ def main() -> None:
     reference: dict[int, np.ndarray] = {}  # template set -> per-clip robust score of the first checkpoint
     fit_reference: np.ndarray | None = None
     for checkpoint, config in zip(args.checkpoints, configs, strict=True):
-        model = create_model(config, checkpoint=checkpoint)
+        try:
+            model = create_model(config, checkpoint=checkpoint)
+        except CheckpointError as err:
+            raise SystemExit(f"error: {err}") from None
         embedded = [embed_audio(model, waves, rate, long_audio=policy) for _, waves, policy in inputs]
         if args.knn:
             hits_1nn, counted = knn_hits(embedded[0], truth)

@@ -69,3 +69,12 @@ def test_teacher_fit_is_high_for_a_linear_image_of_the_teacher_and_low_for_noise
     assert exact.shape == (100,) and exact.min() > 99.0
     assert 40.0 < partial.mean() < 95.0
     assert abs(unrelated.mean()) < 20.0
+
+
+def test_configs_come_from_the_checkpoints_unless_given(tiny_checkpoint: Path) -> None:
+    assert [c.name for c in vzs._configs(None, [str(tiny_checkpoint)] * 2)] == ["tiny-test", "tiny-test"]
+    assert [c.name for c in vzs._configs(["openclap-small"], ["a", "b"])] == ["openclap-small"] * 2
+    with pytest.raises(SystemExit, match=r"nope\.safetensors: checkpoint not found"):
+        vzs._configs(None, ["/nope.safetensors"])
+    with pytest.raises(SystemExit, match="unknown model 'no-such-model'"):
+        vzs._configs(["no-such-model"], ["a"])
