@@ -29,7 +29,7 @@ effects, with ``openclap.audio.augment`` at fixed settings (seeded, the same for
 RT60 of T seconds (direct-to-reverberant ratio 3 dB). Window means only.
 
 Usage: .venv/bin/python benchmarks/val_zero_shot.py --manifest /work/openclap-data/manifest.jsonl \
-           --checkpoints src/openclap/weights/openclap-small.safetensors runs/default_model_v5/best \
+           --checkpoints src/openclap/weights/openclap-yamnet.safetensors runs/default_model_v5/best \
            [--conditions noise20 noise10 reverb0.4 reverb1.0]
 """
 
