@@ -89,18 +89,20 @@ def _wants_token_types(model: ClapModel) -> bool:
     return int(getattr(model.text_encoder.model.config, "type_vocab_size", 0) or 0) > 1
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
+def quantize_int8(src: Path, dst: Path, keep_float: tuple[str, ...] = ()) -> None:
     """onnxruntime dynamic quantization: int8 weights per output channel, activations quantized per call,
     for MatMul and Gemm (linear layers) only. Convolutions stay float (quantizing them moved
     openclap-small's audio embeddings to cosine 0.98 of fp32), and so does the front end; per-tensor
-    weights moved MiniLM's text embeddings to cosine 0.90 (per channel: 0.98)."""
+    weights moved MiniLM's text embeddings to cosine 0.90 (per channel: 0.98). Nodes whose names start
+    with a ``keep_float`` prefix stay float too."""
     import logging
 
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(str(src), load_external_data=False).graph
-    frontend = [node.name for node in graph.node if node.name.startswith("/frontend/")]
+    prefixes = ("/frontend/", *keep_float)
+    frontend = [node.name for node in graph.node if node.name.startswith(prefixes)]
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # its "consider pre-processing" advice is for static quantization
@@ -177,7 +179,10 @@ def export_onnx(model: ClapModel, out: str | os.PathLike[str], int8: bool = True
     export_audio(model, work / "audio.onnx")
     text_inputs = export_text(model, work / "text.onnx")
     if int8:
-        quantize_int8(work / "audio.onnx", work / "audio.int8.onnx")
+        # the audio projection's first linear reads the encoder's raw features, whose dimensions differ in
+        # scale by orders of magnitude for YAMNet (its trained heads fold a per-dimension scale into that
+        # linear): one per-tensor activation scale there cost openclap-yamnet's audio embeddings cosine 0.56
+        quantize_int8(work / "audio.onnx", work / "audio.int8.onnx", keep_float=("/projection/linear1/",))
         quantize_int8(work / "text.onnx", work / "text.int8.onnx")
     has_tokenizer = _save_tokenizer(model, work / "tokenizer")
     manifest = describe(model, text_inputs, int8, has_tokenizer)
