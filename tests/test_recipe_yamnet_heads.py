@@ -158,3 +158,8 @@ def test_model_features_are_what_the_model_computes_and_are_cached(
     capsys.readouterr()
     _run(monkeypatch, *args, "--out", str(tmp_path / "b.safetensors"))
     assert "read " in capsys.readouterr().out  # the second run reads the cache
+    other = json.loads(config.read_text())
+    other["audio_encoder"]["params"] = {"patch_hop": 48}
+    config.write_text(json.dumps(other), encoding="utf-8")
+    _run(monkeypatch, *args, "--out", str(tmp_path / "c.safetensors"))
+    assert "other audio settings: computing it again" in capsys.readouterr().out

@@ -89,44 +89,53 @@ def load_features(data: Path, entries: list[ManifestEntry]) -> tuple[list[Manife
 
 
 def model_features(
-    model: ClapModel, entries: list[ManifestEntry], cache: Path, batch_size: int = 16
+    model: ClapModel, entries: list[ManifestEntry], cache: Path
 ) -> tuple[list[ManifestEntry], Features]:
     """Features as the model computes them at inference: each clip through ``prepare_waveforms`` (repeat-
     padded to the window) and YAMNet's mean patch embedding; a longer clip as windows of the model's clip
-    length every half window (ending on its end), one row each. Written to / read from ``cache``."""
-    if cache.exists():
-        stored = read_embeddings(cache)
+    length every half window (ending on its end), one row each. Written to / read from ``cache``, which
+    records the audio settings it was computed with (other settings: computed again)."""
+    config = model.config.to_dict()
+    settings = json.dumps({k: config[k] for k in ("audio", "audio_encoder")}, sort_keys=True)
+    stored = read_embeddings(cache) if cache.exists() else None
+    if stored is not None and str(stored.extra.get("settings", "")) == settings:
         rows = {p: stored.rows_of(i) for i, p in enumerate(stored.paths)}
         print(f"read {cache} ({len(rows)} clips)")
     else:
-        cfg = model.config.audio
-        rows = {}
-        start = time.perf_counter()
-        for n, entry in enumerate(entries, 1):
-            try:
-                wave = torch.from_numpy(load_mono(entry.audio, cfg.sample_rate))
-            except AudioError as err:
-                print(f"skipped {entry.audio}: {err}")
-                continue
-            if wave.shape[0] > cfg.clip_samples:
-                windows = list(
-                    sliding_windows(wave, cfg.clip_samples, cfg.clip_samples // 2, cfg.sample_rate)[0]
-                )
-            else:
-                windows = [wave]
-            with torch.inference_mode():
-                rows[entry.audio] = model.audio_features(model.prepare_waveforms(windows)).float().numpy()
-            if n % 500 == 0:
-                print(f"  {n}/{len(entries)} clips, {time.perf_counter() - start:.0f} s", flush=True)
+        if stored is not None:
+            print(f"{cache} was computed with other audio settings: computing it again")
+        rows = _window_features(model, entries)
         paths = sorted(rows)
         offsets = np.cumsum([0] + [len(rows[p]) for p in paths])
         write_embeddings(cache, paths, np.concatenate([rows[p] for p in paths]), model=model.config.name,
-                         offsets=offsets)  # fmt: skip
+                         offsets=offsets, extra={"settings": np.array(settings)})  # fmt: skip
         print(f"wrote {cache} ({len(paths)} clips, {offsets[-1]} windows)")
     kept = [e for e in entries if e.audio in rows]
     clip = torch.from_numpy(np.stack([rows[e.audio].mean(axis=0) for e in kept])).float()
     patches = [torch.from_numpy(rows[e.audio]).float() if len(rows[e.audio]) > 1 else None for e in kept]
     return kept, Features(clip, patches)
+
+
+def _window_features(model: ClapModel, entries: list[ManifestEntry]) -> dict[str, np.ndarray]:
+    """Each readable clip's audio-encoder features [windows, 1024] (unreadable clips named and skipped)."""
+    cfg = model.config.audio
+    rows: dict[str, np.ndarray] = {}
+    start = time.perf_counter()
+    for n, entry in enumerate(entries, 1):
+        try:
+            wave = torch.from_numpy(load_mono(entry.audio, cfg.sample_rate))
+        except AudioError as err:
+            print(f"skipped {entry.audio}: {err}")
+            continue
+        windows = [wave]
+        if wave.shape[0] > cfg.clip_samples:
+            hop = cfg.clip_samples // 2
+            windows = list(sliding_windows(wave, cfg.clip_samples, hop, cfg.sample_rate)[0])
+        with torch.inference_mode():
+            rows[entry.audio] = model.audio_features(model.prepare_waveforms(windows)).float().numpy()
+        if n % 500 == 0:
+            print(f"  {n}/{len(entries)} clips, {time.perf_counter() - start:.0f} s", flush=True)
+    return rows
 
 
 def window_features(features: Features, index: list[int], window: int, gen: torch.Generator) -> torch.Tensor:
