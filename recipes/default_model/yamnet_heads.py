@@ -177,6 +177,53 @@ def fold_scale(model: ClapModel, scale: torch.Tensor) -> None:
         model.audio_projection.linear1.weight.div_(scale[None, :])
 
 
+@dataclass
+class TrainData:
+    """What an epoch draws from: clips, their features and scale, caption features, batching."""
+
+    entries: list[ManifestEntry]
+    features: Features
+    train: list[int]
+    window: int
+    scale: torch.Tensor
+    captions: dict[str, torch.Tensor]
+    batch_size: int
+    gen: torch.Generator
+
+
+def train_epoch(model: ClapModel, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler,
+                data: TrainData) -> float:  # fmt: skip
+    """One pass over the training clips in whole batches (a seeded order, crops and captions); last loss."""
+    model.audio_projection.train()
+    model.text_projection.train()
+    order = torch.randperm(len(data.train), generator=data.gen).tolist()
+    steps = len(data.train) // data.batch_size
+    for start in range(0, steps * data.batch_size, data.batch_size):
+        batch = [data.train[i] for i in order[start : start + data.batch_size]]
+        picks = torch.randint(0, 1 << 30, (len(batch),), generator=data.gen).tolist()
+        texts = [
+            data.entries[i].captions[p % len(data.entries[i].captions)]
+            for i, p in zip(batch, picks, strict=True)
+        ]
+        crops = window_features(data.features, batch, data.window, data.gen) / data.scale
+        audio = F.normalize(model.audio_projection(crops), dim=-1)
+        text = F.normalize(model.text_projection(torch.stack([data.captions[t] for t in texts])), dim=-1)
+        loss = clap_loss(audio, text, model.logit_scale)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+    return loss.item()
+
+
+def head_state(model: ClapModel) -> dict[str, torch.Tensor]:
+    """A copy of everything but the frozen towers: the heads and the temperature."""
+    frozen = ("audio_encoder.", "text_encoder.")
+    return {k: v.clone() for k, v in model.state_dict().items() if not k.startswith(frozen)}
+
+
 def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
     entries = [e for e in read_manifest(args.manifest) if e.split in ("train", "val")]
     model = clap_from_yamnet(load_file(str(args.weights)), str(args.weights), get_config(args.config))
@@ -199,8 +246,7 @@ def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
     torch.manual_seed(args.seed)
     heads = [*model.audio_projection.parameters(), *model.text_projection.parameters(), model.logit_scale]
     opt = torch.optim.AdamW(heads, lr=args.lr, weight_decay=args.weight_decay)
-    steps_per_epoch = len(train) // args.batch_size
-    total = steps_per_epoch * args.epochs
+    total = len(train) // args.batch_size * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
     )
@@ -208,41 +254,18 @@ def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
     best: dict = {"val_zs_acc": -1.0}
     history = []
     t0 = time.perf_counter()
+    data = TrainData(entries, features, train, window, scale, captions, args.batch_size, gen)
     for epoch in range(1, args.epochs + 1):
-        model.audio_projection.train()
-        model.text_projection.train()
-        order = torch.randperm(len(train), generator=gen).tolist()
-        for start in range(0, steps_per_epoch * args.batch_size, args.batch_size):
-            batch = [train[i] for i in order[start : start + args.batch_size]]
-            picks = torch.randint(0, 1 << 30, (len(batch),), generator=gen).tolist()
-            texts = [
-                entries[i].captions[p % len(entries[i].captions)] for i, p in zip(batch, picks, strict=True)
-            ]
-            audio = F.normalize(
-                model.audio_projection(window_features(features, batch, window, gen) / scale), dim=-1
-            )
-            text = F.normalize(model.text_projection(torch.stack([captions[t] for t in texts])), dim=-1)
-            loss = clap_loss(audio, text, model.logit_scale)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, math.log(100))
+        loss = train_epoch(model, opt, sched, data)
         if epoch % args.eval_every == 0 or epoch == args.epochs:
             model.audio_projection.eval()
             model.text_projection.eval()
             acc = val_accuracy(model, val_x, val_labels, label_features)
-            history.append({"epoch": epoch, "loss": loss.item(), "val_zs_acc": acc})
-            print(f"epoch {epoch}: loss {loss.item():.3f}, val zero-shot {100 * acc:.1f} % "
+            history.append({"epoch": epoch, "loss": loss, "val_zs_acc": acc})
+            print(f"epoch {epoch}: loss {loss:.3f}, val zero-shot {100 * acc:.1f} % "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
             if acc > best["val_zs_acc"]:
-                state = {
-                    k: v.clone()
-                    for k, v in model.state_dict().items()
-                    if not k.startswith(("audio_encoder.", "text_encoder."))
-                }
-                best = {"val_zs_acc": acc, "epoch": epoch, "state": state}
+                best = {"val_zs_acc": acc, "epoch": epoch, "state": head_state(model)}
     model.load_state_dict(best.pop("state"), strict=False)
     fold_scale(model, scale)
     info = {"best": best, "history": history, "train_clips": len(train), "val_clips": len(val),
