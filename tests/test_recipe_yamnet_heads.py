@@ -135,6 +135,18 @@ def test_missing_inputs_are_named_before_any_work(tmp_path: Path, monkeypatch: p
         _run(monkeypatch, "--data", str(tmp_path), "--manifest", str(tmp_path / "m.jsonl"),
              "--out", str(tmp_path / "o.safetensors"))  # fmt: skip
     data, manifest, _ = _corpus(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit, match=r"file is a file, not a folder"):  # before any training
+        _run(monkeypatch, "--data", str(data), "--manifest", str(manifest),
+             "--out", str(tmp_path / "file" / "o.safetensors"))  # fmt: skip
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not safetensors")
+    with pytest.raises(SystemExit, match=r"bad\.safetensors: not a readable safetensors file"):
+        _run(monkeypatch, "--data", str(data), "--manifest", str(manifest), "--weights", str(bad),
+             "--out", str(tmp_path / "o.safetensors"))  # fmt: skip
+    with pytest.raises(SystemExit, match="unknown manifest format"):
+        _run(monkeypatch, "--data", str(data), "--manifest", str(bad),
+             "--out", str(tmp_path / "o.safetensors"))  # fmt: skip
     with pytest.raises(SystemExit, match=r"give a \.safetensors file name"):
         _run(monkeypatch, "--data", str(data), "--manifest", str(manifest), "--out", str(tmp_path / "o.pt"))
 

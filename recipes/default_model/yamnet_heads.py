@@ -43,13 +43,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from export import calibrated_scale
-from safetensors.torch import load_file
 
 from openclap.audio.clip import sliding_windows
 from openclap.audio.io import AudioError, load_mono
 from openclap.checkpoint import save_checkpoint
-from openclap.convert.yamnet import clap_from_yamnet
-from openclap.data.manifest import ManifestEntry, read_manifest
+from openclap.cli_errors import check_output_path
+from openclap.convert import ConversionError, load_published
+from openclap.data.manifest import ManifestEntry, ManifestError, read_manifest
 from openclap.embeddings_io import read_embeddings, write_embeddings
 from openclap.loss import clap_loss
 from openclap.model import ClapModel
@@ -225,8 +225,11 @@ def head_state(model: ClapModel) -> dict[str, torch.Tensor]:
 
 
 def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
-    entries = [e for e in read_manifest(args.manifest) if e.split in ("train", "val")]
-    model = clap_from_yamnet(load_file(str(args.weights)), str(args.weights), get_config(args.config))
+    try:
+        entries = [e for e in read_manifest(args.manifest) if e.split in ("train", "val")]
+        model = load_published(args.weights, family="yamnet", config=get_config(args.config))
+    except (ConversionError, ManifestError) as err:
+        raise SystemExit(f"error: {err}") from None
     if args.features == "model":
         entries, features = model_features(model, entries, args.data / "yamnet_model_features.npz")
         window = 1  # one stored window per draw
@@ -321,6 +324,10 @@ def main() -> None:
                          "yamnet_export.py, yamnet_teacher.py)")  # fmt: skip
     if args.out.suffix != ".safetensors":
         raise SystemExit(f"error: --out {args.out}: give a .safetensors file name")
+    try:
+        check_output_path(args.out)  # before minutes of work
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     torch.set_num_threads(args.threads)
     model, info = train_heads(args)
     if not args.no_calibrate:
@@ -329,7 +336,6 @@ def main() -> None:
             model.logit_scale.fill_(float(np.log(scale)))
         info["calibration"] = report
         print("temperature calibration on the val split: " + json.dumps(report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     folder = args.out.parent / f".{args.out.stem}.export"
     save_checkpoint(model, folder, include_text=False, extra={"trained": info})
     (folder / "model.safetensors").replace(args.out)
