@@ -46,7 +46,7 @@ from openclap.audio.augment import add_noise, add_reverb
 from openclap.audio.io import load_mono
 from openclap.checkpoint import CheckpointError, read_config
 from openclap.config import ClapConfig
-from openclap.data.manifest import read_manifest
+from openclap.data.manifest import ManifestError, read_manifest
 from openclap.inference import embed_audio
 from openclap.registry import get_config
 from openclap.zero_shot import ZeroShotClassifier
@@ -124,7 +124,10 @@ def main() -> None:
         raise SystemExit(f"--model: give one config or one per checkpoint ({len(args.checkpoints)})")
     template_sets = [_parse_set(text) for text in args.template_set] or [args.template]
     torch.set_num_threads(args.threads)
-    entries = [e for e in read_manifest(args.manifest, split=args.split) if e.labels]
+    try:
+        entries = [e for e in read_manifest(args.manifest, split=args.split) if e.labels]
+    except ManifestError as err:
+        raise SystemExit(f"error: {err}") from None
     labels = [e.labels[0] for e in entries]
     classes = sorted(set(labels))
     truth = np.array([classes.index(label) for label in labels])
