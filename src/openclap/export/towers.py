@@ -31,6 +31,25 @@ from openclap.model import ClapModel
 __all__ = ["AudioTower", "MatmulLogMel", "MatmulYamnetLogMel", "TextTower"]
 
 
+def windowed_dft(window: torch.Tensor, n_fft: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 [len(window), n_fft // 2 + 1] cosine and sine bases of an ``n_fft``-point real DFT, the window
+    folded in: ``frames @ cos`` and ``frames @ sin`` are the real and (negated) imaginary parts of the rfft
+    of the windowed frames, zero-padded to ``n_fft`` when the window is shorter."""
+    n = torch.arange(window.shape[0], dtype=torch.float64)[:, None]
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[None, :]
+    angle = 2 * math.pi * torch.remainder(n * k, n_fft) / n_fft  # exact phase for large n * k
+    window = window.to(torch.float64)[:, None]
+    return window * torch.cos(angle), window * torch.sin(angle)
+
+
+def gather_frames(x: torch.Tensor, offsets: torch.Tensor, hop: int) -> torch.Tensor:
+    """[B, N] -> [B, T, len(offsets)]: frame t covers samples ``t * hop + offsets``, as a gather
+    (``Tensor.unfold`` has no ONNX form for a dynamic length)."""
+    n_frames = (x.shape[-1] - offsets.shape[0]) // hop + 1
+    index = torch.arange(n_frames, device=x.device)[:, None] * hop + offsets[None, :]
+    return x[:, index]
+
+
 class MatmulLogMel(nn.Module):
     """``LogMel`` as matrix products: [B, N] -> [B, n_mels, N // hop + 1] in dB (float32)."""
 
@@ -42,11 +61,9 @@ class MatmulLogMel(nn.Module):
         window = torch.zeros(cfg.n_fft, dtype=torch.float64)  # torch.stft centres a short window
         left = (cfg.n_fft - win_length) // 2
         window[left : left + win_length] = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
-        n = torch.arange(cfg.n_fft, dtype=torch.float64)[:, None]
-        k = torch.arange(cfg.n_fft // 2 + 1, dtype=torch.float64)[None, :]
-        angle = 2 * math.pi * torch.remainder(n * k, cfg.n_fft) / cfg.n_fft  # exact phase for large n * k
-        self.register_buffer("dft_cos", (window[:, None] * torch.cos(angle)).to(dtype), persistent=False)
-        self.register_buffer("dft_sin", (window[:, None] * torch.sin(angle)).to(dtype), persistent=False)
+        dft_cos, dft_sin = windowed_dft(window, cfg.n_fft)
+        self.register_buffer("dft_cos", dft_cos.to(dtype), persistent=False)
+        self.register_buffer("dft_sin", dft_sin.to(dtype), persistent=False)
         self.register_buffer("mel_fb", frontend.mel_fb.to(dtype), persistent=False)
         self.register_buffer("offsets", torch.arange(cfg.n_fft), persistent=False)
         self.dtype = dtype
@@ -55,11 +72,7 @@ class MatmulLogMel(nn.Module):
         cfg = self.config
         pad = cfg.n_fft // 2
         x = F.pad(wave.to(self.dtype)[:, None, :], (pad, pad), mode="reflect")[:, 0]  # [B, N + n_fft]
-        # frame t covers padded samples [t * hop, t * hop + n_fft): a gather (Tensor.unfold has no ONNX
-        # form for a dynamic length)
-        n_frames = (x.shape[-1] - cfg.n_fft) // cfg.hop_length + 1
-        index = torch.arange(n_frames, device=x.device)[:, None] * cfg.hop_length + self.offsets[None, :]
-        frames = x[:, index]  # [B, T, n_fft]
+        frames = gather_frames(x, self.offsets, cfg.hop_length)  # [B, T, n_fft]
         power = (frames @ self.dft_cos).square() + (frames @ self.dft_sin).square()  # [B, T, F]
         mel = (power @ self.mel_fb).transpose(1, 2)  # [B, n_mels, T]
         db = 10.0 * torch.log10(torch.clamp(mel, min=cfg.amin))
@@ -81,22 +94,17 @@ class MatmulYamnetLogMel(nn.Module):
         super().__init__()
         cfg = self.config = frontend.config
         dtype = frontend.mel_fb.dtype
-        n = torch.arange(frontend.win_length, dtype=torch.float64)[:, None]
-        k = torch.arange(cfg.n_fft // 2 + 1, dtype=torch.float64)[None, :]
-        angle = 2 * math.pi * torch.remainder(n * k, cfg.n_fft) / cfg.n_fft
-        window = frontend.window.to(torch.float64)[:, None]
-        self.register_buffer("dft_cos", (window * torch.cos(angle)).to(dtype), persistent=False)
-        self.register_buffer("dft_sin", (window * torch.sin(angle)).to(dtype), persistent=False)
+        dft_cos, dft_sin = windowed_dft(frontend.window.to(torch.float64), cfg.n_fft)
+        self.register_buffer("dft_cos", dft_cos.to(dtype), persistent=False)
+        self.register_buffer("dft_sin", dft_sin.to(dtype), persistent=False)
         self.register_buffer("mel_fb", frontend.mel_fb, persistent=False)
         self.register_buffer("offsets", torch.arange(frontend.win_length), persistent=False)
-        self.dtype, self.win_length = dtype, frontend.win_length
+        self.dtype = dtype
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         x = pad_to_patches(wave, cfg).to(self.dtype)
-        n_frames = (x.shape[-1] - self.win_length) // cfg.hop_length + 1
-        index = torch.arange(n_frames, device=x.device)[:, None] * cfg.hop_length + self.offsets[None, :]
-        frames = x[:, index]  # [B, T, win_length]
+        frames = gather_frames(x, self.offsets, cfg.hop_length)  # [B, T, win_length]
         magnitude = ((frames @ self.dft_cos).square() + (frames @ self.dft_sin).square()).sqrt()
         mel = magnitude @ self.mel_fb  # [B, T, n_mels]
         return torch.log(mel + LOG_OFFSET).transpose(1, 2).float()
