@@ -70,22 +70,19 @@ def load_features(data: Path, entries: list[ManifestEntry]) -> tuple[list[Manife
     clips = read_embeddings(data / "yamnet_teacher.npz")
     row = {str(Path(p)): i for i, p in enumerate(clips.paths)}
     blocks_file = data / "yamnet_teacher_blocks.npz"
-    block_rows: dict[str, np.ndarray] = {}
-    if blocks_file.exists():
-        with np.load(blocks_file, allow_pickle=False) as blocks:
-            offsets, emb = blocks["offsets"], blocks["embeddings"]
-            for i, path in enumerate(blocks["paths"]):
-                block_rows[str(Path(str(path)))] = emb[offsets[i] : offsets[i + 1]]
-    kept = [e for e in entries if str(Path(e.audio)) in row]
-    missing = len(entries) - len(kept)
-    if missing:
-        print(f"{missing} clips have no YAMNet embedding in {data / 'yamnet_teacher.npz'} and are skipped")
-    clip = torch.from_numpy(np.stack([clips.embeddings[row[str(Path(e.audio))]] for e in kept])).float()
+    blocks = read_embeddings(blocks_file) if blocks_file.exists() else None
+    block_row = {str(Path(p)): i for i, p in enumerate(blocks.paths)} if blocks is not None else {}
+    keys = [str(Path(e.audio)) for e in entries]
+    kept = [(e, key) for e, key in zip(entries, keys, strict=True) if key in row]
+    if len(kept) < len(entries):
+        print(f"{len(entries) - len(kept)} clips have no YAMNet embedding in {data / 'yamnet_teacher.npz'} "
+              "and are skipped")  # fmt: skip
+    clip = torch.from_numpy(np.stack([clips.embeddings[row[key]] for _, key in kept])).float()
     patches = [
-        torch.from_numpy(block_rows[str(Path(e.audio))]).float() if str(Path(e.audio)) in block_rows else None
-        for e in kept
+        torch.from_numpy(blocks.rows_of(block_row[key])).float() if key in block_row else None  # type: ignore[union-attr]
+        for _, key in kept
     ]
-    return kept, Features(clip, patches)
+    return [e for e, _ in kept], Features(clip, patches)
 
 
 def model_features(
