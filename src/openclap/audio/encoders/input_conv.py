@@ -32,14 +32,19 @@ class InputConv2d(nn.Conv2d):
     """``nn.Conv2d`` with float32 accuracy under autocast (split-precision products); unchanged otherwise."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.convolve(x, self.weight, self.bias)
+
+    def convolve(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """This layer's convolution (stride, padding, groups) with ``weight`` and ``bias`` in place of its
+        own, e.g. with a batch norm folded in; split-precision under autocast as ``forward``."""
         device = x.device.type
         if not torch.is_autocast_enabled(device) or self.groups != 1 or self.padding_mode != "zeros":
-            return super().forward(x)
+            return self._conv_forward(x, weight, bias)
         dtype = torch.get_autocast_dtype(device)
         with torch.autocast(device_type=device, enabled=False):
             x_hi, x_lo = _split(x.float(), dtype)
-            w_hi, w_lo = _split(self.weight.float(), dtype)
-            bias = None if self.bias is None else self.bias.to(dtype)
+            w_hi, w_lo = _split(weight.float(), dtype)
+            bias = None if bias is None else bias.to(dtype)
             return F.conv2d(
                 torch.cat([x_hi, x_hi, x_lo], dim=1),
                 torch.cat([w_hi, w_lo, w_hi], dim=1),
