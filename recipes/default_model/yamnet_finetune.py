@@ -48,7 +48,7 @@ from yamnet_heads import text_table, val_accuracy
 from openclap import create_model
 from openclap.atomic import atomic_write
 from openclap.audio.clip import sliding_windows
-from openclap.audio.encoders.yamnet import PATCH_FRAMES, YamNet
+from openclap.audio.encoders.yamnet import YamNet
 from openclap.audio.io import AudioError, load_mono
 from openclap.checkpoint import CheckpointError, save_checkpoint
 from openclap.cli_errors import check_output_path
@@ -77,20 +77,12 @@ def tower(model: ClapModel) -> YamNet:
 
 def trunk_forward(net: YamNet, mel: torch.Tensor, blocks: int) -> torch.Tensor:
     """log-mel [B, n_mels, T] -> the input of the last ``blocks`` layers [B, P, C, H, W]."""
-    patches = net.patches(mel)
-    x = patches.reshape(-1, 1, PATCH_FRAMES, mel.shape[1]).contiguous(memory_format=torch.channels_last)
-    for layer in net.layers[: len(net.layers) - blocks]:
-        x = layer(x)
-    return x.reshape(patches.shape[0], patches.shape[1], *x.shape[1:])
+    return net.patch_maps(mel, stop=len(net.layers) - blocks)
 
 
 def tail_forward(net: YamNet, x: torch.Tensor, blocks: int) -> torch.Tensor:
     """[B, P, C, H, W] trunk outputs -> pooled features [B, 1024], as ``YamNet.forward`` pools them."""
-    b, p = x.shape[:2]
-    y = x.reshape(b * p, *x.shape[2:]).float().contiguous(memory_format=torch.channels_last)
-    for layer in net.layers[len(net.layers) - blocks :]:
-        y = layer(y)
-    return y.mean(dim=(2, 3)).reshape(b, p, -1).mean(dim=1)
+    return net.patch_maps(x.float(), start=len(net.layers) - blocks).mean(dim=(-2, -1)).mean(dim=1)
 
 
 def _settings(model: ClapModel, blocks: int) -> str:

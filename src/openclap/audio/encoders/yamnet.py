@@ -211,15 +211,25 @@ class YamNet(nn.Module):
         index = starts + torch.arange(PATCH_FRAMES, device=mel.device)[None, :]  # [P, 96]
         return mel.transpose(1, 2)[:, index]  # a gather rather than unfold: ONNX export needs it
 
-    def patch_embeddings(self, mel: torch.Tensor) -> torch.Tensor:
-        """[B, n_mels, T] -> embeddings [B, P, 1024] (global average of the last feature map)."""
-        patches = self.patches(mel)
-        x = patches.reshape(-1, 1, PATCH_FRAMES, mel.shape[1])  # [B * P, 1, 96, n_mels]
+    def patch_maps(self, mel: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """[B, n_mels, T] -> the output of ``layers[start:stop]`` for every patch, [B, P, C, H, W] (``start``
+        > 0: ``mel`` is instead the input of ``layers[start]`` in that shape, as returned by an earlier
+        call; this is how a caller runs the frozen lower layers once and the upper ones many times)."""
+        if start == 0:
+            patches = self.patches(mel)
+            x = patches.reshape(-1, 1, PATCH_FRAMES, mel.shape[1])  # [B * P, 1, 96, n_mels]
+            batch = patches.shape[:2]
+        else:
+            x, batch = mel.reshape(-1, *mel.shape[2:]), mel.shape[:2]
         # channels-last: oneDNN's depthwise and 1x1 convolutions run about 1.5x faster on CPU this way
         x = x.contiguous(memory_format=torch.channels_last)
-        for layer in self.layers:
+        for layer in self.layers[start:stop]:
             x = layer(x)
-        return x.mean(dim=(2, 3)).reshape(patches.shape[0], patches.shape[1], -1)
+        return x.reshape(*batch, *x.shape[1:])
+
+    def patch_embeddings(self, mel: torch.Tensor) -> torch.Tensor:
+        """[B, n_mels, T] -> embeddings [B, P, 1024] (global average of the last feature map)."""
+        return self.patch_maps(mel).mean(dim=(-2, -1))
 
     def patch_outputs(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, n_mels, T] -> (scores [B, P, 521], embeddings [B, P, 1024]) as YAMNet's TensorFlow model."""
