@@ -168,4 +168,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     except Exception as err:
         raise CheckpointError(f"{file}: cannot read weights ({err})") from None
     allow = (TEXT_PREFIX,) if meta.get("text_weights") == "external" else ()
+    if getattr(model, "text_encoder", True) is None:  # an audio-only model: the text weights have no home
+        state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
     load_state_strict(model, state, str(file), allow_missing=allow)

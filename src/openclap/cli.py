@@ -80,13 +80,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _load_model(args: argparse.Namespace):
+def _load_model(args: argparse.Namespace, text: bool = True):
+    """The model the command's options name; ``text=False``: audio only (no text tower to build)."""
     import torch
-    from transformers.utils import logging as hf_logging
 
     from openclap.factory import create_model, has_trained_weights
 
-    hf_logging.disable_progress_bar()  # the text tower's per-load "Loading weights" bar is noise here
+    if text:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the text tower's per-load "Loading weights" bar is noise here
     if args.threads:
         torch.set_num_threads(args.threads)
     untrained = getattr(args, "untrained", False)
@@ -97,6 +100,7 @@ def _load_model(args: argparse.Namespace):
         tokenizer=args.tokenizer,
         pretrained=not untrained,
         precision=getattr(args, "precision", "fp32"),  # parsers built without _add_model_args lack it
+        text=text,
     )
     if args.checkpoint is None and (untrained or not has_trained_weights(args.model or DEFAULT_MODEL)):
         print(
@@ -166,7 +170,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     if out.suffix == ".parquet":
         require_modules(["pyarrow"], "writing .parquet")
     files = _find_files(args.paths)
-    model = _load_model(args)
+    model = _load_model(args, text=False)  # audio embeddings only: no text tower to build
     result = _embed_files(model, files, args)
     write_embeddings(out, result.paths, result.embeddings, model=model.config.name)
     print(

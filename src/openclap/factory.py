@@ -28,6 +28,7 @@ def create_model(
     pretrained: bool = True,
     tokenizer: str | None = None,
     precision: str = "fp32",
+    text: bool = True,
 ) -> ClapModel:
     """Build a model in eval mode.
 
@@ -48,12 +49,13 @@ def create_model(
       machine lacks is a ``ValueError`` before anything loads.
     - ``precision``: ``fp32`` (default) or ``bf16`` inference (``ClapModel.set_precision``: autocast of
       the encoders and projections; embeddings stay float32). Change it later with ``set_precision``.
+    - ``text=False``: an audio-only model (no text tower: ``encode_text`` raises), built without
+      importing the text tower's library; what ``openclap embed`` uses (seconds less to start).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not valid; choose one of {list(PRECISIONS)}")
-    return _create(name_or_config, checkpoint, pick_device(device), pretrained, tokenizer).set_precision(
-        precision
-    )
+    model = _create(name_or_config, checkpoint, pick_device(device), pretrained, tokenizer, text)
+    return model.set_precision(precision)
 
 
 def _create(
@@ -62,23 +64,27 @@ def _create(
     device: torch.device,
     pretrained: bool,
     tokenizer: str | None,
+    text: bool = True,
 ) -> ClapModel:
     if checkpoint is not None:
         from openclap.convert import is_published_checkpoint, load_published
 
         if is_published_checkpoint(checkpoint):  # msclap / LAION .pth/.pt, Hugging Face folder: convert
             override = _as_config(name_or_config) if name_or_config is not None else None
-            return load_published(checkpoint, config=override, tokenizer=tokenizer).to(device).eval()
+            model = load_published(checkpoint, config=override, tokenizer=tokenizer)
+            if not text:  # converted with its text tower (the key maps need it), then dropped
+                model.text_encoder = None
+            return model.to(device).eval()
         config = _as_config(name_or_config) if name_or_config is not None else read_config(checkpoint)
         config = _with_tokenizer(config, tokenizer)
         external_text = read_metadata(checkpoint).get("text_weights") == "external"
-        model = ClapModel(config, load_text_weights=external_text)
+        model = ClapModel(config, load_text_weights=external_text, text=text)
         load_weights(model, checkpoint)
     elif pretrained and isinstance(name_or_config, str) and find_entry(name_or_config) is not None:
         from openclap.hub.pretrained import resolve_checkpoint
 
         folder = resolve_checkpoint(find_entry(name_or_config))  # type: ignore[arg-type]
-        return _create(None, folder, device, pretrained, tokenizer)
+        return _create(None, folder, device, pretrained, tokenizer, text)
     else:
         config = _with_tokenizer(
             _as_config(name_or_config if name_or_config is not None else DEFAULT_MODEL), tokenizer
@@ -87,8 +93,8 @@ def _create(
             bundled_weights(config.name) if pretrained and isinstance(name_or_config, str | None) else None
         )
         if shipped is not None:
-            return _create(None, shipped, device, pretrained, tokenizer)
-        model = ClapModel(config)
+            return _create(None, shipped, device, pretrained, tokenizer, text)
+        model = ClapModel(config, text=text)
     return model.to(device).eval()
 
 

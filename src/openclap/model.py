@@ -23,7 +23,7 @@ from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames
 from openclap.audio.preprocess import AudioPreprocessor
 from openclap.config import AudioFrontendConfig, ClapConfig
 from openclap.layers import build_projection
-from openclap.text.tower import TextEncoder, load_tokenizer
+from openclap.text.tower import TextEncoder, load_tokenizer, text_width
 
 MelAugment = Callable[[torch.Tensor], torch.Tensor]  # log-mel [B, n_mels, T] -> same shape (SpecAugment)
 
@@ -60,17 +60,20 @@ PRECISIONS = ("fp32", "bf16")
 
 
 class ClapModel(nn.Module):
-    def __init__(self, config: ClapConfig, load_text_weights: bool = True) -> None:
-        """``load_text_weights=False`` skips reading pretrained text weights (a checkpoint follows)."""
+    def __init__(self, config: ClapConfig, load_text_weights: bool = True, text: bool = True) -> None:
+        """``load_text_weights=False`` skips reading pretrained text weights (a checkpoint follows).
+        ``text=False`` builds no text tower (``text_encoder`` is None; the text projection stays): an
+        audio-only model, seconds faster to create, for embedding audio; text methods then raise."""
         super().__init__()
         self.config = config
         self.frontend = build_frontend(config.audio)
         self.audio_encoder = build_audio_encoder(config.audio_encoder, config.audio)
         if config.audio.fusion_shrink is not None and not getattr(self.audio_encoder, "fusion", False):
             raise ValueError("audio.fusion_shrink needs an HTS-AT audio encoder with fusion=true")
-        self.text_encoder = TextEncoder(config.text_encoder, load_weights=load_text_weights)
+        self.text_encoder = TextEncoder(config.text_encoder, load_weights=load_text_weights) if text else None
+        text_dim = text_width(config.text_encoder) if self.text_encoder is None else self.text_encoder.out_dim
         self.audio_projection = build_projection(config.projection, self.audio_encoder.out_dim)
-        self.text_projection = build_projection(config.projection, self.text_encoder.out_dim)
+        self.text_projection = build_projection(config.projection, text_dim)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
         if config.separate_logit_scales:
             self.logit_scale_t = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
@@ -149,6 +152,11 @@ class ClapModel(nn.Module):
 
     def text_features(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
         """Token dict -> pooled text-encoder features [B, D_text]."""
+        if self.text_encoder is None:
+            raise RuntimeError(
+                f"{self.config.name} was created without its text tower (create_model(..., text=False)); "
+                "create it with text=True to embed text"
+            )
         return self.text_encoder(tokens["input_ids"], tokens["attention_mask"], tokens.get("token_type_ids"))
 
     def encode_text(

@@ -104,6 +104,22 @@ def _build_hf_model(config: TextEncoderConfig, load_weights: bool) -> nn.Module:
     return AutoModel.from_config(AutoConfig.from_pretrained(str(path), local_files_only=True))
 
 
+def text_width(config: TextEncoderConfig) -> int:
+    """The text tower's output width (``hidden_size``), read from its config without building it (and
+    without importing transformers)."""
+    import json
+
+    if config.hf_config is not None:
+        hf = dict(config.hf_config)
+    elif config.source is not None:
+        hf = json.loads((resolve_text_path(config.source) / "config.json").read_text(encoding="utf-8"))
+    else:
+        raise ValueError("text_encoder needs a source folder or an hf_config to know its width")
+    if "hidden_size" not in hf:
+        raise ValueError(f"the text tower's config has no hidden_size (model_type {hf.get('model_type')!r})")
+    return int(hf["hidden_size"])
+
+
 class TextEncoder(nn.Module):
     """Token ids -> pooled text features [B, hidden]. ``self.model`` is the Hugging Face model."""
 
