@@ -51,3 +51,23 @@ def test_the_default_audio_only_model_embeds_as_the_full_one() -> None:
     wave = torch.randn(1, full.config.audio.clip_samples) * 0.1
     with torch.inference_mode():
         assert torch.equal(audio_only.encode_audio(wave), full.encode_audio(wave))
+
+
+def test_text_width_without_the_tower_matches_transformers_for_every_registered_config() -> None:
+    from transformers import AutoConfig
+
+    from openclap.registry import get_config, list_models
+    from openclap.text.tower import text_width
+
+    for name in list_models():
+        text = get_config(name).text_encoder
+        if text.hf_config is not None:
+            hf = dict(text.hf_config)
+            expected = AutoConfig.for_model(hf.pop("model_type"), **hf).hidden_size
+        else:
+            expected = AutoConfig.from_pretrained(str(resolve_text_path(text.source))).hidden_size
+        assert text_width(text) == expected, name
+    from openclap.config import TextEncoderConfig
+
+    bare = TextEncoderConfig(source=None, pretrained=False, hf_config={"model_type": "bert"})
+    assert text_width(bare) == 768  # no width given: the model type's default, through transformers

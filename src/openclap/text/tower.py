@@ -104,9 +104,12 @@ def _build_hf_model(config: TextEncoderConfig, load_weights: bool) -> nn.Module:
     return AutoModel.from_config(AutoConfig.from_pretrained(str(path), local_files_only=True))
 
 
+_WIDTH_KEYS = ("hidden_size", "n_embd", "d_model")  # BERT / RoBERTa, GPT-2, T5-like names of the width
+
+
 def text_width(config: TextEncoderConfig) -> int:
-    """The text tower's output width (``hidden_size``), read from its config without building it (and
-    without importing transformers)."""
+    """The text tower's output width (``hidden_size``), read from its config without building the tower;
+    transformers is imported only when the config leaves the width to its model type's default."""
     import json
 
     if config.hf_config is not None:
@@ -115,9 +118,12 @@ def text_width(config: TextEncoderConfig) -> int:
         hf = json.loads((resolve_text_path(config.source) / "config.json").read_text(encoding="utf-8"))
     else:
         raise ValueError("text_encoder needs a source folder or an hf_config to know its width")
-    if "hidden_size" not in hf:
-        raise ValueError(f"the text tower's config has no hidden_size (model_type {hf.get('model_type')!r})")
-    return int(hf["hidden_size"])
+    for key in _WIDTH_KEYS:
+        if key in hf:
+            return int(hf[key])
+    from transformers import AutoConfig
+
+    return int(AutoConfig.for_model(hf.pop("model_type"), **hf).hidden_size)
 
 
 class TextEncoder(nn.Module):
