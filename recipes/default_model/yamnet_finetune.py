@@ -40,18 +40,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from export import calibrated_scale
 from safetensors import safe_open
 from safetensors.torch import save_file
-from yamnet_heads import text_table, val_accuracy
+from yamnet_heads import check_out, text_table, val_accuracy, write_model
 
 from openclap import create_model
 from openclap.atomic import atomic_write
 from openclap.audio.clip import sliding_windows
 from openclap.audio.encoders.yamnet import YamNet
 from openclap.audio.io import AudioError, load_mono
-from openclap.checkpoint import CheckpointError, save_checkpoint
-from openclap.cli_errors import check_output_path
+from openclap.checkpoint import CheckpointError
 from openclap.data.manifest import ManifestEntry, ManifestError, read_manifest
 from openclap.loss import clap_loss
 from openclap.model import ClapModel
@@ -289,26 +287,10 @@ def main() -> None:
     missing = [str(p) for p in (args.manifest, args.init) if not p.is_file()]
     if missing:
         raise SystemExit(f"error: {', '.join(missing)} not found")
-    if args.out.suffix != ".safetensors":
-        raise SystemExit(f"error: --out {args.out}: give a .safetensors file name")
-    try:
-        check_output_path(args.out)  # before minutes of work
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    check_out(args.out)
     torch.set_num_threads(args.threads)
     model, info = train(args)
-    if not args.no_calibrate:
-        scale, report = calibrated_scale(model, args.manifest)
-        with torch.no_grad():
-            model.logit_scale.fill_(float(np.log(scale)))
-        info["calibration"] = report
-        print("temperature calibration on the val split: " + json.dumps(report))
-    folder = args.out.parent / f".{args.out.stem}.export"
-    save_checkpoint(model, folder, include_text=False, extra={"trained": info})
-    (folder / "model.safetensors").replace(args.out)
-    (folder / "config.json").unlink()
-    folder.rmdir()
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+    write_model(model, info, args.out, None if args.no_calibrate else args.manifest)
 
 
 if __name__ == "__main__":

@@ -319,26 +319,37 @@ def main() -> None:
     if missing:
         raise SystemExit(f"error: {', '.join(missing)} not found (recipes/default_model/README.md: "
                          "yamnet_export.py, yamnet_teacher.py)")  # fmt: skip
-    if args.out.suffix != ".safetensors":
-        raise SystemExit(f"error: --out {args.out}: give a .safetensors file name")
-    try:
-        check_output_path(args.out)  # before minutes of work
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    check_out(args.out)
     torch.set_num_threads(args.threads)
     model, info = train_heads(args)
-    if not args.no_calibrate:
-        scale, report = calibrated_scale(model, args.manifest)
+    write_model(model, info, args.out, None if args.no_calibrate else args.manifest)
+
+
+def check_out(out: Path) -> None:
+    """``--out`` must be a writable ``.safetensors`` path: said before minutes of work, as one line."""
+    if out.suffix != ".safetensors":
+        raise SystemExit(f"error: --out {out}: give a .safetensors file name")
+    try:
+        check_output_path(out)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def write_model(model: ClapModel, info: dict, out: Path, calibrate_on: Path | None) -> None:
+    """Calibrate the temperature on ``calibrate_on``'s val split (None: keep the trained one), then write
+    the model (no text weights: the text tower is rebuilt from its package) with ``info`` as metadata."""
+    if calibrate_on is not None:
+        scale, report = calibrated_scale(model, calibrate_on)
         with torch.no_grad():
             model.logit_scale.fill_(float(np.log(scale)))
         info["calibration"] = report
         print("temperature calibration on the val split: " + json.dumps(report))
-    folder = args.out.parent / f".{args.out.stem}.export"
+    folder = out.parent / f".{out.stem}.export"
     save_checkpoint(model, folder, include_text=False, extra={"trained": info})
-    (folder / "model.safetensors").replace(args.out)
+    (folder / "model.safetensors").replace(out)
     (folder / "config.json").unlink()
     folder.rmdir()
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
