@@ -129,3 +129,21 @@ def test_a_step_moves_the_last_blocks_and_the_heads_and_nothing_else(
     assert any(k.startswith("audio_projection.") for k in changed)
     assert any(k.startswith("text_projection.") for k in changed) and "logit_scale" in changed
     assert not any(k.startswith("text_encoder.") for k in changed)
+
+
+def test_an_empty_split_or_an_unwritable_data_folder_is_named_before_the_trunk_is_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, manifest, init = _init(tmp_path, monkeypatch)
+    only_train = tmp_path / "train_only.jsonl"
+    lines = [line for line in manifest.read_text().splitlines() if '"train"' in line]
+    only_train.write_text("".join(line + "\n" for line in lines))
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="needs clips in both the train and val splits"):
+        _run(monkeypatch, "--data", str(data), "--manifest", str(only_train), "--init", str(init),
+             "--out", str(tmp_path / "o.safetensors"))  # fmt: skip
+    (tmp_path / "blocker").write_text("x")
+    with pytest.raises(SystemExit, match=r"--data .*blocker is a file, not a folder"):
+        _run(monkeypatch, "--data", str(tmp_path / "blocker" / "data"), "--manifest", str(manifest),
+             "--init", str(init), "--out", str(tmp_path / "o.safetensors"))  # fmt: skip
+    assert "clips," not in capsys.readouterr().out  # no trunk computed

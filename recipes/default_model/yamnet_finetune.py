@@ -50,6 +50,7 @@ from openclap.audio.clip import sliding_windows
 from openclap.audio.encoders.yamnet import YamNet
 from openclap.audio.io import AudioError, load_mono
 from openclap.checkpoint import CheckpointError
+from openclap.cli_errors import check_output_path
 from openclap.data.manifest import ManifestEntry, ManifestError, read_manifest
 from openclap.loss import clap_loss
 from openclap.model import ClapModel
@@ -211,12 +212,21 @@ def train(args: argparse.Namespace) -> tuple[ClapModel, dict]:
     except (ManifestError, CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     net, blocks = tower(model), args.blocks
-    trunk = load_trunk(model, entries, args.data / f"yamnet_trunk_{blocks}.safetensors", blocks)
+    has_val = any(e.split == "val" and e.labels for e in entries)
+    if not has_val or not any(e.split == "train" for e in entries):
+        raise SystemExit(f"error: {args.manifest} needs clips in both the train and val splits")
+    cache = args.data / f"yamnet_trunk_{blocks}.safetensors"
+    try:
+        if not cache.exists():
+            check_output_path(cache, "--data")  # before minutes of computing it
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    trunk = load_trunk(model, entries, cache, blocks)
     entries = trunk.entries
     train_idx = [i for i, e in enumerate(entries) if e.split == "train"]
     val = [i for i, e in enumerate(entries) if e.split == "val" and e.labels]
     if not train_idx or not val:
-        raise SystemExit(f"error: {args.manifest} needs clips in both the train and val splits")
+        raise SystemExit(f"error: no readable clips left in the train or val split of {args.manifest}")
     captions = text_table(model, [c for i in train_idx for c in entries[i].captions])
     val_labels = [entries[i].labels[0] for i in val]
     label_features = template_features(model, sorted(set(val_labels)), list(model.config.prompt_templates))
