@@ -34,19 +34,10 @@ from openclap.data.manifest import ManifestEntry, read_manifest
 from openclap.layers import build_projection
 from openclap.loss import clap_loss
 from openclap.model import ClapModel
+from openclap.train.semantic import text_feature_table
 
 PROMPT = "this is a sound of {}"
 TEXT_HEADS = ("msclap", "slow", "none")
-
-
-def text_features(model: ClapModel, texts: Sequence[str], batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """Frozen pooled text-encoder features of each distinct text."""
-    unique = sorted(set(texts))
-    out: list[torch.Tensor] = []
-    with torch.inference_mode():
-        for i in range(0, len(unique), batch_size):
-            out.append(model.text_features(model.tokenize(unique[i : i + batch_size])))
-    return dict(zip(unique, torch.cat(out).clone(), strict=True))
 
 
 def model_audio_features(model: ClapModel, entries: Sequence[ManifestEntry]) -> dict[str, np.ndarray]:
@@ -143,7 +134,7 @@ def main() -> None:
     entries = [e for e in read_manifest(args.manifest) if e.labels]
     text_model = create_model("openclap-small")
     prompts = [PROMPT.format(e.labels[0]) for e in entries]
-    text = text_features(text_model, [c for e in entries for c in e.captions] + prompts)
+    text = text_feature_table(text_model, [c for e in entries for c in e.captions] + prompts)
     sources: list[tuple[str, dict[str, np.ndarray]]] = []
     for path in args.features:
         data = np.load(path)

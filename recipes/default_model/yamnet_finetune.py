@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
-from yamnet_heads import check_out, text_table, val_accuracy, write_model
+from yamnet_heads import check_out, val_accuracy, write_model
 
 from openclap import create_model
 from openclap.atomic import atomic_write
@@ -54,7 +54,7 @@ from openclap.cli_errors import check_output_path
 from openclap.data.manifest import ManifestEntry, ManifestError, read_manifest
 from openclap.loss import clap_loss
 from openclap.model import ClapModel
-from openclap.train.semantic import template_features
+from openclap.train.semantic import template_features, text_feature_table
 
 MAX_WINDOWS = 8  # 5 s windows cached per clip (every 2.5 s): 20 s of a long clip
 
@@ -227,7 +227,7 @@ def train(args: argparse.Namespace) -> tuple[ClapModel, dict]:
     val = [i for i, e in enumerate(entries) if e.split == "val" and e.labels]
     if not train_idx or not val:
         raise SystemExit(f"error: no readable clips left in the train or val split of {args.manifest}")
-    captions = text_table(model, [c for i in train_idx for c in entries[i].captions])
+    captions = text_feature_table(model, [c for i in train_idx for c in entries[i].captions])
     val_labels = [entries[i].labels[0] for i in val]
     label_features = template_features(model, sorted(set(val_labels)), list(model.config.prompt_templates))
     torch.manual_seed(args.seed)

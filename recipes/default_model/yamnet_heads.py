@@ -54,7 +54,7 @@ from openclap.embeddings_io import read_embeddings, write_embeddings
 from openclap.loss import clap_loss
 from openclap.model import ClapModel
 from openclap.registry import get_config
-from openclap.train.semantic import class_embeddings, template_features
+from openclap.train.semantic import class_embeddings, template_features, text_feature_table
 
 
 @dataclass
@@ -148,16 +148,6 @@ def window_features(features: Features, index: list[int], window: int, gen: torc
     return torch.stack(rows)
 
 
-def text_table(model: ClapModel, texts: list[str], batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """The locked text tower's pooled features of each distinct text."""
-    unique = sorted(set(texts))
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(unique), batch_size):
-            out.append(model.text_features(model.tokenize(unique[start : start + batch_size])).float())
-    return dict(zip(unique, torch.cat(out), strict=True))
-
-
 def val_accuracy(model: ClapModel, x: torch.Tensor, labels: list[str], label_features: torch.Tensor) -> float:
     """Zero-shot top-1 of scaled features ``x`` against ``label_features`` [T, C, 384] (prompt ensemble)."""
     classes = sorted(set(labels))
@@ -239,7 +229,7 @@ def train_heads(args: argparse.Namespace) -> tuple[ClapModel, dict]:
         raise SystemExit(f"error: {args.manifest} needs clips in both the train and val splits")
     templates = list(model.config.prompt_templates)
     scale = features.clip[train].pow(2).mean(dim=0).sqrt() + 1e-6
-    captions = text_table(model, [c for i in train for c in entries[i].captions])
+    captions = text_feature_table(model, [c for i in train for c in entries[i].captions])
     val_labels = [entries[i].labels[0] for i in val]
     label_features = template_features(model, sorted(set(val_labels)), templates)
     val_x = features.clip[val] / scale

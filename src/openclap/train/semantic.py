@@ -79,6 +79,19 @@ def template_features(model: ClapModel, texts: Sequence[str], templates: Sequenc
     return torch.stack(rows)
 
 
+def text_feature_table(
+    model: ClapModel, texts: Sequence[str], batch_size: int = 256
+) -> dict[str, torch.Tensor]:
+    """The locked text tower's pooled features (float32, no grad) of each distinct text, in batches of
+    ``batch_size`` over the sorted distinct texts: what trains heads on a frozen text tower reads."""
+    unique = sorted(set(texts))
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(unique), batch_size):
+            out.append(model.text_features(model.tokenize(unique[start : start + batch_size])).float())
+    return dict(zip(unique, torch.cat(out), strict=True))
+
+
 def class_embeddings(text_projection: nn.Module, features: torch.Tensor) -> torch.Tensor:
     """[C, D]: each class's projected, normalised text features, averaged over templates and normalised."""
     per_template = F.normalize(text_projection(features), dim=-1)
