@@ -39,10 +39,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
-from yamnet_heads import check_out, val_accuracy, write_model
+from yamnet_heads import check_out, clap_step, val_accuracy, write_model
 
 from openclap import create_model
 from openclap.atomic import atomic_write
@@ -52,7 +51,6 @@ from openclap.audio.io import AudioError, load_mono
 from openclap.checkpoint import CheckpointError
 from openclap.cli_errors import check_output_path
 from openclap.data.manifest import ManifestEntry, ManifestError, read_manifest
-from openclap.loss import clap_loss
 from openclap.model import ClapModel
 from openclap.train.semantic import template_features, text_feature_table
 
@@ -183,15 +181,7 @@ def file_sha256(path: Path) -> str:
 def train_step(model: ClapModel, blocks: int, x: torch.Tensor, text_features: torch.Tensor,
                opt: torch.optim.Optimizer) -> torch.Tensor:  # fmt: skip
     """One CLAP-loss step on trunk outputs ``x`` [B, P, C, H, W] and their captions' text-tower features."""
-    audio = F.normalize(model.audio_projection(tail_forward(tower(model), x, blocks)), dim=-1)
-    text = F.normalize(model.text_projection(text_features), dim=-1)
-    loss = clap_loss(audio, text, model.logit_scale)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    with torch.no_grad():
-        model.logit_scale.clamp_(0, math.log(100))
-    return loss.detach()
+    return clap_step(model, tail_forward(tower(model), x, blocks), text_features, opt)
 
 
 def optimizer(

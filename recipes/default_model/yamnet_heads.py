@@ -193,16 +193,25 @@ def train_epoch(model: ClapModel, opt: torch.optim.Optimizer, sched: torch.optim
             for i, p in zip(batch, picks, strict=True)
         ]
         crops = window_features(data.features, batch, data.window, data.gen) / data.scale
-        audio = F.normalize(model.audio_projection(crops), dim=-1)
-        text = F.normalize(model.text_projection(torch.stack([data.captions[t] for t in texts])), dim=-1)
-        loss = clap_loss(audio, text, model.logit_scale)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        loss = clap_step(model, crops, torch.stack([data.captions[t] for t in texts]), opt)
         sched.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
     return loss.item()
+
+
+def clap_step(
+    model: ClapModel, audio_features: torch.Tensor, text_features: torch.Tensor, opt: torch.optim.Optimizer
+) -> torch.Tensor:
+    """One CLAP-loss step from pooled audio- and text-tower features through both heads; the temperature
+    is kept in [1, 100]. Returns the loss (detached)."""
+    audio = F.normalize(model.audio_projection(audio_features), dim=-1)
+    text = F.normalize(model.text_projection(text_features), dim=-1)
+    loss = clap_loss(audio, text, model.logit_scale)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        model.logit_scale.clamp_(0, math.log(100))
+    return loss.detach()
 
 
 def head_state(model: ClapModel) -> dict[str, torch.Tensor]:
