@@ -8,6 +8,7 @@ Without those variables everything degrades to a single process and every collec
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -85,16 +86,44 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def shutdown() -> None:
-    """Leave the process group; every rank meets at a barrier first.
+SHUTDOWN_KEY = "openclap/shutdown"
+
+
+def shutdown(timeout_seconds: float = 300.0) -> None:
+    """Leave the process group once every rank is done with it.
 
     Destroying a gloo group while a peer is still inside a collective aborts that peer
-    ("terminate called without an active exception"), so no rank tears down alone.
+    ("terminate called without an active exception"). A barrier alone is not enough: the first rank
+    out of it can tear down while the last message of the barrier is still on its way to a peer (seen
+    once in a 2-process CPU index build). So every rank, once out of the barrier, counts itself in the
+    rendezvous store and waits until all have; rank 0 (which may host the store) leaves last.
     """
-    if dist.is_available() and dist.is_initialized():
-        if dist.get_world_size() > 1:
-            dist.barrier()
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    world = dist.get_world_size()
+    if world > 1:
+        dist.barrier()
+        store = dist.distributed_c10d._get_default_store()
+        _count_and_wait(store, f"{SHUTDOWN_KEY}/out", world, timeout_seconds)  # all out of the barrier
+        if dist.get_rank() == 0:
+            _wait_for(store, f"{SHUTDOWN_KEY}/seen", world - 1, timeout_seconds)  # all saw that
+        else:
+            store.add(f"{SHUTDOWN_KEY}/seen", 1)
+    dist.destroy_process_group()
+
+
+def _count_and_wait(store: Any, key: str, target: int, timeout_seconds: float) -> None:
+    store.add(key, 1)
+    _wait_for(store, key, target, timeout_seconds)
+
+
+def _wait_for(store: Any, key: str, target: int, timeout_seconds: float) -> None:
+    """Poll the store's counter ``key`` (``add(key, 0)`` reads it) until it reaches ``target``."""
+    deadline = time.monotonic() + timeout_seconds
+    while store.add(key, 0) < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"distributed shutdown: {key} did not reach {target} in {timeout_seconds} s")
+        time.sleep(0.005)
 
 
 def barrier() -> None:
