@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openclap import __version__
+from openclap.index.cli import add_compile_arg
 from openclap.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "windows (mean, default) or take the config's deterministic crop (crop); fusion "
         "models (LAION *fusion*) take long files whole through their fusion input either way",
     )
+    add_compile_arg(parser)
     parser.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--workers",
@@ -101,6 +103,7 @@ def _load_model(args: argparse.Namespace, text: bool = True):
         pretrained=not untrained,
         precision=getattr(args, "precision", "fp32"),  # parsers built without _add_model_args lack it
         text=text,
+        compile=getattr(args, "compile", False),
     )
     if args.checkpoint is None and (untrained or not has_trained_weights(args.model or DEFAULT_MODEL)):
         print(

@@ -35,3 +35,21 @@ def pick_device(spec: str | torch.device = "cpu") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {str(spec)!r}: MPS (Apple GPU) is not available here; use cpu or auto")
     return device
+
+
+def check_compiler(device: torch.device) -> None:
+    """Raise ``ValueError`` unless ``torch.compile`` (inductor) can build kernels for ``device``: a C++
+    compiler on a CPU (``$CXX``, ``g++``, ``clang++`` or ``c++`` on PATH); CUDA brings its own (triton)."""
+    import os
+    import shutil
+
+    if device.type == "cuda":
+        return
+    if device.type != "cpu":
+        raise ValueError(f"compiling runs on cpu or cuda, not {device.type}; leave compiling off")
+    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "clang++", "c++"]
+    if not any(shutil.which(name) for name in names):
+        raise ValueError(
+            "compiling needs a C++ compiler for torch's inductor on a CPU (g++ or clang++ on PATH, or $CXX); "
+            "none was found: install one or leave compiling off"
+        )
