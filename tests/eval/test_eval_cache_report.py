@@ -128,3 +128,27 @@ def test_write_reports_and_plots(tmp_path: Path) -> None:
     results[0].metrics["nan_metric"] = float("nan")
     data = json.loads(write_json(results, tmp_path / "results.json", {"model": "x"}).read_text())
     assert data["model"] == "x" and data["results"][0]["metrics"]["nan_metric"] is None
+
+
+def test_eval_cache_identity_separates_bf16_and_compiled_runs(tmp_path: Path, tiny_model) -> None:
+    """An fp32 run's cached embeddings are never read back by a bf16 or compiled run (nor the reverse)."""
+    import argparse
+
+    from openclap.eval.cli import _embed_options
+
+    ckpt = tmp_path / "w.safetensors"
+    ckpt.write_bytes(b"weights")
+    args = argparse.Namespace(
+        checkpoint=str(ckpt), cache_dir=str(tmp_path / "cache"), batch_size=4, long_audio="mean", workers=1
+    )
+    plain = _embed_options(args, tiny_model, quiet=True).model_id
+    assert plain == model_identity(tiny_model.config.name, ckpt)  # caches written before stay valid
+    try:
+        tiny_model.set_precision("bf16")
+        bf16 = _embed_options(args, tiny_model, quiet=True).model_id
+        tiny_model.compiled = True  # the flag compile_towers sets; compiling itself is not needed here
+        both = _embed_options(args, tiny_model, quiet=True).model_id
+    finally:
+        tiny_model.set_precision("fp32")
+        tiny_model.compiled = False
+    assert len({plain, bf16, both}) == 3 and bf16.endswith("|bf16") and both.endswith("|bf16|compiled")

@@ -24,8 +24,15 @@ def _embed_options(args: argparse.Namespace, model: Any, quiet: bool) -> EmbedOp
         progress=not quiet,
         workers=args.workers,
         cache_dir=Path(args.cache_dir) if use_cache else None,
-        model_id=model_identity(model.config.name, weights) if use_cache else None,
+        model_id=model_identity(model.config.name, weights) + _run_suffix(model) if use_cache else None,
     )
+
+
+def _run_suffix(model: Any) -> str:
+    """What besides the weights changes the numbers: bf16 and compiled runs get caches of their own
+    (an fp32 eager run keeps the plain identity, so caches written before stay valid)."""
+    parts = [model.precision] if model.precision != "fp32" else []
+    return "".join(f"|{part}" for part in parts + (["compiled"] if model.compiled else []))
 
 
 NEEDS_SKLEARN = ("linear-probe", "finetune")  # their splits and the probe use scikit-learn
