@@ -64,3 +64,19 @@ def test_compiling_without_a_cpp_compiler_is_a_clear_error(monkeypatch: pytest.M
         create_model("tiny-test", pretrained=False, text=False, compile=True)
     with pytest.raises(ValueError, match="not mps"):
         check_compiler(torch.device("mps"))
+
+
+def test_serve_compiles_and_warms_up_before_listening(capsys: pytest.CaptureFixture[str]) -> None:
+    """``openclap serve --compile``: the model is compiled and both graphs (1 clip, 2+ clips) are built
+    before the server listens; a request-sized batch afterwards gives eager's numbers."""
+    from openclap.serve.cli import compile_and_warm
+
+    torch.manual_seed(0)
+    eager = create_model("tiny-test", pretrained=False, text=False)
+    torch.manual_seed(0)
+    model = create_model("tiny-test", pretrained=False, text=False)
+    compile_and_warm(model)
+    assert model.compiled and "compiling the audio path" in capsys.readouterr().err
+    with torch.inference_mode():
+        batch = eager.prepare_waveforms(_waves(3, eager.config.audio.clip_seconds))
+        torch.testing.assert_close(model.encode_audio(batch), eager.encode_audio(batch), rtol=0, atol=2e-5)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from openclap.index.cli import add_precision_arg, resolve_precision
+from openclap.index.cli import add_compile_arg, add_precision_arg, resolve_precision
 from openclap.registry import DEFAULT_MODEL
 from openclap.serve.limits import ServeLimits
 
@@ -37,6 +37,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:N, mps, or auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     add_precision_arg(p, "default: the index's, fp32 without --index")
+    add_compile_arg(p)  # compiled and warmed up before the server listens
     defaults = ServeLimits()
     p.add_argument(
         "--max-upload-mb",
@@ -76,6 +77,8 @@ def cmd_serve(args: argparse.Namespace, load_model: Callable[[argparse.Namespace
         request_timeout_seconds=args.request_timeout,
     )
     model, index = _open(args, load_model)
+    if args.compile:
+        compile_and_warm(model)
     if not _is_loopback(args.host):
         print(
             f"warning: listening on {args.host}: anyone who can reach it can use the server", file=sys.stderr
@@ -98,6 +101,20 @@ def _open(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], A
         model = load_model(args)
     index = SoundIndex.open(args.index, model=model, device=args.device, precision=args.precision)
     return index.model, index
+
+
+def compile_and_warm(model: Any) -> None:
+    """``compile_towers`` (unless done), then one batch of 1 clip and one of 2 (every later batch size
+    shares the second's graph), so that no request waits for a compilation."""
+    import torch
+
+    if not model.compiled:
+        model.compile_towers()
+    silence = torch.zeros(round(model.config.audio.clip_seconds * model.config.audio.sample_rate))
+    print("compiling the audio path (once; inductor caches its kernels on disk) ...", file=sys.stderr)
+    with torch.inference_mode():
+        for n in (1, 2):
+            model.encode_audio(model.prepare_waveforms([silence] * n).to(model.logit_scale.device))
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
