@@ -2,12 +2,13 @@
 
 Usage: .venv/bin/python benchmarks/embed_files_speed.py ../shared/data/esc50-fold4/audio \\
            [--model openclap-yamnet] [--device cpu] [--workers 1 2 4] [--copies 1] [--processes]
-           [--precision fp32] [--limit]
+           [--precision fp32] [--limit] [--compile]
 ``--copies N`` embeds the found files N times over (to time many files from a few real ones). Every
 worker count (threads, and with ``--processes`` worker processes too) must give the same embeddings bit
 for bit as the first; the script says so per line. ``--limit`` first measures the CPU seconds per file of
 decoding + resampling and of the model (one by one, one thread) and prints the files/s that this work
-allows when spread over all cores, and each line's share of it.
+allows when spread over all cores, and each line's share of it. ``--compile``: the model's audio path
+compiled (``create_model(..., compile=True)``); the warm-up embeds first, so its wait is not timed.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ def main() -> None:
     parser.add_argument("--processes", action="store_true", help="also time decoding in worker processes")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--limit", action="store_true", help="measure the CPU-work limit first")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the audio path first")
     args = parser.parse_args()
     files = find_audio_files(args.paths) * args.copies
-    model = create_model(args.model, device=args.device, precision=args.precision)
+    model = create_model(args.model, device=args.device, precision=args.precision, compile=args.compile)
+    embed_audio_files(model, files[:32], batch_size=args.batch_size, workers=1)  # warm-up (and compile)
     limit = cpu_limit(model, files[:48], args.batch_size) if args.limit else None
-    embed_audio_files(model, files[:32], batch_size=args.batch_size, workers=1)  # warm-up
     print(
         f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} torch threads, "
         f"{len(files)} files, batch {args.batch_size}"
