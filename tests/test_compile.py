@@ -1,22 +1,36 @@
-"""``create_model(..., compile=True)`` / ``ClapModel.compile_towers``: torch.compile of the audio path.
+"""``create_model(..., compile=True)`` / ``ClapModel.compile_towers``: the compiled audio path.
 
-Real inductor compilation (a C++ compiler builds the kernels), on the tiny config and on YAMNet's tower
-(the default model's architecture, random weights): embeddings equal eager's within float rounding, for
-two batch sizes in a row (the batch dimension is compiled as dynamic) and in bf16.
+Real compilation (a C++ compiler builds the kernels): on a CPU an AOTInductor package cached on disk
+(``openclap.compiled``), on the tiny config and on YAMNet's tower (the default model's architecture,
+random weights): embeddings equal eager's within float rounding for several batch sizes (the batch
+dimension is dynamic) and in bf16; the package is reused by a later model, rebuilt when damaged, and
+keyed by the weights; the in-place ``torch.compile`` path (used off the CPU and for fusion models) too.
 """
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from openclap import compiled as compiled_module
 from openclap import create_model
 from openclap.device import check_compiler
 from openclap.inference import embed_audio_files
 from tests.helpers import ESC50_AUDIO
 
 pytestmark = pytest.mark.slow
+HAS_COMPILER = any(shutil.which(name) for name in ("g++", "clang++", "c++"))
+needs_compiler = pytest.mark.skipif(not HAS_COMPILER, reason="needs a C++ compiler (g++ or clang++)")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OPENCLAP_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "compiled"
 
 
 def _waves(n: int, seconds: float, sr: int = 16000) -> list[torch.Tensor]:
@@ -24,6 +38,7 @@ def _waves(n: int, seconds: float, sr: int = 16000) -> list[torch.Tensor]:
     return [0.1 * torch.randn(int(seconds * sr), generator=g) for _ in range(n)]
 
 
+@needs_compiler
 @pytest.mark.parametrize("name", ["tiny-test", "yamnet-minilm"])
 def test_compiled_audio_path_equals_eager(name: str) -> None:
     torch.manual_seed(0)
@@ -33,16 +48,70 @@ def test_compiled_audio_path_equals_eager(name: str) -> None:
     assert compiled.compiled and not eager.compiled
     assert compiled.state_dict().keys() == eager.state_dict().keys()  # no _orig_mod. prefixes
     seconds = eager.config.audio.clip_seconds
+    assert set(compiled._compiled_audio) == {"fp32"}  # the CPU path: a package, not in-place compiling
     with torch.inference_mode():
-        for n in (4, 3):  # a second batch size: the dynamic batch dimension, no error, same numbers
+        for n in (4, 3, 1):  # other batch sizes: the dynamic batch dimension, same numbers
             batch = eager.prepare_waveforms(_waves(n, seconds))
             want, got = eager.encode_audio(batch), compiled.encode_audio(batch)
             torch.testing.assert_close(got, want, rtol=0, atol=2e-5)
-        compiled.set_precision("bf16")
+        compiled.set_precision("bf16").compile_towers()
+        assert set(compiled._compiled_audio) == {"fp32", "bf16"}
         got = compiled.encode_audio(batch)
     assert torch.nn.functional.cosine_similarity(got, want).min() > 0.999
 
 
+@needs_compiler
+def test_the_package_is_cached_reused_rebuilt_when_damaged_and_keyed_by_the_weights(
+    _cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Path] = []
+    real = compiled_module.build_package
+    monkeypatch.setattr(compiled_module, "build_package", lambda m, p: (built.append(p), real(m, p)))
+    torch.manual_seed(0)
+    first = create_model("tiny-test", pretrained=False, text=False, compile=True)
+    assert len(built) == 1 and [p.name for p in _cache.iterdir()] == [built[0].name]  # no temporary left
+    torch.manual_seed(0)
+    create_model("tiny-test", pretrained=False, text=False, compile=True)  # same weights: loaded
+    assert len(built) == 1
+    built[0].write_bytes(b"not a package")  # damaged: rebuilt, not trusted
+    torch.manual_seed(0)
+    again = create_model("tiny-test", pretrained=False, text=False, compile=True)
+    assert len(built) == 2 and built[1] == built[0]
+    torch.manual_seed(1)  # other weights: another package
+    create_model("tiny-test", pretrained=False, text=False, compile=True)
+    assert len(built) == 3 and built[2] != built[0]
+    batch = first.prepare_waveforms(_waves(2, 1.0))
+    with torch.inference_mode():
+        torch.testing.assert_close(again.encode_audio(batch), first.encode_audio(batch), rtol=0, atol=0)
+
+
+@needs_compiler
+def test_gradients_and_training_use_the_eager_path() -> None:
+    torch.manual_seed(0)
+    model = create_model("tiny-test", pretrained=False, text=False, compile=True)
+    batch = model.prepare_waveforms(_waves(2, 1.0))
+    loss = model.encode_audio(batch).sum()  # grad mode: eager, differentiable
+    loss.backward()
+    assert model.audio_projection.parameters().__next__().grad is not None
+
+
+@needs_compiler
+def test_in_place_torch_compile_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What CUDA and fusion models get: the modules compiled in place, the same numbers."""
+    monkeypatch.setattr(compiled_module, "aoti_applies", lambda model: False)
+    torch.manual_seed(0)
+    eager = create_model("tiny-test", pretrained=False, text=False)
+    torch.manual_seed(0)
+    model = create_model("tiny-test", pretrained=False, text=False, compile=True)
+    assert model._compiled_in_place and not model._compiled_audio
+    with torch.inference_mode():
+        for n in (4, 3):
+            batch = eager.prepare_waveforms(_waves(n, 1.0))
+            want = eager.encode_audio(batch)
+            torch.testing.assert_close(model.encode_audio(batch), want, rtol=0, atol=2e-5)
+
+
+@needs_compiler
 def test_compiled_embed_files() -> None:
     """Real ESC-50 recordings (5 s, 44.1 kHz) through the whole file path, compiled against eager."""
     torch.manual_seed(0)
@@ -66,6 +135,7 @@ def test_compiling_without_a_cpp_compiler_is_a_clear_error(monkeypatch: pytest.M
         check_compiler(torch.device("mps"))
 
 
+@needs_compiler
 def test_serve_compiles_and_warms_up_before_listening(capsys: pytest.CaptureFixture[str]) -> None:
     """``openclap serve --compile``: the model is compiled and both graphs (1 clip, 2+ clips) are built
     before the server listens; a request-sized batch afterwards gives eager's numbers."""

@@ -103,8 +103,9 @@ def _load_model(args: argparse.Namespace, text: bool = True):
         pretrained=not untrained,
         precision=getattr(args, "precision", "fp32"),  # parsers built without _add_model_args lack it
         text=text,
-        compile=getattr(args, "compile", False),
     )
+    if getattr(args, "compile", False):
+        model.compile_towers(log=lambda message: print(message, file=sys.stderr))
     if args.checkpoint is None and (untrained or not has_trained_weights(args.model or DEFAULT_MODEL)):
         print(
             f"warning: model {model.config.name!r} has no trained weights shipped with this install; "

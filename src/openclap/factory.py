@@ -52,8 +52,9 @@ def create_model(
       the encoders and projections; embeddings stay float32). Change it later with ``set_precision``.
     - ``text=False``: an audio-only model (no text tower: ``encode_text`` raises), built without
       importing the text tower's library; what ``openclap embed`` uses (seconds less to start).
-    - ``compile=True``: ``ClapModel.compile_towers()`` (torch.compile of the audio path; the first
-      batch compiles for 15-60 s, later ones run up to ~1.5x faster on a CPU; for long jobs).
+    - ``compile=True``: ``ClapModel.compile_towers()`` in ``precision`` (on a CPU an AOTInductor package
+      built once per model, precision and machine, 15-60 s, then loaded from the cache in milliseconds;
+      the default model embeds ~1.6x faster; see ``openclap.compiled``).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not valid; choose one of {list(PRECISIONS)}")

@@ -82,6 +82,8 @@ class ClapModel(nn.Module):
         self._tokenizer: Any = None
         self.precision = "fp32"
         self.compiled = False  # compile_towers() was called
+        self._compiled_audio: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}  # precision -> package
+        self._compiled_in_place = False  # the audio modules went through torch.compile
 
     # ----- precision ---------------------------------------------------------------------------------
     def set_precision(self, precision: str) -> ClapModel:
@@ -91,20 +93,30 @@ class ClapModel(nn.Module):
         self.precision = precision
         return self
 
-    def compile_towers(self, text: bool = False) -> ClapModel:
-        """Compile the audio path (front end, encoder, projection) in place with ``torch.compile``
-        (inductor), and the text tower too with ``text``. Weights, state-dict keys and results stay
-        (embeddings within float rounding of eager: cosine >= 0.9999 measured); the first batch of each
-        new shape (and precision) compiles first, 15-60 s on a 2-core CPU depending on the family, then
-        it runs faster (see docs/speed.md); inductor caches its kernels on disk for later processes.
-        The batch dimension is compiled as dynamic, so a short last batch does not compile again.
-        Needs a C++ compiler on a CPU (``g++`` or ``clang++``, or ``$CXX``). For inference, not training."""
+    def compile_towers(self, text: bool = False, log: Callable[[str], Any] | None = None) -> ClapModel:
+        """Compile the audio path for inference (``openclap.compiled``), in the current precision.
+
+        On a CPU (every family but LAION's fusion models) ``encode_audio`` then runs an AOTInductor
+        package cached on disk per weights, precision and machine: the first call for a model compiles it
+        (30-60 s; ``log`` is told), later processes load it in milliseconds. Elsewhere the front end,
+        encoder and projection are compiled in place with ``torch.compile`` (at their first batch; the
+        batch dimension dynamic). ``text``: the text tower too, in place. Weights and state-dict keys stay;
+        embeddings within float rounding of eager (see docs/speed.md). Needs a C++ compiler on a CPU
+        (``g++`` or ``clang++``, or ``$CXX``). Inference only: training and gradients use the eager path;
+        ``set_precision`` to a precision not yet compiled falls back to eager until compiled again."""
+        from openclap.compiled import compiled_audio
+
         check_compiler(self.logit_scale.device)
-        modules: list[nn.Module] = [self.frontend, self.audio_encoder, self.audio_projection]
+        function = compiled_audio(self, log)
+        if function is not None:
+            self._compiled_audio[self.precision] = function
+        else:
+            for module in (self.frontend, self.audio_encoder, self.audio_projection):
+                module.compile(dynamic=None)
+            self._compiled_in_place = True
         if text and self.text_encoder is not None:
-            modules += [self.text_encoder, self.text_projection]
-        for module in modules:
-            module.compile(dynamic=None)
+            for module in (self.text_encoder, self.text_projection):
+                module.compile(dynamic=None)
         self.compiled = True
         return self
 
@@ -131,7 +143,7 @@ class ClapModel(nn.Module):
         self, wave: torch.Tensor | FusionBatch, mel_augment: MelAugment | None = None
     ) -> torch.Tensor:
         """[B, N] waveform (or a ``FusionBatch``) -> pooled audio-encoder features [B, D_audio]."""
-        if self.compiled and isinstance(wave, torch.Tensor) and wave.shape[0] > 1:
+        if self._compiled_in_place and isinstance(wave, torch.Tensor) and wave.shape[0] > 1:
             torch._dynamo.mark_dynamic(wave, 0)  # one compiled graph for every batch size above 1
         with self._autocast():  # audio_tower_features keeps the front end out of it
             return audio_tower_features(
@@ -146,8 +158,21 @@ class ClapModel(nn.Module):
             emb = emb.float()
         return F.normalize(emb, dim=-1) if normalize else emb
 
-    def encode_audio(self, wave: torch.Tensor | FusionBatch, normalize: bool = True) -> torch.Tensor:
+    def encode_audio(
+        self, wave: torch.Tensor | FusionBatch, normalize: bool = True, _eager: bool = False
+    ) -> torch.Tensor:
         """[B, N] waveform at the model's sample rate -> audio embeddings [B, D] (L2-normalised)."""
+        compiled = None if _eager else self._compiled_audio.get(self.precision)
+        if (
+            compiled is not None
+            and normalize
+            and isinstance(wave, torch.Tensor)
+            and wave.dim() == 2
+            and wave.shape[-1] == self.config.audio.clip_samples
+            and not self.training
+            and not torch.is_grad_enabled()
+        ):
+            return compiled(wave.float())
         return self.project_audio(self.audio_features(wave), normalize)
 
     # ----- text --------------------------------------------------------------------------------------

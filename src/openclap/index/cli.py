@@ -32,9 +32,9 @@ def add_compile_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the audio path: the first batch waits 15-60 s while it compiles (kernels "
-        "cached on disk for later runs), then embedding runs up to ~1.5x faster on a CPU; pays off for "
-        "thousands of files (see docs/speed.md); needs a C++ compiler on a CPU",
+        help="compiled audio path: on a CPU a package built once per model, precision and machine "
+        "(15-60 s, cached in ~/.cache/openclap/compiled) and loaded in milliseconds later; the default "
+        "model then embeds ~1.6x faster (see docs/speed.md); needs a C++ compiler on a CPU",
     )
 
 

@@ -1,0 +1,117 @@
+"""The compiled audio path: an AOTInductor package per model, precision and machine, cached on disk.
+
+``ClapModel.compile_towers()`` calls ``compiled_audio(model)``. On a CPU, for a model whose clips have a
+fixed length (every family but LAION's fusion models), the whole ``encode_audio`` (front end, encoder,
+projection, normalisation) is exported with a dynamic batch dimension and compiled ahead of time by
+inductor into a ``.pt2`` package under ``$OPENCLAP_CACHE_DIR/compiled`` (default
+``~/.cache/openclap/compiled``). The package's name is a hash of everything its code depends on: the
+audio-side weights, the config, the precision, torch's version and the CPU's instruction set, so a later
+process loads it in milliseconds (torch's C++ loader; no Python compiler stack is imported) instead of
+compiling again (30-60 s). Only packages this module wrote under their content name are ever loaded; an
+unreadable one is rebuilt. Elsewhere (CUDA, fusion models) the modules are compiled in place with
+``torch.compile`` at their first batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from openclap.model import ClapModel
+
+MAX_BATCH = 4096  # the package's dynamic batch dimension allows 1 to this many clips
+AudioFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("OPENCLAP_CACHE_DIR", Path.home() / ".cache" / "openclap")) / "compiled"
+
+
+def package_key(model: ClapModel) -> str:
+    """Hash of what the compiled code depends on (weights, config, precision, torch, CPU, Python)."""
+    digest = hashlib.blake2b(digest_size=16)
+    meta = {
+        "config": model.config.to_dict(),
+        "precision": model.precision,
+        "torch": torch.__version__,
+        "cpu": torch.backends.cpu.get_cpu_capability(),
+        "machine": platform.machine(),
+        "python": sys.version_info[:2],
+        "max_batch": MAX_BATCH,
+    }
+    digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    for module in (model.frontend, model.audio_encoder, model.audio_projection):
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _EncodeAudio(torch.nn.Module):
+    def __init__(self, model: ClapModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_audio(wave, _eager=True)
+
+
+def build_package(model: ClapModel, path: Path) -> None:
+    """Export ``model.encode_audio`` (batch dimension dynamic) and compile it into ``path`` (atomic)."""
+    from torch._inductor import aoti_compile_and_package
+
+    samples = model.config.audio.clip_samples
+    example = torch.zeros(2, samples)
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.pt2")  # inductor wants the .pt2 suffix
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # torch's own deprecation notices about its internals
+        program = torch.export.export(_EncodeAudio(model).eval(), (example,), dynamic_shapes=({0: batch},))
+        try:
+            aoti_compile_and_package(program, package_path=str(tmp))
+            os.replace(tmp, path)  # atomic: a reader sees no package or a whole one
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def load_package(path: Path) -> AudioFn:
+    """The package's ``[B, clip_samples] -> [B, D]`` function, loaded by torch's C++ loader."""
+    runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
+
+    def run(wave: torch.Tensor) -> torch.Tensor:
+        return runner.run([wave.contiguous()])[0]
+
+    return run
+
+
+def aoti_applies(model: ClapModel) -> bool:
+    """A CPU model whose clips all have the config's length (not a fusion model)."""
+    return model.logit_scale.device.type == "cpu" and model.config.audio.fusion_shrink is None
+
+
+def compiled_audio(model: ClapModel, log: Callable[[str], Any] | None = None) -> AudioFn | None:
+    """The cached (or newly built) package's function for the model's current precision, or None where
+    ``aoti_applies`` is false."""
+    if not aoti_applies(model):
+        return None
+    path = cache_dir() / f"{model.config.name}-{model.precision}-{package_key(model)}.pt2"
+    if path.is_file():
+        try:
+            return load_package(path)
+        except Exception:  # a damaged or foreign file under our name: rebuild it
+            path.unlink(missing_ok=True)
+    if log is not None:
+        log(f"compiling {model.config.name}'s audio path ({model.precision}) once for this machine -> {path}")
+    build_package(model, path)
+    return load_package(path)
