@@ -62,8 +62,8 @@ class _EncodeAudio(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_audio(wave, _eager=True)
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:  # encode_audio's eager path
+        return self.model.project_audio(self.model.audio_features(wave), normalize=True)
 
 
 def build_package(model: ClapModel, path: Path) -> None:

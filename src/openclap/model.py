@@ -158,11 +158,11 @@ class ClapModel(nn.Module):
             emb = emb.float()
         return F.normalize(emb, dim=-1) if normalize else emb
 
-    def encode_audio(
-        self, wave: torch.Tensor | FusionBatch, normalize: bool = True, _eager: bool = False
-    ) -> torch.Tensor:
-        """[B, N] waveform at the model's sample rate -> audio embeddings [B, D] (L2-normalised)."""
-        compiled = None if _eager else self._compiled_audio.get(self.precision)
+    def encode_audio(self, wave: torch.Tensor | FusionBatch, normalize: bool = True) -> torch.Tensor:
+        """[B, N] waveform at the model's sample rate -> audio embeddings [B, D] (L2-normalised); through
+        the compiled package when ``compile_towers`` built one for this precision and the call allows it
+        (no gradients, eval mode, clips of the config's length)."""
+        compiled = self._compiled_audio.get(self.precision)
         if (
             compiled is not None
             and normalize
