@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... openclap-yamnet]
            [--batch-sizes 1 32] [--threads 2] [--repeats 2] [--precisions fp32 bf16] [--files N]
-           [--workers 1 2] [--reference-python /work/benchenv-h21/bin/python]
+           [--workers 1 2] [--reference-python /work/benchenv-h21/bin/python] [--compile]
 
 For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the
 process, FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's
@@ -16,7 +16,8 @@ laion-htsat-tiny-unfused (HTS-AT; model call and ``get_audio_embedding_from_file
 benchmark-only environment of ``reference_env/build.sh``; transformers' ``ClapModel`` for hf-clap (in
 openclap's venv). openclap-small and openclap-yamnet (the shipped default) have no reference. Both
 sides also return their L2-normalised embeddings of the first 2 clips (and files): the table gives the
-largest absolute difference. See docs/speed.md for a recorded run and how to read it.
+largest absolute difference. ``--compile``: openclap's side runs ``compile_towers`` (its wait is kept as
+``compile_seconds`` in the JSON, not in the rates). See docs/speed.md for a recorded run and how to read it.
 """
 
 from __future__ import annotations
@@ -86,12 +87,19 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
             result[f"{mode}_flops"] = counter.get_total_flops()
         for precision in spec["precisions"]:
             model.set_precision(precision)
+            waited = 0.0
+            if spec.get("compile"):  # after the FLOP count, which reads the eager model
+                start = time.perf_counter()
+                model.compile_towers()
+                model.encode_audio(clips[:2])
+                waited = time.perf_counter() - start
             result[precision] = {
                 "audio": batch_rows(
                     lambda b: lambda: model.encode_audio(clips[:b]), spec["batch_sizes"], spec["repeats"]
                 ),
                 "text": batch_rows(text, spec["batch_sizes"], spec["repeats"]),
             }
+            result[precision]["compile_seconds"] = waited
             check = {"audio": unit_rows(model.encode_audio(clips[:2]))}
             if spec.get("files"):
                 result[precision].update(files_per_s(model, spec["files"], spec["workers"]))
@@ -164,6 +172,7 @@ def family_specs(
         "precisions": args.precisions,
         "files": files_list(args.files),
         "workers": args.workers,
+        "compile": args.compile,
     }
     if family in OWN:
         return {**base, "ckpt": None, "inputs": None, "model": family}, None
@@ -217,13 +226,16 @@ def main() -> None:
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="openclap's decoding workers")
     parser.add_argument("--reference-python", default="/work/benchenv-h21/bin/python")
     parser.add_argument("--out", type=Path, default=None, help="also write the raw results as JSON")
+    parser.add_argument(
+        "--compile", action="store_true", help="openclap's side compiled (compile_towers) after FLOPs"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rates = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
     print(
         f"torch {torch.__version__}, {args.threads} threads, load {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} cores; matmul 2048^3: fp32 {rates['fp32']:.0f} GFLOP/s, "
-        f"bf16 {rates['bf16']:.0f} GFLOP/s",
+        f"bf16 {rates['bf16']:.0f} GFLOP/s; openclap {'compiled' if args.compile else 'eager'}",
         flush=True,
     )
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
