@@ -150,3 +150,19 @@ def test_serve_compiles_and_warms_up_before_listening(capsys: pytest.CaptureFixt
     with torch.inference_mode():
         batch = eager.prepare_waveforms(_waves(3, eager.config.audio.clip_seconds))
         torch.testing.assert_close(model.encode_audio(batch), eager.encode_audio(batch), rtol=0, atol=2e-5)
+
+
+@needs_compiler
+def test_batches_beyond_the_package_limit_use_the_eager_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openclap.model
+
+    torch.manual_seed(0)
+    model = create_model("tiny-test", pretrained=False, text=False, compile=True)
+    calls: list[int] = []
+    package = model._compiled_audio["fp32"]
+    model._compiled_audio["fp32"] = lambda wave: (calls.append(wave.shape[0]), package(wave))[1]
+    monkeypatch.setattr(openclap.model, "MAX_BATCH", 2)
+    with torch.inference_mode():
+        model.encode_audio(model.prepare_waveforms(_waves(2, 1.0)))
+        model.encode_audio(model.prepare_waveforms(_waves(3, 1.0)))  # above the limit: eager
+    assert calls == [2]

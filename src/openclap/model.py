@@ -21,6 +21,7 @@ from openclap.audio.encoders import build_audio_encoder
 from openclap.audio.frontend import build_frontend
 from openclap.audio.fusion import FusionBatch, fusion_mel, num_frames
 from openclap.audio.preprocess import AudioPreprocessor
+from openclap.compiled import MAX_BATCH
 from openclap.config import AudioFrontendConfig, ClapConfig
 from openclap.device import check_compiler
 from openclap.layers import build_projection
@@ -169,6 +170,7 @@ class ClapModel(nn.Module):
             and isinstance(wave, torch.Tensor)
             and wave.dim() == 2
             and wave.shape[-1] == self.config.audio.clip_samples
+            and 1 <= wave.shape[0] <= MAX_BATCH
             and not self.training
             and not torch.is_grad_enabled()
         ):
