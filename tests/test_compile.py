@@ -166,3 +166,19 @@ def test_batches_beyond_the_package_limit_use_the_eager_path(monkeypatch: pytest
         model.encode_audio(model.prepare_waveforms(_waves(2, 1.0)))
         model.encode_audio(model.prepare_waveforms(_waves(3, 1.0)))  # above the limit: eager
     assert calls == [2]
+
+
+@needs_compiler
+def test_changed_weights_drop_the_package() -> None:
+    """A package holds the weights it was built from: once they change (a training step, a load), the
+    model embeds with the new weights (eager) instead of the stale package."""
+    torch.manual_seed(0)
+    model = create_model("tiny-test", pretrained=False, text=False, compile=True)
+    batch = model.prepare_waveforms(_waves(2, 1.0))
+    with torch.no_grad():
+        next(model.audio_projection.parameters()).mul_(2.0)
+    with torch.inference_mode():
+        got = model.encode_audio(batch)
+        want = model.project_audio(model.audio_features(batch))
+    assert not model._compiled_audio
+    torch.testing.assert_close(got, want, rtol=0, atol=0)

@@ -34,7 +34,10 @@ AudioFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("OPENCLAP_CACHE_DIR", Path.home() / ".cache" / "openclap")) / "compiled"
+    """``compiled/`` in openclap's cache folder (``$OPENCLAP_CACHE_DIR``, else ``~/.cache/openclap``)."""
+    from openclap.text.label_cache import default_cache_dir
+
+    return default_cache_dir() / "compiled"
 
 
 def package_key(model: ClapModel) -> str:

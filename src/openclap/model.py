@@ -9,6 +9,7 @@ texts --tokenize--> ids, mask [B, L] --text_encoder--> [B, D_text] --text_projec
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -85,6 +86,7 @@ class ClapModel(nn.Module):
         self.compiled = False  # compile_towers() was called
         self._compiled_audio: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}  # precision -> package
         self._compiled_in_place = False  # the audio modules went through torch.compile
+        self._compiled_versions: tuple[tuple[int, int], ...] = ()  # _audio_versions() the packages match
 
     # ----- precision ---------------------------------------------------------------------------------
     def set_precision(self, precision: str) -> ClapModel:
@@ -104,13 +106,18 @@ class ClapModel(nn.Module):
         batch dimension dynamic). ``text``: the text tower too, in place. Weights and state-dict keys stay;
         embeddings within float rounding of eager (see docs/speed.md). Needs a C++ compiler on a CPU
         (``g++`` or ``clang++``, or ``$CXX``). Inference only: training and gradients use the eager path;
-        ``set_precision`` to a precision not yet compiled falls back to eager until compiled again."""
+        ``set_precision`` to a precision not yet compiled falls back to eager until compiled again, and
+        so does any change to the audio side's weights (loading, a training step: torch's version
+        counters tell), which drops the packages."""
         from openclap.compiled import compiled_audio
 
         check_compiler(self.logit_scale.device)
         function = compiled_audio(self, log)
         if function is not None:
+            if self._audio_versions() != self._compiled_versions:
+                self._compiled_audio.clear()  # packages of other precisions were built from older weights
             self._compiled_audio[self.precision] = function
+            self._compiled_versions = self._audio_versions()
         else:
             for module in (self.frontend, self.audio_encoder, self.audio_projection):
                 module.compile(dynamic=None)
@@ -120,6 +127,14 @@ class ClapModel(nn.Module):
                 module.compile(dynamic=None)
         self.compiled = True
         return self
+
+    def _audio_versions(self) -> tuple[tuple[int, int], ...]:
+        """(identity, version counter) of every audio-side tensor: changes when any is replaced or
+        modified in place."""
+        modules = (self.frontend, self.audio_encoder, self.audio_projection)
+        return tuple(
+            (id(t), t._version) for m in modules for t in itertools.chain(m.parameters(), m.buffers())
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "fp32":
@@ -164,6 +179,9 @@ class ClapModel(nn.Module):
         the compiled package when ``compile_towers`` built one for this precision and the call allows it
         (no gradients, eval mode, clips of the config's length)."""
         compiled = self._compiled_audio.get(self.precision)
+        if compiled is not None and self._audio_versions() != self._compiled_versions:
+            self._compiled_audio.clear()  # the weights changed since: the packages hold the old ones
+            compiled = None
         if (
             compiled is not None
             and normalize
