@@ -182,3 +182,15 @@ def test_changed_weights_drop_the_package() -> None:
         want = model.project_audio(model.audio_features(batch))
     assert not model._compiled_audio
     torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@needs_compiler
+def test_an_unusable_cache_folder_is_named_before_any_compiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("OPENCLAP_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(compiled_module, "build_package", lambda m, p: pytest.fail("compiled anyway"))
+    with pytest.raises(ValueError, match=r"compiled-package cache .*a-file/compiled: cannot create it"):
+        create_model("tiny-test", pretrained=False, text=False, compile=True)

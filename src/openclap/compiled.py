@@ -70,13 +70,13 @@ class _EncodeAudio(torch.nn.Module):
 
 
 def build_package(model: ClapModel, path: Path) -> None:
-    """Export ``model.encode_audio`` (batch dimension dynamic) and compile it into ``path`` (atomic)."""
+    """Export ``model.encode_audio`` (batch dimension dynamic) and compile it into ``path`` (atomic;
+    its folder exists: ``compiled_audio`` made it)."""
     from torch._inductor import aoti_compile_and_package
 
     samples = model.config.audio.clip_samples
     example = torch.zeros(2, samples)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.pt2")  # inductor wants the .pt2 suffix
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # torch's own deprecation notices about its internals
@@ -98,6 +98,21 @@ def load_package(path: Path) -> AudioFn:
     return run
 
 
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        problem = (err.strerror or str(err)).lower()
+        raise ValueError(
+            f"compiled-package cache {folder}: cannot create it ({problem}); set OPENCLAP_CACHE_DIR to a "
+            "writable folder"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(
+            f"compiled-package cache {folder}: not writable; set OPENCLAP_CACHE_DIR to a writable folder"
+        )
+
+
 def aoti_applies(model: ClapModel) -> bool:
     """A CPU model whose clips all have the config's length (not a fusion model)."""
     return model.logit_scale.device.type == "cpu" and model.config.audio.fusion_shrink is None
@@ -114,6 +129,7 @@ def compiled_audio(model: ClapModel, log: Callable[[str], Any] | None = None) ->
             return load_package(path)
         except Exception:  # a damaged or foreign file under our name: rebuild it
             path.unlink(missing_ok=True)
+    _check_writable(path.parent)  # before the minutes of compiling, not after
     if log is not None:
         log(f"compiling {model.config.name}'s audio path ({model.precision}) once for this machine -> {path}")
     build_package(model, path)
