@@ -127,6 +127,13 @@ def tensor_summary(path: str | os.PathLike[str]) -> tuple[int, int]:
     return len(shapes), sum(math.prod(shape) for shape in shapes)
 
 
+def tensor_bytes(tensor: torch.Tensor) -> bytes:
+    """A tensor's raw bytes (CPU, contiguous, any dtype and shape, 0-d and empty included): what the
+    weight fingerprints of the label cache, the text-feature cache, the index and the compiled-package
+    cache hash."""
+    return tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+
+
 def read_config(path: str | os.PathLike[str]) -> ClapConfig:
     return ClapConfig.from_dict(read_metadata(path)["config"])
 

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from openclap.checkpoint import tensor_bytes
+
 if TYPE_CHECKING:
     from openclap.model import ClapModel
 
@@ -56,7 +58,7 @@ def package_key(model: ClapModel) -> str:
     for module in (model.frontend, model.audio_encoder, model.audio_projection):
         for name, tensor in sorted(module.state_dict().items()):
             digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+            digest.update(tensor_bytes(tensor))
     return digest.hexdigest()
 
 

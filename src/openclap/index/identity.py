@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
 
 
@@ -64,7 +65,7 @@ def model_fingerprint(model: ClapModel) -> str:
         for key, tensor in model.state_dict().items():
             data = tensor.detach().cpu().contiguous()
             digest.update(f"{key}|{data.dtype}|{tuple(data.shape)}|".encode())
-            digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+            digest.update(tensor_bytes(data))
     return digest.hexdigest()
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
 
 __all__ = ["LabelCache", "default_cache_dir", "text_fingerprint"]
@@ -58,7 +59,7 @@ def text_fingerprint(model: ClapModel) -> str:
     for name, tensor in tensors:
         data = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{data.dtype}:{tuple(data.shape)}".encode())
-        digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+        digest.update(tensor_bytes(data))
     _FINGERPRINTS[model] = (versions, digest.hexdigest())
     return digest.hexdigest()
 

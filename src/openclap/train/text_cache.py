@@ -30,6 +30,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from openclap.atomic import atomic_write
+from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
 
 __all__ = ["TEXT_CACHE_FILE", "TextFeatureCache"]
@@ -89,7 +90,7 @@ class TextFeatureCache:
             digest = hashlib.sha256()
             for name, tensor in sorted(self.model.text_encoder.state_dict().items()):
                 digest.update(name.encode())
-                digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+                digest.update(tensor_bytes(tensor))
             self._tower = digest.hexdigest()
         return self._tower
 
