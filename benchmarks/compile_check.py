@@ -43,8 +43,7 @@ def main() -> None:
     compiled = create_model(args.model, pretrained=trained, text=trained)
     cfg = eager.config.audio
     g = torch.Generator().manual_seed(0)
-    n = round(cfg.clip_seconds * cfg.sample_rate)
-    waves = [0.1 * torch.randn(n, generator=g) for _ in range(args.batch_size)]
+    waves = [0.1 * torch.randn(cfg.clip_samples, generator=g) for _ in range(args.batch_size)]
     batch = eager.prepare_waveforms(waves)
     threads = torch.get_num_threads()
     print(f"{args.model}, torch {torch.__version__}, {threads} threads, batch {args.batch_size}")

@@ -110,7 +110,7 @@ def compile_and_warm(model: Any) -> None:
 
     if not model.compiled:
         model.compile_towers()
-    silence = torch.zeros(round(model.config.audio.clip_seconds * model.config.audio.sample_rate))
+    silence = torch.zeros(model.config.audio.clip_samples)
     print("compiling the audio path (once; inductor caches its kernels on disk) ...", file=sys.stderr)
     with torch.inference_mode():
         for n in (1, 2):
