@@ -4,6 +4,7 @@ resampling quality; streaming equals whole-file loading; bad files raise errors 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -397,3 +398,26 @@ def test_peak_level_and_silence_warning() -> None:
     assert hum is not None and "peak -80.0 dBFS" in hum
     assert silence_warning(np.full(100, 2e-3, np.float32)) is None  # -54 dBFS: quiet, not silent
     assert silence_warning(sine(440.0, 0.1, 16000)) is None
+
+
+def test_reused_resampler_gives_a_fresh_streams_output(tmp_path: Path) -> None:
+    """Each thread keeps one soxr stream per rate pair and clears it per file: a file loaded after
+    others (one of them failing half-way, its stream left mid-signal) equals the same file loaded by a
+    new thread, whose stream is new."""
+    first = write(tmp_path / "a.wav", noise(44100, seed=1, amplitude=0.3), 44100, "FLOAT")
+    broken = noise(3 * 44100, seed=2, amplitude=0.3)
+    broken[2 * 44100] = np.nan  # found in the third 0.5 s block, after two were resampled
+    bad = write(tmp_path / "bad.wav", broken, 44100, "FLOAT")
+    last = write(tmp_path / "b.wav", noise(2 * 44100 + 17, seed=3, amplitude=0.3), 44100, "FLOAT")
+    load_mono(first, 16000)
+    with pytest.raises(AudioError, match="non-finite"):
+        load_mono(bad, 16000, block_seconds=0.5)
+    reused = load_mono(last, 16000)
+    fresh: list[np.ndarray] = []
+    thread = threading.Thread(target=lambda: fresh.append(load_mono(last, 16000)))
+    thread.start()
+    thread.join()
+    np.testing.assert_array_equal(reused, fresh[0])
+    np.testing.assert_array_equal(
+        reused, soxr.resample(sf.read(last, dtype="float32")[0], 44100, 16000, "VHQ")
+    )
