@@ -2,6 +2,6 @@
 
 import sys
 
-from openclap.cli import main
+from openclap.cli import entry
 
-sys.exit(main())
+sys.exit(entry())
