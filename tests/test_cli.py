@@ -435,3 +435,18 @@ def test_console_script_classifies_files(tmp_path: Path) -> None:
     assert [line.split("\t")[0] for line in lines] == [str(f) for f in files]
     assert all(len(line.split("\t")[1].split(", ")) == 2 for line in lines)
     assert "has no trained weights" in proc.stderr
+
+
+def test_entry_returns_mains_code_and_freezes_the_heap_for_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console script's ``entry`` passes ``main``'s exit code through and leaves every object frozen
+    (interpreter shutdown then skips cyclic collections over them)."""
+    import gc
+
+    from openclap import cli
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    try:
+        assert cli.entry() == 3
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
