@@ -77,9 +77,10 @@ class _EncodeAudio(torch.nn.Module):
         return self.model.project_audio(self.model.audio_features(wave), normalize=True)
 
 
-def build_package(model: ClapModel, path: Path) -> None:
+def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None = None) -> None:
     """Export ``model.encode_audio`` (batch dimension dynamic) and compile it into ``path`` (atomic;
-    its folder exists: ``compiled_audio`` made it)."""
+    its folder exists: ``compiled_audio`` made it) with inductor ``options`` (default
+    ``INDUCTOR_OPTIONS``; other values are for benchmarks, as the package key assumes the default)."""
     from torch._inductor import aoti_compile_and_package
 
     samples = model.config.audio.clip_samples
@@ -90,7 +91,8 @@ def build_package(model: ClapModel, path: Path) -> None:
         warnings.simplefilter("ignore")  # torch's own deprecation notices about its internals
         program = torch.export.export(_EncodeAudio(model).eval(), (example,), dynamic_shapes=({0: batch},))
         try:
-            aoti_compile_and_package(program, package_path=str(tmp), inductor_configs=INDUCTOR_OPTIONS)
+            configs = INDUCTOR_OPTIONS if options is None else options
+            aoti_compile_and_package(program, package_path=str(tmp), inductor_configs=configs)
             os.replace(tmp, path)  # atomic: a reader sees no package or a whole one
         finally:
             tmp.unlink(missing_ok=True)
