@@ -61,7 +61,7 @@ def test_compiled_audio_path_equals_eager(name: str) -> None:
 
 
 @needs_compiler
-def test_the_package_is_cached_reused_rebuilt_when_damaged_and_keyed_by_the_weights(
+def test_the_package_is_cached_reused_rebuilt_when_damaged_keyed_by_the_weights_and_pruned(
     _cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[Path] = []
@@ -80,6 +80,9 @@ def test_the_package_is_cached_reused_rebuilt_when_damaged_and_keyed_by_the_weig
     torch.manual_seed(1)  # other weights: another package
     create_model("tiny-test", pretrained=False, text=False, compile=True)
     assert len(built) == 3 and built[2] != built[0]
+    torch.manual_seed(2)  # a third: the least recently used package of the model and precision goes
+    create_model("tiny-test", pretrained=False, text=False, compile=True)
+    assert sorted(p.name for p in _cache.iterdir()) == sorted(p.name for p in built[2:4])
     batch = first.prepare_waveforms(_waves(2, 1.0))
     with torch.inference_mode():
         torch.testing.assert_close(again.encode_audio(batch), first.encode_audio(batch), rtol=0, atol=0)

@@ -8,16 +8,19 @@ inductor into a ``.pt2`` package under ``$OPENCLAP_CACHE_DIR/compiled`` (default
 audio-side weights, the config, the precision, torch's version and the CPU's instruction set, so a later
 process loads it in milliseconds (torch's C++ loader; no Python compiler stack is imported) instead of
 compiling again (30-60 s). Only packages this module wrote under their content name are ever loaded; an
-unreadable one is rebuilt. Elsewhere (CUDA, fusion models) the modules are compiled in place with
+unreadable one is rebuilt. The cache keeps the ``KEEP_PER_MODEL`` most recently used packages of each model
+and precision (``prune_packages``). Elsewhere (CUDA, fusion models) the modules are compiled in place with
 ``torch.compile`` at their first batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -37,6 +40,9 @@ MAX_BATCH = 4096  # the package's dynamic batch dimension allows 1 to this many 
 # package without it (benchmarks/compile_check.py, clips/s): HTS-AT fp32 1.06-1.17x, Cnn14 fp32 1.10x,
 # the default model 1.00-1.07x in bf16; the default model's bf16 package half the size (9.9 MB).
 INDUCTOR_OPTIONS: dict[str, Any] = {"freezing": True}
+# Packages kept per model name and precision (the most recently used): a new torch, new options or new
+# weights make a new package, and a published tower's is 65-330 MB.
+KEEP_PER_MODEL = 2
 AudioFn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -136,11 +142,43 @@ def compiled_audio(model: ClapModel, log: Callable[[str], Any] | None = None) ->
     path = cache_dir() / f"{model.config.name}-{model.precision}-{package_key(model)}.pt2"
     if path.is_file():
         try:
-            return load_package(path)
+            run = load_package(path)
         except Exception:  # a damaged or foreign file under our name: rebuild it
             path.unlink(missing_ok=True)
+        else:
+            _touch(path)  # "recently used", for prune_packages
+            return run
     _check_writable(path.parent)  # before the minutes of compiling, not after
     if log is not None:
         log(f"compiling {model.config.name}'s audio path ({model.precision}) once for this machine -> {path}")
     build_package(model, path)
+    removed = prune_packages(path)
+    if removed and log is not None:
+        log(f"removed {len(removed)} older compiled package(s) of {model.config.name} ({model.precision})")
     return load_package(path)
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only cache still serves its packages
+        os.utime(path)
+
+
+def prune_packages(path: Path, keep: int = KEEP_PER_MODEL) -> list[Path]:
+    """Delete all but the ``keep`` most recently used packages (by modification time, which a load
+    renews) of ``path``'s model and precision, never ``path`` itself; returns the deleted paths.
+
+    Siblings are the files named ``{model}-{precision}-{32 hex digits}.pt2`` with ``path``'s model and
+    precision; nothing else in the folder is touched (a model whose name extends this one's is not a
+    sibling: its name leaves no key right after the prefix)."""
+    prefix = path.name[: -len(path.name.rsplit("-", 1)[1])]  # "{model}-{precision}-"
+    pattern = re.compile(re.escape(prefix) + r"[0-9a-f]{32}\.pt2")
+    siblings = [
+        other
+        for other in path.parent.iterdir()
+        if pattern.fullmatch(other.name) and other != path and other.is_file()
+    ]
+    siblings.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = siblings[max(keep - 1, 0) :]
+    for old in removed:
+        old.unlink(missing_ok=True)
+    return removed
