@@ -5,7 +5,8 @@ each package's largest difference and smallest cosine to eager at the same preci
 
 Usage: .venv/bin/python benchmarks/compile_options.py [--model openclap-yamnet] [--batch-size 16]
            [--precision fp32] [--sets plain frozen] [--rounds 3]
-Option sets: ``plain`` (inductor's defaults), ``frozen`` (``freezing``: what ``openclap.compiled`` uses).
+Option sets: ``plain`` (inductor's defaults), ``frozen`` (``freezing``), ``frozen-casts`` (``freezing`` and
+``emulate_precision_casts``: what ``openclap.compiled`` uses).
 Models other than ``openclap-yamnet`` run with seeded random weights (the published families' speed
 without their downloads). Building takes 10-60 s per set.
 """
@@ -25,7 +26,11 @@ import torch.nn.functional as F
 from openclap import create_model
 from openclap.compiled import build_package, load_package
 
-SETS: dict[str, dict[str, Any]] = {"plain": {}, "frozen": {"freezing": True}}
+SETS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "frozen": {"freezing": True},
+    "frozen-casts": {"freezing": True, "emulate_precision_casts": True},
+}
 
 
 def main() -> None:

@@ -197,3 +197,41 @@ def test_an_unusable_cache_folder_is_named_before_any_compiling(
     monkeypatch.setattr(compiled_module, "build_package", lambda m, p: pytest.fail("compiled anyway"))
     with pytest.raises(ValueError, match=r"compiled-package cache .*a-file/compiled: cannot create it"):
         create_model("tiny-test", pretrained=False, text=False, compile=True)
+
+
+@needs_compiler
+def test_the_package_keeps_the_split_precision_input_convolution(tmp_path: Path) -> None:
+    """With ``INDUCTOR_OPTIONS`` inductor keeps the float32 -> bf16 -> float32 round trip that the
+    log-mel's convolution splits its input with, so under bf16 autocast the compiled layer stays as close
+    to float32 as eager (without ``emulate_precision_casts`` the remainder is zero: bf16 error, ~1e-3)."""
+    from torch._inductor import aoti_compile_and_package
+
+    from openclap.audio.encoders.input_conv import InputConv2d
+
+    class Layer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = InputConv2d(1, 8, kernel_size=3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self.conv(x).float()
+
+    torch.manual_seed(0)
+    layer = Layer().eval()
+    with torch.no_grad():  # a differencing kernel (sums to 0) on large values that differ a little
+        layer.conv.weight -= layer.conv.weight.mean(dim=(2, 3), keepdim=True)
+    x = torch.randn(2, 1, 16, 16) * 0.1 - 20  # bf16's step at 20 is 0.125: rounding x loses the detail
+    with torch.inference_mode():
+        exact = layer.conv._conv_forward(x, layer.conv.weight, layer.conv.bias)  # float32, no autocast
+        eager = layer(x)
+        program = torch.export.export(layer, (x,))
+        path = aoti_compile_and_package(
+            program, package_path=str(tmp_path / "l.pt2"), inductor_configs=compiled_module.INDUCTOR_OPTIONS
+        )
+        got = compiled_module.load_package(Path(path))(x)
+    scale = exact.abs().max()  # the output is bf16: its own rounding, 2^-8 relative, stays
+    assert (eager - exact).abs().max() < 2e-2 * scale  # the split's accuracy, eager
+    assert (got - exact).abs().max() < 2e-2 * scale  # and compiled
+    plain = torch.nn.functional.conv2d(x.bfloat16(), layer.conv.weight.bfloat16(), layer.conv.bias.bfloat16())
+    assert (plain.float() - exact).abs().max() > 0.1 * scale  # what the test guards against
