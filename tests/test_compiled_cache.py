@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from openclap.compiled import KEEP_PER_MODEL, prune_packages
+import pytest
+
+from openclap import compiled, create_model
+from openclap.compiled import KEEP_PER_MODEL, package_key, prune_packages
 
 
 def _package(folder: Path, name: str, age_s: float) -> Path:
@@ -43,3 +46,13 @@ def test_prune_keep_one_leaves_only_the_new_package(tmp_path: Path) -> None:
     old = _package(tmp_path, f"openclap-yamnet-bf16-{'1' * 32}.pt2", age_s=0)
     assert prune_packages(new, keep=1) == [old]
     assert new.exists() and not old.exists()
+
+
+def test_the_package_key_follows_the_audio_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package traced from other openclap code (another front end, encoder or this module) is never
+    loaded: the key hashes their source."""
+    model = create_model("tiny-test", pretrained=False, text=False)
+    key = package_key(model)
+    assert package_key(model) == key
+    monkeypatch.setattr(compiled, "source_digest", lambda: "other source")
+    assert package_key(model) != key

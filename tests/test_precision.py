@@ -172,3 +172,31 @@ def test_input_conv_keeps_float32_accuracy_under_bf16() -> None:
     floor = error(exact.to(torch.bfloat16))  # rounding the exact answer to bf16
     assert error(split) < 1.5 * floor
     assert error(rounded) > 4 * floor
+
+
+def test_bf16_runs_a_float64_front_end_in_float32_and_fp32_keeps_it() -> None:
+    """``set_precision("bf16")`` switches a dB front end's float64 STFT to float32 (its rounding is far
+    below bf16's); back to fp32 restores float64, so fp32 embeddings are unchanged."""
+    torch.manual_seed(0)
+    model = create_model("msclap-2023", pretrained=False, text=False)
+    assert model.config.audio.stft_dtype == "float64"
+    wave = 0.1 * torch.randn(2, 44100)
+    spectra: list[torch.dtype] = []
+    real = model.frontend.power_spectrogram
+
+    def record(x: torch.Tensor) -> torch.Tensor:
+        out = real(x)
+        spectra.append(out.dtype)
+        return out
+
+    model.frontend.power_spectrogram = record  # type: ignore[method-assign]
+    with torch.inference_mode():
+        exact = model.frontend(wave)
+        model.set_precision("bf16")
+        reduced = model.frontend(wave)
+        model.set_precision("fp32")
+        again = model.frontend(wave)
+    assert spectra == [torch.float64, torch.float32, torch.float64]
+    torch.testing.assert_close(again, exact, rtol=0, atol=0)
+    assert (reduced - exact).abs().max() < 0.05  # dB: float32 rounding in the weakest bins
+    assert reduced.dtype == exact.dtype == torch.float32

@@ -16,6 +16,7 @@ and precision (``prune_packages``). Elsewhere (CUDA, fusion models) the modules 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -56,10 +57,27 @@ def cache_dir() -> Path:
     return default_cache_dir() / "compiled"
 
 
+@functools.cache
+def source_digest() -> str:
+    """Hash of the source of the code a package is traced from (``openclap.audio``, the model, the
+    layers and this module), so a package built by other code is never loaded."""
+    root = Path(__file__).resolve().parent
+    files = sorted((root / "audio").rglob("*.py")) + [
+        root / n for n in ("model.py", "layers.py", "compiled.py")
+    ]
+    digest = hashlib.blake2b(digest_size=16)
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def package_key(model: ClapModel) -> str:
-    """Hash of what the compiled code depends on (weights, config, precision, torch, CPU, Python)."""
+    """Hash of what the compiled code depends on (weights, config, precision, openclap's audio source,
+    torch, CPU, Python)."""
     digest = hashlib.blake2b(digest_size=16)
     meta = {
+        "source": source_digest(),
         "config": model.config.to_dict(),
         "precision": model.precision,
         "torch": torch.__version__,

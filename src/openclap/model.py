@@ -58,7 +58,8 @@ def audio_tower_features(
 
 #: Inference precisions: ``bf16`` runs the audio encoder, the text tower and the projections under
 #: ``torch.autocast(dtype=torch.bfloat16)`` (CPU or CUDA); the log-mel front end and the final
-#: normalisation stay in float32/float64, and embeddings are returned as float32 either way.
+#: normalisation stay outside autocast (a dB front end's STFT in float32 under bf16, in its
+#: ``stft_dtype`` under fp32), and embeddings are returned as float32 either way.
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -90,10 +91,13 @@ class ClapModel(nn.Module):
 
     # ----- precision ---------------------------------------------------------------------------------
     def set_precision(self, precision: str) -> ClapModel:
-        """Inference precision of ``encode_audio`` / ``encode_text``: ``fp32`` (default) or ``bf16``."""
+        """Inference precision of ``encode_audio`` / ``encode_text``: ``fp32`` (default) or ``bf16``
+        (which also runs a dB front end's STFT in float32: ``LogMel.reduced_precision``)."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision={precision!r} is not valid; choose one of {list(PRECISIONS)}")
         self.precision = precision
+        if hasattr(self.frontend, "reduced_precision"):  # LogMel: float32 STFT under bf16
+            self.frontend.reduced_precision = precision != "fp32"
         return self
 
     def compile_towers(self, text: bool = False, log: Callable[[str], Any] | None = None) -> ClapModel:
