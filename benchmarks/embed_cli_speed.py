@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shlex
 import statistics
 import subprocess
@@ -24,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from speedlib import children_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT.parent / "shared" / "data" / "esc50-fold4" / "audio"
@@ -33,14 +34,13 @@ def run_once(src: Path, folder: Path, options: list[str], out: Path) -> tuple[fl
     """(wall seconds from start to exit, CPU seconds of the process and its children)."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     command = [sys.executable, "-m", "openclap", "embed", str(folder), "--out", str(out), "--quiet", *options]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu_seconds()
     start = time.perf_counter()
     proc = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     took = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{shlex.join(command)} failed with {src}: {proc.stderr.strip()[-500:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, children_cpu_seconds() - before
 
 
 def main() -> None:

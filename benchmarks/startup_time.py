@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from speedlib import children_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT.parent / "shared" / "data" / "esc50-fold4" / "audio" / "4-102844-A-49.flac"
@@ -36,7 +37,7 @@ CASES = {
 def first_line_seconds(src: Path, args: list[str]) -> tuple[float, float]:
     """(wall seconds from start to the first stdout line, CPU seconds of the whole process)."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu_seconds()
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
@@ -47,9 +48,7 @@ def first_line_seconds(src: Path, args: list[str]) -> tuple[float, float]:
     proc.communicate()
     if proc.returncode != 0 or not line:
         raise SystemExit(f"{args} failed with {src} (exit {proc.returncode})")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return took, cpu
+    return took, children_cpu_seconds() - before
 
 
 def main() -> None:

@@ -213,7 +213,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     labels = _read_labels(args)  # before torch is imported: a bad labels file fails at once
     files = _find_files(args.paths)
 
-    from openclap.text.label_cache import LabelCache, default_cache_dir
+    from openclap.text.label_cache import LabelCache
+    from openclap.user_cache import default_cache_dir
     from openclap.zero_shot import ZeroShotClassifier
 
     model = _load_model(args)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from openclap.checkpoint import tensor_bytes
+from openclap.user_cache import default_cache_dir
 
 if TYPE_CHECKING:
     from openclap.model import ClapModel
@@ -52,8 +53,6 @@ AudioFn = Callable[[torch.Tensor], torch.Tensor]
 
 def cache_dir() -> Path:
     """``compiled/`` in openclap's cache folder (``$OPENCLAP_CACHE_DIR``, else ``~/.cache/openclap``)."""
-    from openclap.text.label_cache import default_cache_dir
-
     return default_cache_dir() / "compiled"
 
 

@@ -27,18 +27,11 @@ import torch
 
 from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
+from openclap.user_cache import default_cache_dir  # re-exported: its earlier home
 
 __all__ = ["LabelCache", "default_cache_dir", "text_fingerprint"]
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[ClapModel, tuple[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
-
-
-def default_cache_dir() -> Path:
-    """``$OPENCLAP_CACHE_DIR`` or ``~/.cache/openclap`` (``$XDG_CACHE_HOME/openclap`` when set)."""
-    if folder := os.environ.get("OPENCLAP_CACHE_DIR"):
-        return Path(folder).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "openclap"
 
 
 def _text_tensors(model: ClapModel) -> list[tuple[str, torch.Tensor]]:
