@@ -3,6 +3,7 @@
 Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... openclap-yamnet]
            [--batch-sizes 1 32] [--threads 2] [--repeats 2] [--precisions fp32 bf16] [--files N]
            [--workers 1 2] [--reference-python /work/benchenv-h21/bin/python] [--compile]
+           [--huge-pages openclap|both|none]
 
 For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the
 process, FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's
@@ -17,7 +18,9 @@ benchmark-only environment of ``reference_env/build.sh``; transformers' ``ClapMo
 openclap's venv). openclap-small and openclap-yamnet (the shipped default) have no reference. Both
 sides also return their L2-normalised embeddings of the first 2 clips (and files): the table gives the
 largest absolute difference. ``--compile``: openclap's side runs ``compile_towers`` (its wait is kept as
-``compile_seconds`` in the JSON, not in the rates). See docs/speed.md for a recorded run and how to read it.
+``compile_seconds`` in the JSON, not in the rates). openclap's children allocate large tensors on huge
+pages as its command does (``openclap.allocator``); ``--huge-pages both`` gives the references the same,
+``none`` neither. See docs/speed.md for a recorded run and how to read it.
 """
 
 from __future__ import annotations
@@ -229,6 +232,13 @@ def main() -> None:
     parser.add_argument(
         "--compile", action="store_true", help="openclap's side compiled (compile_towers) after FLOPs"
     )
+    parser.add_argument(
+        "--huge-pages",
+        choices=["openclap", "both", "none"],
+        default="openclap",
+        help="which children get THP_MEM_ALLOC_ENABLE=1 (openclap.allocator): openclap's, as its "
+        "command sets it, or the references' too, or none",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rates = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
@@ -239,15 +249,19 @@ def main() -> None:
         flush=True,
     )
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    env.pop("THP_MEM_ALLOC_ENABLE", None)
+    huge = {**env, "THP_MEM_ALLOC_ENABLE": "1"}
+    ours_env = env if args.huge_pages == "none" else huge
+    ref_env = huge if args.huge_pages == "both" else env
     results: dict[str, Any] = {"matmul_gflops": rates}
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families:
             ours, ref = family_specs(family, Path(tmp), args)
             start = time.perf_counter()
-            results[family] = {"openclap": run_child(sys.executable, Path(__file__), ours, env)}
+            results[family] = {"openclap": run_child(sys.executable, Path(__file__), ours, ours_env)}
             if ref is not None:
                 python = sys.executable if ref["impl"] == "hf" else args.reference_python
-                results[family]["reference"] = run_child(python, HERE / "reference_speed.py", ref, env)
+                results[family]["reference"] = run_child(python, HERE / "reference_speed.py", ref, ref_env)
             print(f"  {family}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
             if args.out:  # after every family, so a long run that is stopped keeps what it measured
                 args.out.write_text(json.dumps(results, indent=2))

@@ -1,0 +1,132 @@
+"""Where a compiled audio tower's time goes against its FLOP bound: matrix products, softmax, FFT, the rest.
+
+Usage: .venv/bin/python benchmarks/flop_budget.py [--model msclap-2023] [--batch-size 8]
+           [--precision fp32] [--rounds 3]
+
+The model (random weights for the published families: their speed without the download) is compiled
+with ``torch.compile(dynamic=True)`` and ``openclap.compiled.INDUCTOR_OPTIONS``: the same kernels the
+AOTInductor package runs (oneDNN linears, since the batch is dynamic), but visible to ``torch.profiler``
+(``cpp.enable_kernel_profile``). Printed: FLOPs per clip (torch's counter), the matmul rate (2048^3,
+this precision), the FLOP bound of one batch, the compiled batch time (best of ``--rounds``), and the
+profiled time split into categories, each in milliseconds per clip and as a multiple of the bound:
+matrix products (linear, mm, bmm, convolution), the softmax kernels, the FFT, other fused kernels, and
+what the profiler sees outside kernels. "within 1.3x of the bound" needs the total under 1.3.
+Large tensors go on huge pages as in the ``openclap`` command (``openclap.allocator``);
+``THP_MEM_ALLOC_ENABLE=0`` before the command measures without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections import defaultdict
+
+import torch
+import torch._inductor.config as inductor_config
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+from openclap import create_model
+from openclap.allocator import use_huge_pages
+from openclap.compiled import INDUCTOR_OPTIONS
+
+GEMM_OPS = (
+    "mkldnn::_linear_pointwise",
+    "mkl::_mkl_linear",
+    "aten::bmm",
+    "aten::mm",
+    "aten::addmm",
+    "mkldnn::_convolution_pointwise",
+    "aten::convolution",
+    "aten::mkldnn_convolution",
+)
+
+
+def category(name: str) -> str:
+    if name.startswith(GEMM_OPS):
+        return "matrix products"
+    if "_fft_" in name:
+        return "FFT"
+    if "cpp_fused" in name and "softmax" in name:
+        return "softmax kernels"
+    if "cpp_fused" in name:
+        return "other fused kernels"
+    return "outside kernels"
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b
+    best = min(_seconds(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _seconds(fn) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="msclap-2023")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    huge = use_huge_pages()  # before any tensor exists, as the openclap command does
+    torch.manual_seed(0)
+    trained = args.model == "openclap-yamnet"
+    model = create_model(args.model, pretrained=trained, text=False).eval()
+    batch = args.batch_size
+    g = torch.Generator().manual_seed(0)
+    wave = 0.1 * torch.randn(batch, model.config.audio.clip_samples, generator=g)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model.encode_audio(wave[:1])
+    flops = counter.get_total_flops()
+    model.set_precision(args.precision)
+    for key, value in INDUCTOR_OPTIONS.items():
+        setattr(inductor_config, key, value)
+    inductor_config.cpp.enable_kernel_profile = True
+    compiled = torch.compile(lambda w: model.project_audio(model.audio_features(w)), dynamic=True)
+    rate = matmul_gflops(torch.float32 if args.precision == "fp32" else torch.bfloat16)
+    bound = flops * batch / (rate * 1e9)
+    with torch.inference_mode():
+        compiled(wave)
+        compiled(wave)
+        best = min(_seconds(lambda: compiled(wave)) for _ in range(args.rounds))
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            compiled(wave)
+    spent: dict[str, float] = defaultdict(float)
+    for event in prof.key_averages():
+        spent[category(event.key)] += event.self_cpu_time_total / 1e6
+    profiled = sum(spent.values())
+    print(
+        f"{args.model} {args.precision}, batch {batch}, {torch.get_num_threads()} threads: "
+        f"{flops / 1e9:.2f} GFLOP per clip, matmul {rate:.0f} GFLOP/s, bound {1e3 * bound / batch:.1f} ms "
+        f"per clip; compiled {1e3 * best / batch:.1f} ms per clip = {best / bound:.2f}x the bound "
+        f"({batch / best:.1f} clips/s); profiled call {1e3 * profiled / batch:.1f} ms per clip; "
+        f"huge pages {'on' if huge else 'off'}"
+    )
+    print("| part | ms per clip | share | x the bound |")
+    print("|---|---|---|---|")
+    for name in ("matrix products", "softmax kernels", "FFT", "other fused kernels", "outside kernels"):
+        seconds = spent.get(name, 0.0)
+        print(
+            f"| {name} | {1e3 * seconds / batch:.1f} | {100 * seconds / profiled:.1f} % "
+            f"| {seconds / bound:.2f} |"
+        )
+    gemm = spent["matrix products"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"matrix products ran at {flops * batch / gemm / 1e9:.0f} GFLOP/s "
+        f"({rate * 1e9 * gemm / (flops * batch):.2f}x their FLOPs' share of the bound); "
+        f"peak resident {peak:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
