@@ -213,3 +213,25 @@ def test_shipped_default_model_loads_its_trained_weights() -> None:
     for part in ("audio_encoder.", "audio_projection.", "text_projection."):
         keys = [k for k in init if k.startswith(part) and init[k].is_floating_point()]
         assert keys and any(not torch.equal(init[k], trained[k]) for k in keys), part
+
+
+def test_large_cpu_batches_run_in_chunks_with_the_same_outputs(
+    tiny_model: ClapModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openclap.model as model_module
+
+    monkeypatch.setattr(model_module, "CPU_CHUNK", 2)
+    sizes: list[int] = []
+    forward = tiny_model.audio_encoder.forward
+    monkeypatch.setattr(
+        tiny_model.audio_encoder, "forward", lambda mel, *a: sizes.append(mel.shape[0]) or forward(mel, *a)
+    )
+    waves = _waves(tiny_model, 5)
+    with torch.inference_mode():
+        chunked = tiny_model.encode_audio(waves)
+        assert sizes == [2, 2, 1]
+        whole = torch.cat([tiny_model.encode_audio(w[None]) for w in waves])
+    torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=0)
+    sizes.clear()
+    tiny_model.encode_audio(waves)  # with gradients (training): one pass
+    assert sizes == [5]
