@@ -6,7 +6,8 @@ projection, normalisation) is exported with a dynamic batch dimension and compil
 inductor into a ``.pt2`` package under ``$OPENCLAP_CACHE_DIR/compiled`` (default
 ``~/.cache/openclap/compiled``). The package's name is a hash of everything its code depends on: the
 audio-side weights, the config, the precision, torch's version and the CPU's instruction set, so a later
-process loads it in milliseconds (torch's C++ loader; no Python compiler stack is imported) instead of
+process loads it in milliseconds (its compiled library called through ctypes, without the GIL, see
+``NativePackage``; no Python compiler stack is imported) instead of
 compiling again (30-60 s). Only packages this module wrote under their content name are ever loaded; an
 unreadable one is rebuilt. The cache keeps the ``KEEP_PER_MODEL`` most recently used packages of each model
 and precision (``prune_packages``). Elsewhere (CUDA, fusion models) the modules are compiled in place with
