@@ -5,8 +5,9 @@ unmaps it on ``free``. A tower's activations are allocated and freed layer by la
 13-50 MB each), so the kernel faulted in and zeroed every 4 KiB page of every one of them again: a oneDNN
 linear writing a 50 MB output ran at 87-98 GFLOP/s on this 2-core CPU instead of about 160-195.
 torch backs CPU tensors of 2 MB and more with transparent huge pages when ``THP_MEM_ALLOC_ENABLE=1``
-(``madvise(MADV_HUGEPAGE)``): 2 MiB pages, 512 times fewer faults. Measured with
-``benchmarks/flop_budget.py`` (docs/speed.md): compiled towers 1.13-1.46x faster, resident memory unchanged.
+(``madvise(MADV_HUGEPAGE)``): 2 MiB pages, 512 times fewer faults. Measured (docs/speed.md): the
+compiled packages at batch 32 1.02-1.65x faster (``benchmarks/huge_pages.py``), towers under torch.compile
+1.11-1.46x (``benchmarks/flop_budget.py``), resident memory unchanged.
 (Keeping freed memory in glibc's heap instead, ``mallopt(M_MMAP_MAX, 0)``, was as fast but raised the
 resident memory by up to 92 %.)
 
