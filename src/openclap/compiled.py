@@ -180,7 +180,8 @@ class NativePackage:
             raise RuntimeError(f"{path}: the compiled library did not start")
         weakref.finalize(self, lib.AOTInductorModelContainerDelete, self._handle)
         count = ctypes.c_size_t()
-        lib.AOTInductorModelContainerGetNumOutputs(self._handle, ctypes.byref(count))
+        if lib.AOTInductorModelContainerGetNumOutputs(self._handle, ctypes.byref(count)) or not count.value:
+            raise RuntimeError(f"{path}: the compiled library reports no outputs")
         self._outputs = count.value
 
     def __call__(self, wave: torch.Tensor) -> torch.Tensor:
