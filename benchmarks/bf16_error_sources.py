@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 import openclap.audio.encoders.yamnet as yamnet
-from openclap import create_model, find_audio_files, load_mono
+from openclap import AudioError, create_model, find_audio_files, load_mono
 from openclap.model import ClapModel
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -117,9 +117,21 @@ def main() -> None:
     torch.set_num_threads(2)
     model = create_model("openclap-yamnet").eval()
     rate = model.config.audio.sample_rate
+    if not args.audio.exists():
+        parser.error(f"--audio {args.audio}: no such folder or manifest")
     paths = audio_paths(args.audio, args.limit)
-    wave = model.prepare_waveforms([torch.from_numpy(load_mono(p, rate)) for p in paths])
-    print(f"{len(paths)} clips from {args.audio}\n")
+    if not paths:
+        parser.error(f"--audio {args.audio}: no audio files in it")
+    clips = []
+    for path in paths:
+        try:
+            clips.append(torch.from_numpy(load_mono(path, rate)))
+        except AudioError as err:
+            print(f"skipped: {err}")  # the error names the file
+    if not clips:
+        parser.error(f"--audio {args.audio}: none of its files could be decoded")
+    wave = model.prepare_waveforms(clips)
+    print(f"{len(clips)} clips from {args.audio}\n")
     print("| embeddings, fp32 against | min cosine | mean cosine | 1 - mean |")
     print("|---|---|---|---|")
     ref = embed(model, wave, "fp32")

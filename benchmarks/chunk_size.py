@@ -16,14 +16,14 @@ import time
 
 import torch
 
-from openclap import create_model, use_huge_pages
+from openclap import create_model, list_models, use_huge_pages
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("model")
+    parser.add_argument("model", choices=list_models())
     parser.add_argument("precision", choices=["fp32", "bf16"])
     parser.add_argument("--eager", action="store_true")
     args = parser.parse_args()

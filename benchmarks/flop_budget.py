@@ -27,7 +27,7 @@ import torch._inductor.config as inductor_config
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from openclap import create_model
+from openclap import create_model, list_models
 from openclap.allocator import use_huge_pages
 from openclap.compiled import INDUCTOR_OPTIONS
 
@@ -72,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default="msclap-2023")
+    parser.add_argument("--model", default="msclap-2023", choices=list_models())
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--rounds", type=int, default=3)

@@ -25,6 +25,8 @@ import time
 
 import torch
 
+from openclap import list_models
+
 
 def child(spec: dict) -> dict:  # type: ignore[type-arg]
     from openclap import create_model
@@ -66,7 +68,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", default=["openclap-yamnet", "msclap-2023", "msclap-2022"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["openclap-yamnet", "msclap-2023", "msclap-2022"],
+        choices=list_models(),
+    )
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
