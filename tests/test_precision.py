@@ -200,3 +200,84 @@ def test_bf16_runs_a_float64_front_end_in_float32_and_fp32_keeps_it() -> None:
     torch.testing.assert_close(again, exact, rtol=0, atol=0)
     assert (reduced - exact).abs().max() < 0.05  # dB: float32 rounding in the weakest bins
     assert reduced.dtype == exact.dtype == torch.float32
+
+
+def _folded(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight and bias that inference computes (``yamnet._conv_bn_relu``'s folding)."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return conv.weight * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
+
+
+def _conv_bn_pairs(net: torch.nn.Module) -> list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d]]:
+    from openclap.audio.encoders.yamnet import _ConvBN, _Separable
+
+    pairs: list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d]] = []
+    for block in net.layers:
+        if isinstance(block, _ConvBN):
+            pairs.append((block.conv, block.bn))
+        elif isinstance(block, _Separable):
+            pairs += [(block.depthwise.conv, block.depthwise.bn), (block.pointwise, block.pointwise_bn)]
+    return pairs
+
+
+def _is_bf16(t: torch.Tensor) -> bool:
+    return torch.equal(t, t.to(torch.bfloat16).float())
+
+
+def _assert_bf16_exact(net: torch.nn.Module) -> None:
+    from openclap.audio.encoders.input_conv import InputConv2d
+
+    pairs = _conv_bn_pairs(net)
+    assert len(pairs) == 27  # the first convolution + 13 depthwise-separable blocks
+    for conv, bn in pairs:
+        weight, bias = _folded(conv, bn)
+        assert _is_bf16(bias), conv
+        assert isinstance(conv, InputConv2d) or _is_bf16(weight), conv
+
+
+def test_yamnet_rounded_to_bf16_computes_bf16_bit_for_bit_and_fp32_within_the_rounding() -> None:
+    from openclap.audio.encoders.yamnet import YamNet
+
+    torch.manual_seed(0)
+    net = YamNet().eval()
+    with torch.no_grad():  # batch-norm statistics of a trained net, not the identity of a fresh one
+        for _, bn in _conv_bn_pairs(net):
+            bn.running_mean.normal_(0.0, 0.5)
+            bn.running_var.uniform_(0.2, 3.0)
+            bn.bias.normal_(0.0, 0.3)
+    mel = torch.randn(2, 64, 120) * 3.0
+    with torch.inference_mode():
+        fp32_before = net(mel)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16_before = net(mel)
+    assert not _is_bf16(_folded(*_conv_bn_pairs(net)[1])[0])  # folded weights are not bf16 values yet
+    net.round_to_bf16_()
+    _assert_bf16_exact(net)
+    for _, bn in _conv_bn_pairs(net):  # identity batch norms
+        assert torch.all(bn.weight == 1) and torch.all(bn.running_mean == 0)
+        assert torch.all(bn.running_var + bn.eps == 1)
+    with torch.inference_mode():
+        fp32_after = net(mel)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16_after = net(mel)
+    # autocast rounded exactly these weights and biases before: the same numbers, the same outputs
+    assert torch.equal(bf16_after, bf16_before)
+    cos = torch.nn.functional.cosine_similarity(fp32_after, fp32_before, dim=-1)
+    assert float(cos.min()) > 0.999 and not torch.equal(fp32_after, fp32_before)
+    # and fp32 now lies closer to bf16 than it did before the rounding
+    err = lambda a, b: float((a.float() - b).norm() / b.norm())  # noqa: E731
+    assert err(bf16_after, fp32_after) < err(bf16_before, fp32_before)
+
+
+def test_the_shipped_default_model_is_bf16_exact() -> None:
+    from openclap.factory import has_trained_weights
+
+    if not has_trained_weights("openclap-yamnet"):
+        pytest.skip("needs the bundled default model")
+    model = create_model("openclap-yamnet", text=False)
+    _assert_bf16_exact(model.audio_encoder)
+    for head in (model.audio_projection, model.text_projection):
+        for linear in head.modules():
+            if isinstance(linear, torch.nn.Linear):
+                assert _is_bf16(linear.weight)
+                assert linear.bias is None or _is_bf16(linear.bias)

@@ -239,6 +239,41 @@ class YamNet(nn.Module):
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.patch_embeddings(mel).mean(dim=1)
 
+    @torch.no_grad()
+    def round_to_bf16_(self) -> YamNet:
+        """Fold each batch norm into its convolution and round the folded weights and biases to bf16
+        values (kept in float32), in place; the batch norms become identities (scale 1, mean 0,
+        ``var + eps`` exactly 1). The first convolution keeps its exact weight (it runs in split
+        precision under autocast) and rounds its bias.
+
+        Inference in float32 is then the same function of the same numbers as before the rounding, less
+        the rounding, and bf16 autocast computes with exactly these weights: what remains between fp32 and
+        bf16 is the rounding of the activations. (In training mode a batch norm normalises with the batch's
+        statistics and its bias is now the folded one.)
+        """
+        for block in self.layers:
+            pairs = (
+                [(block.conv, block.bn)]
+                if isinstance(block, _ConvBN)
+                else [
+                    (block.depthwise.conv, block.depthwise.bn),
+                    (block.pointwise, block.pointwise_bn),
+                ]
+            )
+            for conv, bn in pairs:
+                scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+                weight = conv.weight * scale.reshape(-1, 1, 1, 1)
+                bias = bn.bias - bn.running_mean * scale
+                keep = isinstance(conv, InputConv2d)
+                conv.weight.copy_(weight if keep else weight.to(torch.bfloat16).float())
+                bn.bias.copy_(bias.to(torch.bfloat16).float())
+                bn.weight.fill_(1.0)
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+                if not bool(torch.all(bn.running_var + bn.eps == 1.0)):
+                    raise ArithmeticError(f"batch norm eps {bn.eps}: (1 - eps) + eps is not 1 in float32")
+        return self
+
 
 class Yamnet(nn.Module):
     """YAMNet whole, as TensorFlow's model: mono 16 kHz waveform [N] or [B, N] -> per-patch ``scores``
