@@ -1,13 +1,17 @@
 """Where the default model's bf16 deviation comes from: each rounding emulated alone, layer by layer.
 
 Usage: .venv/bin/python benchmarks/bf16_error_sources.py [--audio DIR_OR_MANIFEST] [--limit 200]
+           [--checkpoint FILE]
 
-``openclap-yamnet`` (shipped weights) embeds the clips in fp32 and under bf16 autocast; printed is the
-smallest and the mean cosine between the two per clip. Then, computing in float32, one rounding to bf16 at
-a time is emulated in the folded convolution + batch norm + ReLU of every layer (the first layer's
-split-precision convolution excepted, as under autocast): the folded weights, the folded biases, the
-convolution inputs, all three (which should reproduce autocast). Then each layer alone computed in
-float32 under autocast, and the deviation of the pooled features before the projection head.
+``openclap-yamnet`` (shipped weights, or ``--checkpoint``) embeds the clips in fp32 and under bf16
+autocast; printed is the smallest and the mean cosine between the two per clip. Then, computing in
+float32, one rounding to bf16 at a time is emulated in the folded convolution + batch norm + ReLU of every
+layer (the first layer's split-precision convolution excepted, as under autocast): the folded weights, the
+folded biases, the convolution inputs, all three (which should reproduce autocast). Then each layer alone
+computed in float32 under autocast, and the deviation of the pooled features before the projection head.
+The shipped weights are bf16 values since 2026-12-06 (``recipes/default_model/bf16_exact.py``), so
+rounding the weights or the biases changes nothing there now; what is left is the inputs' rounding. Run it
+on a checkpoint from before that step (``--checkpoint``) to see the three sources.
 
 ``--audio``: a folder of audio files or a manifest (JSON lines with an ``audio`` path, e.g. a corpus's
 ``manifest.jsonl``; its ``val`` split is used when it has one). Default: ../shared/data/audiocaps-demo.
@@ -113,9 +117,14 @@ def main() -> None:
     )
     parser.add_argument("--audio", type=Path, default=DATA / "audiocaps-demo" / "audio")
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument(
+        "--checkpoint", type=Path, help="an openclap-yamnet checkpoint (default: the shipped one)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model = create_model("openclap-yamnet").eval()
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        parser.error(f"--checkpoint {args.checkpoint}: no such file")
+    model = create_model("openclap-yamnet", checkpoint=args.checkpoint).eval()
     rate = model.config.audio.sample_rate
     if not args.audio.exists():
         parser.error(f"--audio {args.audio}: no such folder or manifest")

@@ -2,12 +2,13 @@
 
 Under bf16 autocast every convolution and linear rounds its weights and bias to bf16, and for the default
 model that rounding, not the activations', made most of its bf16 deviation (the AudioCaps-demo clips: min
-cosine to fp32 0.999675 with the weights rounded, 0.999937 with only the convolution inputs rounded;
-``benchmarks/bf16_error_sources.py``). Stored bf16-exact, fp32 and bf16 inference compute with the same
-weights: each batch norm is folded into its convolution and the folded weight and bias rounded
-(``YamNet.round_to_bf16_``; the first convolution, split precision under autocast, keeps its exact weight),
-and the projection heads' linear weights and biases are rounded. Values stay float32 in the file (same
-size, same layout); the config and the rest of the metadata are kept, with ``"bf16_exact": true`` added.
+cosine to fp32 0.999675 under autocast, 0.999672 with only the weights rounded, 0.999937 with only the
+convolution inputs rounded; ``benchmarks/bf16_error_sources.py``). Stored bf16-exact, fp32 and bf16
+inference compute with the same weights: each batch norm is folded into its convolution and the folded
+weight and bias rounded (``YamNet.round_to_bf16_``; the first convolution, split precision under autocast,
+keeps its exact weight), and the projection heads' linear weights and biases are rounded. Values stay
+float32 in the file (same size, same layout); the config and the rest of the metadata are kept, with
+``"bf16_exact": true`` added.
 
 Usage: .venv/bin/python recipes/default_model/bf16_exact.py IN.safetensors --out OUT.safetensors
 (``--out`` may be ``IN`` itself: the file is replaced atomically).
