@@ -26,6 +26,7 @@ from openclap.compiled import MAX_BATCH
 from openclap.config import AudioFrontendConfig, ClapConfig
 from openclap.device import check_compiler
 from openclap.layers import build_projection
+from openclap.onednn import route_linears
 from openclap.text.tower import TextEncoder, load_tokenizer, text_width
 
 MelAugment = Callable[[torch.Tensor], torch.Tensor]  # log-mel [B, n_mels, T] -> same shape (SpecAugment)
@@ -94,6 +95,7 @@ class ClapModel(nn.Module):
         self._compiled_audio: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}  # precision -> package
         self._compiled_in_place = False  # the audio modules went through torch.compile
         self._compiled_versions: tuple[tuple[int, int], ...] = ()  # _audio_versions() the packages match
+        route_linears(self)  # fp32 inference linears through oneDNN on x86 CPUs (openclap.onednn)
 
     # ----- precision ---------------------------------------------------------------------------------
     def set_precision(self, precision: str) -> ClapModel:
