@@ -3,14 +3,15 @@
 Usage: .venv/bin/python benchmarks/flop_budget.py [--model msclap-2023] [--batch-size 8]
            [--precision fp32] [--rounds 3]
 
-The model (random weights for the published families: their speed without the download) is compiled
-with ``torch.compile(dynamic=True)`` and ``openclap.compiled.INDUCTOR_OPTIONS``: the same kernels the
+The model (random weights for the published families: their speed without the download) is compiled with
+``torch.compile(dynamic=True)`` and ``openclap.compiled.INDUCTOR_OPTIONS``: the same kernels the
 AOTInductor package runs (oneDNN linears, since the batch is dynamic), but visible to ``torch.profiler``
-(``cpp.enable_kernel_profile``). Printed: FLOPs per clip (torch's counter), the matmul rate (2048^3,
-this precision), the FLOP bound of one batch, the compiled batch time (best of ``--rounds``), and the
-profiled time split into categories, each in milliseconds per clip and as a multiple of the bound:
-matrix products (linear, mm, bmm, convolution), the softmax kernels, the FFT, other fused kernels, and
-what the profiler sees outside kernels. "within 1.3x of the bound" needs the total under 1.3.
+(``cpp.enable_kernel_profile``). Printed: FLOPs per clip (torch's counter), the matmul rate (2048^3, this
+precision, the faster of torch's BLAS and oneDNN, median of 5), the FLOP bound of one batch, the compiled
+batch time (best of ``--rounds``), and the profiled time split into categories, each in milliseconds per
+clip and as a multiple of the bound: matrix products (linear, mm, bmm, convolution), the softmax kernels,
+the FFT, other fused kernels, and what the profiler sees outside kernels. "within 1.3x of the bound" needs
+the total under 1.3.
 Large tensors go on huge pages as in the ``openclap`` command (``openclap.allocator``);
 ``THP_MEM_ALLOC_ENABLE=0`` before the command measures without them.
 """
@@ -24,6 +25,7 @@ from collections import defaultdict
 
 import torch
 import torch._inductor.config as inductor_config
+from speedlib import matmul_gflops
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -53,13 +55,6 @@ def category(name: str) -> str:
     if "cpp_fused" in name:
         return "other fused kernels"
     return "outside kernels"
-
-
-def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    a @ b
-    best = min(_seconds(lambda: a @ b) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
 
 
 def _seconds(fn) -> float:  # type: ignore[no-untyped-def]
@@ -92,7 +87,8 @@ def main() -> None:
         setattr(inductor_config, key, value)
     inductor_config.cpp.enable_kernel_profile = True
     compiled = torch.compile(lambda w: model.project_audio(model.audio_features(w)), dynamic=True)
-    rate = matmul_gflops(torch.float32 if args.precision == "fp32" else torch.bfloat16)
+    rates = matmul_gflops(torch.float32 if args.precision == "fp32" else torch.bfloat16, repeats=5)
+    rate = rates["best"]
     bound = flops * batch / (rate * 1e9)
     with torch.inference_mode():
         compiled(wave)
@@ -106,7 +102,8 @@ def main() -> None:
     profiled = sum(spent.values())
     print(
         f"{args.model} {args.precision}, batch {batch}, {torch.get_num_threads()} threads: "
-        f"{flops / 1e9:.2f} GFLOP per clip, matmul {rate:.0f} GFLOP/s, bound {1e3 * bound / batch:.1f} ms "
+        f"{flops / 1e9:.2f} GFLOP per clip, matmul {rate:.0f} GFLOP/s (BLAS {rates['blas']:.0f}, oneDNN "
+        f"{rates['onednn']:.0f}), bound {1e3 * bound / batch:.1f} ms "
         f"per clip; compiled {1e3 * best / batch:.1f} ms per clip = {best / bound:.2f}x the bound "
         f"({batch / best:.1f} clips/s); profiled call {1e3 * profiled / batch:.1f} ms per clip; "
         f"huge pages {'on' if huge else 'off'}"

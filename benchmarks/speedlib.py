@@ -24,6 +24,26 @@ def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> dict[str, float]:
+    """This CPU's rate for an ``n``^3 matrix product in GFLOP/s (median of ``repeats`` after a warm-up):
+    ``blas`` is torch's ``a @ b`` (MKL on x86-64 wheels for fp32, which takes an AVX2 path on AMD CPUs;
+    oneDNN for bf16), ``onednn`` oneDNN's product (``torch.ops.mkldnn._linear_pointwise``, 0 where it is
+    missing), ``best`` the larger: the rate a FLOP bound is taken against."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(dtype) for _ in range(2))
+    rates = {"blas": 2 * n**3 / median_seconds(lambda: a @ b, repeats) / 1e9, "onednn": 0.0}
+    try:
+        with torch.no_grad():
+            seconds = median_seconds(
+                lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], ""), repeats
+            )
+        rates["onednn"] = 2 * n**3 / seconds / 1e9
+    except (RuntimeError, AttributeError, NotImplementedError):
+        pass
+    rates["best"] = max(rates["blas"], rates["onednn"])
+    return rates
+
+
 def children_cpu_seconds() -> float:
     """User + system CPU seconds of this process's finished children so far (a difference of two calls
     is the CPU of the children that ended between them)."""

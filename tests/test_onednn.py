@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from openclap import create_model
 from openclap.onednn import available, route_linears
@@ -67,6 +68,9 @@ def test_compile_export_and_deepcopy_see_the_right_weights() -> None:
         torch.testing.assert_close(compiled(x), reference(x), rtol=1e-5, atol=1e-6)
     with torch.no_grad():  # no gradients: only the tracing check keeps the exported graph plain
         program = torch.export.export(net, (x,))
+        with FlopCounterMode(display=False) as counter:  # a dispatch mode sees the aten product
+            net(x)
+    assert counter.get_total_flops() == 2 * 6 * (24 * 40 + 40 * 8)
     assert not [n for n in program.graph.nodes if "mkldnn" in str(n.target)]  # the plain linear is exported
     twin = copy.deepcopy(net)
     with torch.no_grad():

@@ -9,11 +9,12 @@ fp32 results that differ from MKL's only in summation order (~1e-7 relative; ``b
 ``route_linears(module)`` gives every ``nn.Linear`` in ``module`` (and transformers' ``Conv1D``, GPT-2's
 linear layer) a forward that calls oneDNN's fp32 product (``torch.ops.mkldnn._linear_pointwise``, the
 operator inductor's own frozen graphs call) when it applies: inference (no gradients), a float32 input on
-the CPU, no autocast, a plain tensor, and neither ``torch.compile``, ``torch.export`` nor ``torch.jit``
-tracing (they see the ordinary ``F.linear``, so compiled packages and ONNX graphs are unchanged). Anything
-else takes ``nn.Linear``'s own forward. The parameters, the state dict and training are untouched. It is
-off where oneDNN is missing, on CPUs other than x86-64 (their BLAS is not MKL), if a first call on a small
-product disagrees with ``F.linear``, and when the environment says ``OPENCLAP_ONEDNN_LINEAR=0``.
+the CPU, no autocast, a plain tensor, and neither ``torch.compile``, ``torch.export``, ``torch.jit``
+tracing nor a Python dispatch mode such as torch's FLOP counter (they see the ordinary ``F.linear``, so
+compiled packages, ONNX graphs and FLOP counts are unchanged). Anything else takes ``nn.Linear``'s own
+forward. The parameters, the state dict and training are untouched. It is off where oneDNN is missing, on
+CPUs other than x86-64 (their BLAS is not MKL), if a first call on a small product disagrees with
+``F.linear``, and when the environment says ``OPENCLAP_ONEDNN_LINEAR=0``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import types
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 ENV = "OPENCLAP_ONEDNN_LINEAR"
 
@@ -49,7 +51,14 @@ def available() -> bool:
 
 
 def _tracing() -> bool:
-    return torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
+    """Compiling, exporting, tracing, or a Python dispatch mode active (a FLOP counter, fake tensors):
+    each must see the ordinary linear."""
+    return (
+        torch.compiler.is_compiling()
+        or torch.compiler.is_exporting()
+        or torch.jit.is_tracing()
+        or is_in_torch_dispatch_mode()
+    )
 
 
 def _eligible(x: torch.Tensor, weight: torch.Tensor) -> bool:
