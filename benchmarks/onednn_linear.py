@@ -88,9 +88,7 @@ def compare(label: str, model: torch.nn.Module, run: Callable[[], torch.Tensor],
     set_routed(model, routed, True)
     blas, dnn = min(times[False]), min(times[True])
     diff = float((outs[True] - outs[False]).abs().max())
-    print(
-        f"| {label} | {len(routed)} | {n / blas:.1f} | {n / dnn:.1f} | {blas / dnn:.2f}x | {diff:.1e} |"
-    )
+    print(f"| {label} | {len(routed)} | {n / blas:.1f} | {n / dnn:.1f} | {blas / dnn:.2f}x | {diff:.1e} |")
 
 
 def main() -> None:
@@ -111,7 +109,7 @@ def main() -> None:
         raise SystemExit("oneDNN linears are off here (not x86-64, no oneDNN, or OPENCLAP_ONEDNN_LINEAR=0)")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     gemm_table()
-    print("\n| tower (eager fp32) | linears in the model | BLAS items/s | oneDNN items/s | ratio | max diff |")
+    print("\n| tower (eager fp32) | linears in the model | BLAS items/s | oneDNN items/s | ratio | diff |")
     print("|---|---|---|---|---|---|")
     g = torch.Generator().manual_seed(0)
     for name in [*args.cases, "openclap-yamnet"]:
