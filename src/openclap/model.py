@@ -74,7 +74,8 @@ class ClapModel(nn.Module):
     def __init__(self, config: ClapConfig, load_text_weights: bool = True, text: bool = True) -> None:
         """``load_text_weights=False`` skips reading pretrained text weights (a checkpoint follows).
         ``text=False`` builds no text tower (``text_encoder`` is None; the text projection stays): an
-        audio-only model, seconds faster to create, for embedding audio; text methods then raise."""
+        audio-only model, seconds faster to create, for embedding audio; text methods then raise.
+        On an x86 CPU its fp32 linear layers compute with oneDNN at inference (``openclap.onednn``)."""
         super().__init__()
         self.config = config
         self.frontend = build_frontend(config.audio)
