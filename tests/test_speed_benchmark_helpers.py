@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from laion_offline import offline_roberta
 from speed_table import print_tables
-from speedlib import max_abs_diff, unit_rows
+from speedlib import matmul_gflops, max_abs_diff, unit_rows
 
 
 def test_unit_rows_normalises_tensors_and_output_objects_alike() -> None:
@@ -63,3 +63,12 @@ def test_offline_roberta_patches_only_while_open() -> None:
     with offline_roberta():
         assert RobertaTokenizer.from_pretrained("roberta-base") is None  # laion_clap's import-time tokenizers
     assert (RobertaTokenizer.from_pretrained, RobertaModel.from_pretrained) == before
+
+
+def test_matmul_rate_measures_each_library_and_bounds_against_the_faster() -> None:
+    rates = matmul_gflops(torch.float32, n=256, repeats=1)
+    assert set(rates) == {"blas", "onednn", "best"}
+    assert rates["blas"] > 0 and rates["best"] == max(rates["blas"], rates["onednn"])
+    if torch.backends.mkldnn.is_available():
+        assert rates["onednn"] > 0  # oneDNN's product ran (its absence would leave 0)
+
