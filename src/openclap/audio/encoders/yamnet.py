@@ -248,8 +248,9 @@ class YamNet(nn.Module):
 
         Inference in float32 is then the same function of the same numbers as before the rounding, less
         the rounding, and bf16 autocast computes with exactly these weights: what remains between fp32 and
-        bf16 is the rounding of the activations. (In training mode a batch norm normalises with the batch's
-        statistics and its bias is now the folded one.)
+        bf16 is the rounding of the activations. In training mode a batch norm normalises with the batch's
+        statistics, which now see the scaled outputs and an ``eps`` that weighs differently, so fine-tuning
+        starts from another function: keep the batch norms in eval mode (``freeze.batchnorm``).
         """
         for block in self.layers:
             pairs = (
