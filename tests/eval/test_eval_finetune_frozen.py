@@ -22,7 +22,7 @@ def two_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tone_noise_folder(tmp_path_factory.mktemp("ft-frozen"), ["tone", "noise"] * 8)
 
 
-def _trained_nets(model, folder: Path, freeze: int) -> list[AudioClassifier]:
+def _trained_nets(model, folder: Path, freeze: int, **extra: object) -> list[AudioClassifier]:
     seen: list[AudioClassifier] = []
 
     def hook(module: torch.nn.Module, args: object, output: object) -> None:
@@ -43,6 +43,7 @@ def _trained_nets(model, folder: Path, freeze: int) -> list[AudioClassifier]:
             encoder_lr=1e-2,
             freeze_encoder_layers=freeze,
             options=EmbedOptions(progress=False),
+            **extra,
         )
     finally:
         handle.remove()
@@ -69,3 +70,22 @@ def test_frozen_layers_are_unchanged_and_the_rest_trains(tiny_model, two_classes
     assert all(
         torch.equal(v, before[0][k]) for k, v in _state(audio_blocks(tiny_model.audio_encoder)[0]).items()
     )
+
+
+def test_frozen_batch_norms_keep_their_statistics_and_train_their_scale_and_shift(
+    tiny_model, two_classes: Path
+) -> None:
+    norms = [m for m in tiny_model.audio_encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms, "the tiny model's encoder has batch norms"
+    stats = [(m.running_mean.clone(), m.running_var.clone(), m.bias.detach().clone()) for m in norms]
+    for frozen in (True, False):
+        nets = _trained_nets(tiny_model, two_classes, 0, freeze_batchnorm=frozen)
+        for net in nets:
+            trained = [m for m in net.audio_encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+            kept = all(
+                torch.equal(m.running_mean, mean) and torch.equal(m.running_var, var)
+                for m, (mean, var, _) in zip(trained, stats, strict=True)
+            )
+            assert kept == frozen  # eval mode: the running statistics stay; training mode updates them
+            assert any(not torch.equal(m.bias, bias) for m, (_, _, bias) in zip(trained, stats, strict=True))
+

@@ -127,7 +127,8 @@ def register_cli(
         metavar="KEY=VALUE",
         help="protocol option (templates: a list, or 'model' for the model's own prompts; split, "
         "group_key, n_splits, seed, c_grid; finetune: epochs, lr, "
-        "encoder_lr, batch_size, gain_db, freeze_encoder_layers, head_input, ...); repeatable",
+        "encoder_lr, batch_size, gain_db, freeze_encoder_layers, freeze_batchnorm, head_input, ...); "
+        "repeatable",
     )
     p.add_argument(
         "-d",

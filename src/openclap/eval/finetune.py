@@ -79,7 +79,10 @@ class FinetuneConfig(SpecAugmentConfig):
 
     ``warmup`` is the warm-up length as a fraction of all optimiser steps of a split; ``min_lr_ratio``
     the cosine floor. ``freeze_encoder_layers``: how many of the encoder's lowest blocks stay frozen
-    (``openclap.audio.encoders.audio_blocks``), ``-1`` for the whole encoder.
+    (``openclap.audio.encoders.audio_blocks``), ``-1`` for the whole encoder. ``freeze_batchnorm``: every
+    batch norm of the encoder stays in eval mode (its running statistics normalise; its scale and shift
+    still train), as ``freeze.batchnorm`` in a training config: for small batches, and for towers stored
+    with their batch norms folded (the default model).
     """
 
     epochs: int = 10
@@ -93,6 +96,7 @@ class FinetuneConfig(SpecAugmentConfig):
     random_crop: bool = True
     gain_db: float = 3.0
     freeze_encoder_layers: int = 0
+    freeze_batchnorm: bool = False
     head_input: str = "features"
     seed: int = 0
 
@@ -264,6 +268,10 @@ class _Trainer:
         cfg, name = self.config, split.name
         net = AudioClassifier(self.model, n_classes, cfg.head_input).to(self.device)
         net.freeze_lowest(cfg.freeze_encoder_layers)
+        if cfg.freeze_batchnorm:  # eval mode only (not locked): KeepsFrozenInEval keeps them there
+            net.frozen += [
+                m for m in net.audio_encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            ]
         optimizer = torch.optim.AdamW(grouped_params(net, lambda n: _param_group(n, cfg), cfg.weight_decay))
         train_items = split.train.tolist()
         per_epoch = len(_batches(train_items, cfg.batch_size))

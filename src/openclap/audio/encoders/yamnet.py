@@ -250,7 +250,8 @@ class YamNet(nn.Module):
         the rounding, and bf16 autocast computes with exactly these weights: what remains between fp32 and
         bf16 is the rounding of the activations. In training mode a batch norm normalises with the batch's
         statistics, which now see the scaled outputs and an ``eps`` that weighs differently, so fine-tuning
-        starts from another function: keep the batch norms in eval mode (``freeze.batchnorm``).
+        starts from another function: keep the batch norms in eval mode (``freeze.batchnorm`` in training,
+        ``freeze_batchnorm`` in the fine-tuning protocol).
         """
         for block in self.layers:
             pairs = (
