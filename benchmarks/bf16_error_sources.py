@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 import openclap.audio.encoders.yamnet as yamnet
 from openclap import AudioError, create_model, find_audio_files, load_mono
+from openclap.checkpoint import CheckpointError
 from openclap.model import ClapModel
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -124,7 +125,10 @@ def main() -> None:
     torch.set_num_threads(2)
     if args.checkpoint is not None and not args.checkpoint.is_file():
         parser.error(f"--checkpoint {args.checkpoint}: no such file")
-    model = create_model("openclap-yamnet", checkpoint=args.checkpoint).eval()
+    try:
+        model = create_model("openclap-yamnet", checkpoint=args.checkpoint).eval()
+    except CheckpointError as err:
+        parser.error(str(err))
     rate = model.config.audio.sample_rate
     if not args.audio.exists():
         parser.error(f"--audio {args.audio}: no such folder or manifest")

@@ -60,3 +60,8 @@ def test_refuses_a_checkpoint_without_a_yamnet_tower_and_a_missing_file(
     with pytest.raises(SystemExit):
         _run(monkeypatch, str(tmp_path / "missing.safetensors"), "--out", str(out))
     assert "no such file" in capsys.readouterr().err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit):  # an unwritable --out is named before any work
+        _run(monkeypatch, str(tiny_checkpoint / "model.safetensors"), "--out", str(blocker / "x.safetensors"))
+    assert "is a file, not a folder" in capsys.readouterr().err

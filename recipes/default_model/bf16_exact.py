@@ -21,12 +21,12 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
+from openclap import create_model
 from openclap.atomic import atomic_write
 from openclap.checkpoint import CheckpointError, read_config, read_metadata
-from openclap.model import ClapModel
+from openclap.cli_errors import check_output_path
 
 
 def round_linears_(module: torch.nn.Module) -> None:
@@ -45,24 +45,11 @@ def bf16_exact(path: Path, out: Path) -> None:
     config = read_config(path)
     if config.audio_encoder.type != "yamnet":
         raise CheckpointError(f"{path}: audio_encoder.type is {config.audio_encoder.type!r}, not 'yamnet'")
-    with safe_open(str(path), "pt") as f:
-        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    model = ClapModel(config, load_text_weights=False)
-    prefix = "audio_encoder."
-    encoder_state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    model.audio_encoder.load_state_dict(encoder_state, strict=True)
+    model = create_model(checkpoint=path, text=False)  # a strict load: every tensor of the file, by name
     model.audio_encoder.round_to_bf16_()
-    heads = {"audio_projection": model.audio_projection, "text_projection": model.text_projection}
-    for name, head in heads.items():
-        head.load_state_dict({k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")})
-        round_linears_(head)
-    rounded = {f"{prefix}{k}": v for k, v in model.audio_encoder.state_dict().items()}
-    for name, head in heads.items():
-        rounded.update({f"{name}.{k}": v for k, v in head.state_dict().items()})
-    missing = set(rounded) - set(state)
-    if missing:
-        raise CheckpointError(f"{path}: the model has tensors the file lacks: {sorted(missing)[:5]}")
-    state.update({k: v.detach().contiguous().clone() for k, v in rounded.items()})
+    round_linears_(model.audio_projection)
+    round_linears_(model.text_projection)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     meta["bf16_exact"] = True
     metadata = {"openclap": json.dumps(meta)}
     atomic_write(out, lambda tmp: save_file(state, str(tmp), metadata=metadata))
@@ -81,8 +68,12 @@ def main() -> None:
     if args.out.suffix != ".safetensors":
         parser.error(f"--out {args.out}: give a .safetensors file name")
     try:
+        check_output_path(args.out)  # before the work
+    except ValueError as err:
+        parser.error(str(err))
+    try:
         bf16_exact(args.checkpoint, args.out)
-    except (CheckpointError, ValueError, RuntimeError) as err:
+    except (CheckpointError, ValueError, RuntimeError, OSError) as err:
         raise SystemExit(f"error: {err}") from None
 
 
