@@ -57,9 +57,7 @@ def emulated(rounding: Rounding) -> Callable[..., torch.Tensor]:
     round_w, round_b, round_x = rounding
 
     def conv_bn_relu(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-        weight = conv.weight * scale.reshape(-1, 1, 1, 1)
-        bias = bn.bias - bn.running_mean * scale
+        weight, bias = yamnet.fold_batch_norm(conv, bn)
         first = isinstance(conv, yamnet.InputConv2d)  # split precision: float32-accurate under autocast
         weight = bf16(weight) if round_w and not first else weight
         bias = bf16(bias) if round_b else bias

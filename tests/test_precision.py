@@ -10,6 +10,7 @@ import soundfile as sf
 import torch
 
 from openclap import ClapModel, create_model, embed_audio_files
+from openclap.audio.encoders.yamnet import fold_batch_norm
 from openclap.cli import main
 from tests.helpers import noise, write
 
@@ -202,24 +203,6 @@ def test_bf16_runs_a_float64_front_end_in_float32_and_fp32_keeps_it() -> None:
     assert reduced.dtype == exact.dtype == torch.float32
 
 
-def _folded(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """The weight and bias that inference computes (``yamnet._conv_bn_relu``'s folding)."""
-    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-    return conv.weight * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
-
-
-def _conv_bn_pairs(net: torch.nn.Module) -> list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d]]:
-    from openclap.audio.encoders.yamnet import _ConvBN, _Separable
-
-    pairs: list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d]] = []
-    for block in net.layers:
-        if isinstance(block, _ConvBN):
-            pairs.append((block.conv, block.bn))
-        elif isinstance(block, _Separable):
-            pairs += [(block.depthwise.conv, block.depthwise.bn), (block.pointwise, block.pointwise_bn)]
-    return pairs
-
-
 def _is_bf16(t: torch.Tensor) -> bool:
     return torch.equal(t, t.to(torch.bfloat16).float())
 
@@ -227,10 +210,10 @@ def _is_bf16(t: torch.Tensor) -> bool:
 def _assert_bf16_exact(net: torch.nn.Module) -> None:
     from openclap.audio.encoders.input_conv import InputConv2d
 
-    pairs = _conv_bn_pairs(net)
+    pairs = net.conv_bn_pairs()
     assert len(pairs) == 27  # the first convolution + 13 depthwise-separable blocks
     for conv, bn in pairs:
-        weight, bias = _folded(conv, bn)
+        weight, bias = fold_batch_norm(conv, bn)  # what inference computes
         assert _is_bf16(bias), conv
         assert isinstance(conv, InputConv2d) or _is_bf16(weight), conv
 
@@ -241,7 +224,7 @@ def test_yamnet_rounded_to_bf16_computes_bf16_bit_for_bit_and_fp32_within_the_ro
     torch.manual_seed(0)
     net = YamNet().eval()
     with torch.no_grad():  # batch-norm statistics of a trained net, not the identity of a fresh one
-        for _, bn in _conv_bn_pairs(net):
+        for _, bn in net.conv_bn_pairs():
             bn.running_mean.normal_(0.0, 0.5)
             bn.running_var.uniform_(0.2, 3.0)
             bn.bias.normal_(0.0, 0.3)
@@ -250,10 +233,10 @@ def test_yamnet_rounded_to_bf16_computes_bf16_bit_for_bit_and_fp32_within_the_ro
         fp32_before = net(mel)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             bf16_before = net(mel)
-    assert not _is_bf16(_folded(*_conv_bn_pairs(net)[1])[0])  # folded weights are not bf16 values yet
+    assert not _is_bf16(fold_batch_norm(*net.conv_bn_pairs()[1])[0])  # folded weights not bf16 values yet
     net.round_to_bf16_()
     _assert_bf16_exact(net)
-    for _, bn in _conv_bn_pairs(net):  # identity batch norms
+    for _, bn in net.conv_bn_pairs():  # identity batch norms
         assert torch.all(bn.weight == 1) and torch.all(bn.running_mean == 0)
         assert torch.all(bn.running_var + bn.eps == 1)
     with torch.inference_mode():

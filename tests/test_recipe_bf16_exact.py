@@ -11,7 +11,7 @@ import torch
 from openclap import create_model
 from openclap.checkpoint import read_metadata, save_checkpoint
 from tests.helpers import load_recipe, noise
-from tests.test_precision import _assert_bf16_exact, _conv_bn_pairs, _is_bf16
+from tests.test_precision import _assert_bf16_exact, _is_bf16
 
 recipe = load_recipe("bf16_exact")
 
@@ -27,7 +27,7 @@ def test_writes_a_bf16_exact_checkpoint_whose_bf16_outputs_are_unchanged(
     torch.manual_seed(0)
     model = create_model("openclap-yamnet", pretrained=False, text=False).eval()
     with torch.no_grad():  # statistics of a trained tower, so that the folded weights are not bf16 values
-        for _, bn in _conv_bn_pairs(model.audio_encoder):
+        for _, bn in model.audio_encoder.conv_bn_pairs():
             bn.running_mean.normal_(0.0, 0.5)
             bn.running_var.uniform_(0.2, 3.0)
     save_checkpoint(model, tmp_path / "src", include_text=False, extra={"trained": {"epochs": 3}})

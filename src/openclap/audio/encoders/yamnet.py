@@ -134,15 +134,19 @@ def _same_pad(x: torch.Tensor, stride: int, kernel: int = 3) -> torch.Tensor:
     return F.pad(x, pads)
 
 
+def fold_batch_norm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight and bias of ``bn(conv(x))`` as one convolution (``bn`` in eval mode)."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return conv.weight * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
+
+
 def _conv_bn_relu(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """``relu(bn(conv(x)))``. At inference (``bn`` in eval mode) the batch norm is folded into the
     convolution's weight and bias: one convolution with a bias, no separate normalisation pass (and no
     casts around it under autocast)."""
     if bn.training:
         return F.relu(bn(conv(x)))
-    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-    weight = conv.weight * scale.reshape(-1, 1, 1, 1)
-    bias = bn.bias - bn.running_mean * scale
+    weight, bias = fold_batch_norm(conv, bn)
     if isinstance(conv, InputConv2d):
         y = conv.convolve(x, weight, bias)
     else:
@@ -253,28 +257,28 @@ class YamNet(nn.Module):
         starts from another function: keep the batch norms in eval mode (``freeze.batchnorm`` in training,
         ``freeze_batchnorm`` in the fine-tuning protocol).
         """
-        for block in self.layers:
-            pairs = (
-                [(block.conv, block.bn)]
-                if isinstance(block, _ConvBN)
-                else [
-                    (block.depthwise.conv, block.depthwise.bn),
-                    (block.pointwise, block.pointwise_bn),
-                ]
-            )
-            for conv, bn in pairs:
-                scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-                weight = conv.weight * scale.reshape(-1, 1, 1, 1)
-                bias = bn.bias - bn.running_mean * scale
-                keep = isinstance(conv, InputConv2d)
-                conv.weight.copy_(weight if keep else weight.to(torch.bfloat16).float())
-                bn.bias.copy_(bias.to(torch.bfloat16).float())
-                bn.weight.fill_(1.0)
-                bn.running_mean.zero_()
-                bn.running_var.fill_(1.0 - bn.eps)
-                if not bool(torch.all(bn.running_var + bn.eps == 1.0)):
-                    raise ArithmeticError(f"batch norm eps {bn.eps}: (1 - eps) + eps is not 1 in float32")
+        for conv, bn in self.conv_bn_pairs():
+            weight, bias = fold_batch_norm(conv, bn)
+            keep = isinstance(conv, InputConv2d)
+            conv.weight.copy_(weight if keep else weight.to(torch.bfloat16).float())
+            bn.bias.copy_(bias.to(torch.bfloat16).float())
+            bn.weight.fill_(1.0)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+            if not bool(torch.all(bn.running_var + bn.eps == 1.0)):
+                raise ArithmeticError(f"batch norm eps {bn.eps}: (1 - eps) + eps is not 1 in float32")
         return self
+
+    def conv_bn_pairs(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+        """Every (convolution, batch norm) of the network in order: the first convolution, then each
+        block's depthwise and pointwise ones (27)."""
+        pairs: list[tuple[nn.Conv2d, nn.BatchNorm2d]] = []
+        for block in self.layers:
+            if isinstance(block, _ConvBN):
+                pairs.append((block.conv, block.bn))
+            else:
+                pairs += [(block.depthwise.conv, block.depthwise.bn), (block.pointwise, block.pointwise_bn)]
+        return pairs
 
 
 class Yamnet(nn.Module):
