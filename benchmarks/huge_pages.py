@@ -19,11 +19,12 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
+from speedlib import run_child
 
 from openclap import list_models
 
@@ -53,12 +54,10 @@ def child(spec: dict) -> dict:  # type: ignore[type-arg]
 
 def run(spec: dict, huge: bool) -> dict:  # type: ignore[type-arg]
     env = {**os.environ, "THP_MEM_ALLOC_ENABLE": "1" if huge else "0"}
-    out = subprocess.run(
-        [sys.executable, __file__, json.dumps(spec)], capture_output=True, text=True, env=env, check=False
-    )
-    if out.returncode:
-        raise SystemExit(f"child failed: {out.stderr.strip().splitlines()[-1:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_child(sys.executable, Path(__file__), spec, env)
+    if "error" in result:
+        raise SystemExit(f"child failed: {result['error']}")
+    return result
 
 
 def main() -> None:

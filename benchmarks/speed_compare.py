@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from speedlib import batch_rows, matmul_gflops, median_seconds, peak_rss_mb, timed_call, unit_rows
+from speedlib import (
+    batch_rows,
+    matmul_gflops,
+    median_seconds,
+    peak_rss_mb,
+    run_child,
+    timed_call,
+    unit_rows,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
@@ -155,15 +162,6 @@ def cpu_work_limit(model: Any, files: list[str], batch: int = 32) -> dict[str, f
         "cores": cores,
         "files_per_s": cores / (decode + per_clip),
     }
-
-
-def run_child(python: str, script: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    out = subprocess.run([python, str(script), json.dumps(spec)], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        return {
-            "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
-        }
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def family_specs(

@@ -4,10 +4,13 @@ environment): nothing here imports openclap or a reference implementation."""
 from __future__ import annotations
 
 import contextlib
+import json
 import resource
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -94,3 +97,14 @@ def timed_call(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
+
+
+def run_child(python: str, script: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """``python script JSON(spec)`` in a fresh process; its last stdout line parsed as JSON, or
+    ``{"error": its last stderr line}`` when it fails."""
+    out = subprocess.run([python, str(script), json.dumps(spec)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        return {
+            "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
+        }
+    return json.loads(out.stdout.strip().splitlines()[-1])
