@@ -163,5 +163,7 @@ def test_settings_from_loose_values_are_coerced_and_checked() -> None:
     assert (config.lr, config.epochs, config.clip_grad_norm, config.random_crop) == (2e-3, 3, None, False)
     with pytest.raises(ValueError, match=r"unknown fine-tuning setting\(s\) \['epoch'\]"):
         FinetuneConfig.from_options(epoch=3)
-    with pytest.raises(ValueError, match="true or false"):
+    with pytest.raises(ValueError, match="setting random_crop: expected true or false"):
         FinetuneConfig.from_options(random_crop="false")
+    with pytest.raises(ValueError, match="setting freeze_batchnorm: expected true or false"):
+        FinetuneConfig.from_options(freeze_batchnorm="maybe")

@@ -122,7 +122,13 @@ class FinetuneConfig(SpecAugmentConfig):
         unknown = sorted(set(options) - set(types))
         if unknown:
             raise ValueError(f"unknown fine-tuning setting(s) {unknown}; valid: {sorted(types)}")
-        return cls(**{name: _coerce(value, types[name]) for name, value in options.items()})
+        values = {}
+        for name, value in options.items():
+            try:
+                values[name] = _coerce(value, types[name])
+            except ValueError as err:
+                raise ValueError(f"fine-tuning setting {name}: {err}") from None
+        return cls(**values)
 
 
 _COERCE: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "bool": bool, "str": str}
