@@ -1,11 +1,11 @@
-"""A batch of 32 clips in one forward pass against chunks of 16, 8 and 4, alternating in one process.
+"""A batch of 32 clips in one forward pass against smaller chunks, alternating in one process.
 
-Usage: .venv/bin/python benchmarks/chunk_size.py MODEL PRECISION [--eager]
+Usage: .venv/bin/python benchmarks/chunk_size.py MODEL PRECISION [--eager] [--sizes 32 16 8 4 2]
 
 The model (random weights for the published families, the shipped ones for ``openclap-yamnet``) is
 compiled (``compile_towers``; build its package once beforehand) or left eager; each chunk size then runs
 the same 32 noise clips through the audio tower (``project_audio(audio_features(...))``, which
-``encode_audio`` chunks itself: see ``openclap.model.CPU_CHUNK``) four times in turn, and the best clips/s
+``encode_audio`` chunks itself: see ``ClapModel.cpu_chunk``) four times in turn, and the best clips/s
 of each is printed. Huge pages as in the ``openclap`` command (``openclap.allocator``).
 """
 
@@ -26,7 +26,12 @@ def main() -> None:
     parser.add_argument("model", choices=list_models())
     parser.add_argument("precision", choices=["fp32", "bf16"])
     parser.add_argument("--eager", action="store_true")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[32, 16, 8, 4, 2], help="chunk sizes (clips), each dividing 32"
+    )
     args = parser.parse_args()
+    if any(size < 1 or 32 % size for size in args.sizes):
+        parser.error(f"--sizes: each must divide 32, got {args.sizes}")
     use_huge_pages()
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -43,7 +48,7 @@ def main() -> None:
 
     g = torch.Generator().manual_seed(0)
     wave = 0.1 * torch.randn(32, model.config.audio.clip_samples, generator=g)
-    best = {size: float("inf") for size in (32, 16, 8, 4)}
+    best = {size: float("inf") for size in args.sizes}
     with torch.inference_mode():
         for size in best:  # warm-up
             torch.cat([tower(part) for part in wave.split(size)])

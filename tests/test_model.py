@@ -220,7 +220,8 @@ def test_large_cpu_batches_run_in_chunks_with_the_same_outputs(
 ) -> None:
     import openclap.model as model_module
 
-    monkeypatch.setattr(model_module, "CPU_CHUNK", 2)
+    monkeypatch.setattr(model_module, "CPU_CHUNK", 2)  # the tiny encoder sets no cpu_chunk of its own
+    assert tiny_model.cpu_chunk() == 2
     sizes: list[int] = []
     forward = tiny_model.audio_encoder.forward
     monkeypatch.setattr(
@@ -235,3 +236,21 @@ def test_large_cpu_batches_run_in_chunks_with_the_same_outputs(
     sizes.clear()
     tiny_model.encode_audio(waves)  # with gradients (training): one pass
     assert sizes == [5]
+    sizes.clear()
+    monkeypatch.setattr(tiny_model.audio_encoder, "cpu_chunk", {"fp32": 3}, raising=False)
+    with torch.inference_mode():
+        torch.testing.assert_close(tiny_model.encode_audio(waves), whole, atol=1e-6, rtol=0)
+    assert sizes == [3, 2]  # the encoder's own size for the precision wins
+
+
+@pytest.mark.parametrize(
+    ("encoder", "fp32", "bf16"), [("htsat", 4, 4), ("cnn14", 16, 16), ("yamnet", 8, 16), ("small", 16, 16)]
+)
+def test_cpu_chunk_is_the_encoders_by_precision(encoder: str, fp32: int, bf16: int) -> None:
+    """Each architecture's measured chunk (docs/speed.md), looked up by the model's precision."""
+    name = {"htsat": "msclap-2023", "cnn14": "msclap-2022", "yamnet": "openclap-yamnet", "small": "tiny-test"}
+    config = get_config(name[encoder])
+    assert config.audio_encoder.type == encoder
+    model = ClapModel(config, load_text_weights=False, text=False)
+    assert model.cpu_chunk() == fp32
+    assert model.set_precision("bf16").cpu_chunk() == bf16

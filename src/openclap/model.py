@@ -63,10 +63,10 @@ def audio_tower_features(
 #: ``stft_dtype`` under fp32), and embeddings are returned as float32 either way.
 PRECISIONS = ("fp32", "bf16")
 
-#: ``encode_audio`` on a CPU without gradients runs a larger batch this many clips at a time: the
-#: activations of 32 clips outgrow the caches (compiled, 2 threads, clips/s of a batch of 32 in one
-#: pass against chunks of 16: HTS-AT fp32 9.5 -> 11.3, bf16 15.8 -> 20.4, Cnn14 5.5 -> 5.7, the default
-#: model fp32 168.9 -> 196.6, bf16 338.6 -> 342.1; docs/speed.md). The outputs are the same.
+#: ``encode_audio`` on a CPU without gradients runs a larger batch a few clips at a time: the activations
+#: of a large batch outgrow the caches. How many clips is the encoder's: its class attribute
+#: ``cpu_chunk`` maps a precision to a number of clips (measured per architecture, docs/speed.md
+#: "Batches run a few clips at a time"); this many where an encoder sets none. The outputs are the same.
 CPU_CHUNK = 16
 
 
@@ -191,14 +191,11 @@ class ClapModel(nn.Module):
         """[B, N] waveform at the model's sample rate -> audio embeddings [B, D] (L2-normalised); through
         the compiled package when ``compile_towers`` built one for this precision and the call allows it
         (no gradients, eval mode, clips of the config's length). On a CPU without gradients a batch of
-        more than ``CPU_CHUNK`` clips runs that many at a time (faster; the same outputs)."""
-        if (
-            isinstance(wave, torch.Tensor)
-            and wave.device.type == "cpu"
-            and wave.shape[0] > CPU_CHUNK
-            and not torch.is_grad_enabled()
-        ):
-            return torch.cat([self.encode_audio(part, normalize) for part in wave.split(CPU_CHUNK)])
+        more than ``cpu_chunk()`` clips runs that many at a time (faster; the same outputs)."""
+        if isinstance(wave, torch.Tensor) and wave.device.type == "cpu" and not torch.is_grad_enabled():
+            chunk = self.cpu_chunk()
+            if wave.shape[0] > chunk:
+                return torch.cat([self.encode_audio(part, normalize) for part in wave.split(chunk)])
         compiled = self._compiled_audio.get(self.precision)
         if compiled is not None and self._audio_versions() != self._compiled_versions:
             self._compiled_audio.clear()  # the weights changed since: the packages hold the old ones
@@ -215,6 +212,11 @@ class ClapModel(nn.Module):
         ):
             return compiled(wave.float())
         return self.project_audio(self.audio_features(wave), normalize)
+
+    def cpu_chunk(self) -> int:
+        """Clips per forward pass of ``encode_audio`` on a CPU at inference: the audio encoder's
+        ``cpu_chunk`` for the current precision, else ``CPU_CHUNK``."""
+        return int(getattr(self.audio_encoder, "cpu_chunk", {}).get(self.precision, CPU_CHUNK))
 
     # ----- text --------------------------------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -190,6 +191,11 @@ class YamNet(nn.Module):
     embeddings [B, P, 1024]. The batch norms have no learned scale in YAMNet (their weight is 1).
     ``patch_hop``: frames between patches (YAMNet's 48; 96 halves the work of a clip, patches then abut).
     """
+
+    #: Clips per forward pass on a CPU at inference (``ClapModel.cpu_chunk``). Compiled openclap-yamnet,
+    #: batch 32, 2 threads, clips/s by chunk 16 / 8 / 4 (``benchmarks/chunk_size.py``): fp32 332.3 /
+    #: 367.1 / 327.5, bf16 556.0 / 552.8 / 491.2.
+    cpu_chunk: ClassVar[dict[str, int]] = {"fp32": 8, "bf16": 16}
 
     def __init__(
         self, n_mels: int = 64, num_classes: int = NUM_CLASSES, patch_hop: int = PATCH_HOP_FRAMES
