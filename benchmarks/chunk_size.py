@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("precision", choices=["fp32", "bf16"])
     parser.add_argument("--eager", action="store_true")
     parser.add_argument(
-        "--sizes", type=int, nargs="+", default=[32, 16, 8, 4, 2], help="chunk sizes (clips), each dividing 32"
+        "--sizes", type=int, nargs="+", default=[32, 16, 8, 4, 2], help="chunk sizes, each dividing 32"
     )
     args = parser.parse_args()
     if any(size < 1 or 32 % size for size in args.sizes):

@@ -6,9 +6,10 @@ Usage: .venv/bin/python benchmarks/flop_budget.py [--model msclap-2023] [--batch
 The model (random weights for the published families: their speed without the download) is compiled with
 ``torch.compile(dynamic=True)`` and ``openclap.compiled.INDUCTOR_OPTIONS``: the same kernels the
 AOTInductor package runs (oneDNN linears, since the batch is dynamic), but visible to ``torch.profiler``
-(``cpp.enable_kernel_profile``). Printed: FLOPs per clip (torch's counter), the matmul rate (2048^3, this
-precision, the faster of torch's BLAS and oneDNN, median of 5), the FLOP bound of one batch, the compiled
-batch time (best of ``--rounds``), and the profiled time split into categories, each in milliseconds per
+(``cpp.enable_kernel_profile``). Printed: FLOPs per clip (torch's counter), the matmul rate
+(``speedlib.matmul_gflops``: 2048^3 and 3072^3 products in this precision, the fastest of torch's BLAS and
+oneDNN, each a median of 5), the FLOP bound of one batch, the compiled batch time (best of ``--rounds``),
+and the profiled time split into categories, each in milliseconds per
 clip and as a multiple of the bound: matrix products (linear, mm, bmm, convolution), the softmax kernels,
 the FFT, other fused kernels, and what the profiler sees outside kernels. "within 1.3x of the bound" needs
 the total under 1.3.

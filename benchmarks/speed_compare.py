@@ -7,7 +7,7 @@ Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... 
 
 For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the
 process, FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's
-matrix-product rate (measured in the same run, fp32 and bf16, 2048^3 products, the faster of
+matrix-product rate (measured in the same run, fp32 and bf16, 2048^3 and 3072^3 products, the fastest of
 torch's BLAS and oneDNN: MKL's fp32 runs at half oneDNN's on AVX-512 AMD CPUs) that the model reaches;
 with ``--files N``, files/s from N real files (``../shared/data/audiocaps-demo``, resampled) to
 embeddings: openclap's ``embed_audio_files`` with each ``--workers`` count of decoding threads, the
@@ -59,7 +59,8 @@ CLIP_SECONDS = {"msclap-2022": 5, "msclap-2023": 7, "laion-htsat-tiny-unfused": 
 
 
 def matmul_rates() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """fp32 and bf16 2048^3 rates: the best library's (the bound's denominator), and each library's."""
+    """fp32 and bf16 square-product rates (speedlib.matmul_gflops): the best library's (the bound's
+    denominator), and each library's."""
     detail = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
     return {k: v["best"] for k, v in detail.items()}, detail
 
@@ -243,7 +244,7 @@ def main() -> None:
     rates, detail = matmul_rates()
     print(
         f"torch {torch.__version__}, {args.threads} threads, load {os.getloadavg()[0]:.1f} on "
-        f"{os.cpu_count()} cores; matmul 2048^3: fp32 {rates['fp32']:.0f} GFLOP/s (BLAS "
+        f"{os.cpu_count()} cores; matmul: fp32 {rates['fp32']:.0f} GFLOP/s (BLAS "
         f"{detail['fp32']['blas']:.0f}, oneDNN {detail['fp32']['onednn']:.0f}), bf16 {rates['bf16']:.0f} "
         f"GFLOP/s; openclap {'compiled' if args.compile else 'eager'}",
         flush=True,
