@@ -13,11 +13,42 @@ from torch import nn
 
 from openclap.audio.encoders.input_conv import InputConv2d
 
+#: Blocks whose convolutions run on channels-last (NHWC) tensors on a CPU: oneDNN's NHWC kernels ran
+#: Cnn14's 64- to 512-channel convolutions 1.2-1.7x faster than on NCHW tensors here, and its 1024- and
+#: 2048-channel ones (blocks 5 and 6, a few time-frequency cells each) 1.0-2.1x slower
+#: (``/work/notes/exp/conv_formats.py`` figures in docs/speed.md, "Cnn14 on channels-last tensors").
+CHANNELS_LAST_BLOCKS = 4
+#: Compiled on a CPU, convolutions reading this many channels or more run as one matrix product over the
+#: unfolded 3 x 3 neighbourhoods (``conv3x3_as_product``): inductor gives every convolution channels-last
+#: tensors, and oneDNN's channels-last kernels ran Cnn14's last three convolutions (2 x 21 and 4 x 43
+#: time-frequency cells) at 127-253 GFLOP/s against 300-337 as products. Eager keeps the direct
+#: convolution (NCHW there: 232-385 GFLOP/s, and no folded weight to reuse).
+PRODUCT_MIN_CHANNELS = 1024
+
+
+def conv3x3_as_product(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """A 3 x 3 convolution, stride 1, zero padding 1, no bias, as one matrix product: each output cell's
+    3 x 3 x C input neighbourhood unfolded into a row (im2col, in (row, column, channel) order, which
+    copies whole channel vectors from a channels-last input), times the weight as [C_out, 9 x C].
+    The same values as ``F.conv2d`` up to the order of float additions; the result is a channels-last
+    [B, C_out, H, W] view. Meant for compiled graphs, where the weight's reordering is folded once."""
+    b, c, h, w = x.shape
+    padded = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1)  # [B, H + 2, W + 2, C]
+    cells = [padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    rows = torch.stack(cells, dim=3).reshape(b * h * w, 9 * c)
+    out = F.linear(rows, weight.permute(0, 2, 3, 1).reshape(weight.shape[0], 9 * c))
+    return out.view(b, h, w, -1).permute(0, 3, 1, 2)
+
 
 class ConvBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, reads_mel: bool = False) -> None:
-        """``reads_mel``: conv1 reads the log-mel (``InputConv2d``: float32 accuracy under autocast)."""
+    def __init__(
+        self, in_channels: int, out_channels: int, reads_mel: bool = False, channels_last: bool = False
+    ) -> None:
+        """``reads_mel``: conv1 reads the log-mel (``InputConv2d``: float32 accuracy under autocast).
+        ``channels_last``: on a CPU, the convolutions read channels-last tensors (faster for this block's
+        shapes; the values are the same up to the order of float additions)."""
         super().__init__()
+        self.channels_last = channels_last
         first = InputConv2d if reads_mel else nn.Conv2d
         self.conv1 = first(in_channels, out_channels, 3, stride=1, padding=1, bias=False)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
@@ -25,9 +56,24 @@ class ConvBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor, pool_size: tuple[int, int] = (2, 2)) -> torch.Tensor:
-        x = F.relu_(self.bn1(self.conv1(x)))
-        x = F.relu_(self.bn2(self.conv2(x)))
+        layout = torch.contiguous_format
+        if x.device.type == "cpu":
+            layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        x = F.relu_(self.bn1(self._conv(self.conv1, x.contiguous(memory_format=layout))))
+        x = F.relu_(self.bn2(self._conv(self.conv2, x.contiguous(memory_format=layout))))
         return F.avg_pool2d(x, kernel_size=pool_size)
+
+    @staticmethod
+    def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        if (
+            conv.in_channels >= PRODUCT_MIN_CHANNELS
+            and type(conv) is nn.Conv2d
+            and torch.compiler.is_compiling()
+            and x.device.type == "cpu"
+            and not torch.is_grad_enabled()
+        ):
+            return conv3x3_as_product(x, conv.weight)
+        return conv(x)
 
 
 class Cnn14(nn.Module):
@@ -45,7 +91,9 @@ class Cnn14(nn.Module):
         self.bn0 = nn.BatchNorm2d(n_mels)
         widths = [1, 64, 128, 256, 512, 1024, 2048]
         for i in range(6):
-            setattr(self, f"conv_block{i + 1}", ConvBlock(widths[i], widths[i + 1], reads_mel=i == 0))
+            nhwc = i < CHANNELS_LAST_BLOCKS
+            block = ConvBlock(widths[i], widths[i + 1], reads_mel=i == 0, channels_last=nhwc)
+            setattr(self, f"conv_block{i + 1}", block)
         self.fc1 = nn.Linear(2048, embed_dim, bias=True)
         self.fc_audioset = nn.Linear(embed_dim, classes_num, bias=True)
 
