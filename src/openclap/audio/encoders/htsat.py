@@ -77,7 +77,7 @@ class WindowAttention(nn.Module):
         qkv = self.qkv(x).reshape(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B * nW, heads, N, d]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        bias = bias.view(n, n, -1).permute(2, 0, 1)  # [heads, N, N]
+        bias = bias.view(n, n, -1).permute(2, 0, 1).contiguous()  # [heads, N, N]
         attn = (q * self.scale) @ k.transpose(-2, -1) + bias
         if mask is not None:
             nw = mask.shape[0]
