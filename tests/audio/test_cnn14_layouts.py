@@ -1,6 +1,6 @@
 """Cnn14's CPU inference paths: channels-last convolutions in blocks 1-4, and the late convolutions as one
-matrix product when compiled (docs/speed.md, "Cnn14: channels-last tensors, and the last convolutions as
-products")."""
+matrix product when compiled (docs/speed.md, "Cnn14 on channels-last tensors, and its last convolutions
+as products")."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from openclap.audio.encoders.input_conv import InputConv2d
 #: Blocks whose convolutions run on channels-last (NHWC) tensors on a CPU: oneDNN's NHWC kernels ran
 #: Cnn14's 64- to 512-channel convolutions 1.2-1.7x faster than on NCHW tensors here, and its 1024- and
 #: 2048-channel ones (blocks 5 and 6, a few time-frequency cells each) 1.0-2.1x slower
-#: (``/work/notes/exp/conv_formats.py`` figures in docs/speed.md, "Cnn14 on channels-last tensors").
+#: (docs/speed.md, "Cnn14 on channels-last tensors, and its last convolutions as products").
 CHANNELS_LAST_BLOCKS = 4
 #: Compiled on a CPU, convolutions reading this many channels or more run as one matrix product over the
 #: unfolded 3 x 3 neighbourhoods (``conv3x3_as_product``): inductor gives every convolution channels-last
