@@ -56,12 +56,16 @@ class ConvBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor, pool_size: tuple[int, int] = (2, 2)) -> torch.Tensor:
-        layout = torch.contiguous_format
-        if x.device.type == "cpu":
-            layout = torch.channels_last if self.channels_last else torch.contiguous_format
-        x = F.relu_(self.bn1(self._conv(self.conv1, x.contiguous(memory_format=layout))))
-        x = F.relu_(self.bn2(self._conv(self.conv2, x.contiguous(memory_format=layout))))
+        x = F.relu_(self.bn1(self._conv(self.conv1, self._layout(x))))
+        x = F.relu_(self.bn2(self._conv(self.conv2, self._layout(x))))
         return F.avg_pool2d(x, kernel_size=pool_size)
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        """On a CPU, this block's memory layout (other devices keep theirs)."""
+        if x.device.type != "cpu":
+            return x
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        return x.contiguous(memory_format=layout)
 
     @staticmethod
     def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
