@@ -26,7 +26,7 @@ from collections import defaultdict
 
 import torch
 import torch._inductor.config as inductor_config
-from speedlib import matmul_gflops
+from speedlib import matmul_gflops, positive_int
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -69,9 +69,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="msclap-2023", choices=list_models())
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=positive_int, default=3)
     args = parser.parse_args()
     huge = use_huge_pages()  # before any tensor exists, as the openclap command does
     torch.manual_seed(0)

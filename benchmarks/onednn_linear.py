@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from seeded import CASES, parity_case
+from speedlib import positive_int
 
 from openclap import create_model
 from openclap.allocator import use_huge_pages
@@ -96,13 +97,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=CASES)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--text-batch", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--text-batch", type=positive_int, default=32)
+    parser.add_argument("--rounds", type=positive_int, default=3)
+    parser.add_argument("--threads", type=positive_int, default=2)
     args = parser.parse_args()
-    if min(args.batch_size, args.text_batch, args.rounds, args.threads) < 1:
-        parser.error("--batch-size, --text-batch, --rounds and --threads must be at least 1")
     use_huge_pages()
     torch.set_num_threads(args.threads)
     if not available():

@@ -41,6 +41,7 @@ from speedlib import (
     matmul_gflops,
     median_seconds,
     peak_rss_mb,
+    positive_int,
     run_child,
     timed_call,
     unit_rows,
@@ -221,12 +222,14 @@ def main() -> None:
         default=[*REFERENCE, *OWN],
         choices=[*REFERENCE, *OWN],
     )
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--batch-sizes", nargs="+", type=positive_int, default=[1, 32])
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--repeats", type=positive_int, default=2)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--files", type=int, default=0, help="also time N real files to embeddings")
-    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2], help="openclap's decoding workers")
+    parser.add_argument(
+        "--workers", nargs="+", type=positive_int, default=[1, 2], help="openclap's decoding workers"
+    )
     parser.add_argument("--reference-python", default="/work/benchenv-h21/bin/python")
     parser.add_argument("--out", type=Path, default=None, help="also write the raw results as JSON")
     parser.add_argument(
@@ -240,6 +243,13 @@ def main() -> None:
         "command sets it, or the references' too, or none",
     )
     args = parser.parse_args()
+    if args.out is not None:  # before the minutes of measuring, not after
+        from openclap.cli_errors import check_output_path
+
+        try:
+            check_output_path(args.out)
+        except ValueError as err:
+            parser.error(str(err))
     torch.set_num_threads(args.threads)
     rates, detail = matmul_rates()
     print(

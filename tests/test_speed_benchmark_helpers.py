@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from laion_offline import offline_roberta
 from speed_table import print_tables
-from speedlib import matmul_gflops, max_abs_diff, unit_rows
+from speedlib import matmul_gflops, max_abs_diff, positive_int, unit_rows
 
 
 def test_unit_rows_normalises_tensors_and_output_objects_alike() -> None:
@@ -72,3 +72,12 @@ def test_matmul_rate_measures_each_library_and_bounds_against_the_faster() -> No
     if torch.backends.mkldnn.is_available():
         assert rates["onednn"] > 0  # oneDNN's product ran (its absence would leave 0)
 
+
+
+def test_positive_int_rejects_zero_negative_and_words() -> None:
+    import argparse
+
+    assert positive_int("3") == 3
+    for bad, message in (("0", "at least 1, got 0"), ("-2", "at least 1, got -2"), ("x", "whole number")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            positive_int(bad)
