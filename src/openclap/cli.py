@@ -48,8 +48,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=_positive_int,
         default=16,
-        help="clips per batch (default: 16); on a CPU the audio tower runs its own smaller chunk of a batch "
-        "at a time where that is faster (4 clips for HTS-AT, 8 for the default model in fp32)",
+        help="clips per batch (default: 16); on a CPU the audio tower runs a batch a few clips at a time, "
+        "as many as suit its encoder (ClapModel.cpu_chunk)",
     )
     parser.add_argument(
         "--precision",
