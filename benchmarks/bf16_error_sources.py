@@ -62,7 +62,10 @@ def emulated(rounding: Rounding) -> Callable[..., torch.Tensor]:
         weight = bf16(weight) if round_w and not first else weight
         bias = bf16(bias) if round_b else bias
         x = bf16(x) if round_x and not first else x
-        return F.relu(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups))
+        padding = conv.padding
+        if conv.stride[0] != 1:  # TensorFlow's 'SAME', as yamnet._conv_bn_relu pads it
+            weight, padding = yamnet.same_as_conv_padding(weight, x, conv.stride[0])
+        return F.relu(F.conv2d(x, weight, bias, conv.stride, padding, conv.dilation, conv.groups))
 
     return conv_bn_relu
 

@@ -128,7 +128,7 @@ def test_the_convolution_reading_the_log_mel_is_an_input_conv(
     if family == "yamnet":  # in eval mode its batch norms fold into functional convolutions (no hooks)
         called: list[torch.nn.Module] = []
         convolve = InputConv2d.convolve
-        spy = lambda self, *a: called.append(self) or convolve(self, *a)  # noqa: E731
+        spy = lambda self, *a, **kw: called.append(self) or convolve(self, *a, **kw)  # noqa: E731
         monkeypatch.setattr(InputConv2d, "convolve", spy)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             encoder.eval()(*inputs)

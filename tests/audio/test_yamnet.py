@@ -19,10 +19,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from openclap import ClapModel
-from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamNet, YamnetLogMel, _same_pad
+from openclap.audio.encoders.yamnet import (
+    YAMNET_FRONTEND,
+    YamNet,
+    YamnetLogMel,
+    _same_pad,
+    same_as_conv_padding,
+)
 from openclap.convert import load_published
 from openclap.convert.common import ConversionError
 from openclap.convert.yamnet import load_yamnet, torch_name, yamnet_state
@@ -57,6 +64,47 @@ def test_same_padding_puts_the_odd_row_after_as_tensorflow() -> None:
     padded = _same_pad(x, stride=2)  # TF: total 1 per axis -> 0 before, 1 after
     assert padded.shape == (1, 1, 5, 7) and torch.equal(padded[..., :4, :6], x)
     assert _same_pad(x, stride=1).shape == (1, 1, 6, 8)  # total 2 -> 1 and 1
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_same_padding_as_the_convolutions_own_equals_the_pad_pass(stride: int) -> None:
+    g = torch.Generator().manual_seed(stride)
+    for h, w in [(96, 64), (7, 5), (6, 1), (1, 4), (3, 8)]:  # even and odd: totals 0, 1 and 2
+        x = torch.randn(2, 4, h, w, generator=g, dtype=torch.float64)
+        weight = torch.randn(4, 1, 3, 3, generator=g, dtype=torch.float64)  # depthwise, as YAMNet's
+        expected = F.conv2d(_same_pad(x, stride), weight, None, stride, 0, 1, 4)
+        kernel, padding = same_as_conv_padding(weight, x, stride)
+        got = F.conv2d(x, kernel, None, stride, padding, 1, 4)
+        assert got.shape == expected.shape
+        assert torch.allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_inference_layers_equal_the_training_form_with_its_pad_passes() -> None:
+    torch.manual_seed(0)
+    net = YamNet().eval()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 2.0)
+                module.bias.normal_(0, 0.1)
+    x = torch.randn(3, 1, 96, 64)
+
+    def conv_bn_relu(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d, y: torch.Tensor) -> torch.Tensor:
+        stride = conv.stride[0]  # the pad pass, then the module's own convolution and batch norm
+        return F.relu(bn(conv(y if stride == 1 else _same_pad(y, stride))))
+
+    with torch.inference_mode():
+        expected = x
+        for layer in net.layers:
+            if hasattr(layer, "pointwise"):
+                expected = conv_bn_relu(layer.depthwise.conv, layer.depthwise.bn, expected)
+                expected = conv_bn_relu(layer.pointwise, layer.pointwise_bn, expected)
+            else:
+                expected = conv_bn_relu(layer.conv, layer.bn, expected)
+        got = net.patch_maps(x.view(3, 96, 64).transpose(1, 2))  # [B, 1 patch, C, H, W]
+    assert got.shape[2:] == expected.shape[1:] == (1024, 3, 2)
+    assert torch.allclose(got[:, 0], expected, rtol=1e-5, atol=1e-5)
 
 
 def _tf_shaped(net: YamNet) -> dict[str, torch.Tensor]:

@@ -34,12 +34,24 @@ class InputConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.convolve(x, self.weight, self.bias)
 
-    def convolve(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def convolve(
+        self,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        padding: str | int | tuple[int, ...] | list[int] | None = None,
+    ) -> torch.Tensor:
         """This layer's convolution (stride, padding, groups) with ``weight`` and ``bias`` in place of its
-        own, e.g. with a batch norm folded in; split-precision under autocast as ``forward``."""
+        own, e.g. with a batch norm folded in, and ``padding`` (zeros) in place of its own where given;
+        split-precision under autocast as ``forward``."""
         device = x.device.type
+        if padding is not None and self.padding_mode != "zeros":
+            raise ValueError(f"padding= gives zero padding; this layer pads with {self.padding_mode!r}")
         if not torch.is_autocast_enabled(device) or self.groups != 1 or self.padding_mode != "zeros":
-            return self._conv_forward(x, weight, bias)
+            if padding is None:
+                return self._conv_forward(x, weight, bias)
+            return F.conv2d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
+        padding = self.padding if padding is None else padding
         dtype = torch.get_autocast_dtype(device)
         with torch.autocast(device_type=device, enabled=False):
             x_hi, x_lo = _split(x.float(), dtype)
@@ -50,6 +62,6 @@ class InputConv2d(nn.Conv2d):
                 torch.cat([w_hi, w_lo, w_hi], dim=1),
                 bias,
                 self.stride,
-                self.padding,
+                padding,
                 self.dilation,
             )
