@@ -120,7 +120,11 @@ class YamnetLogMel(nn.Module):
         dtype = torch.float32 if wave.device.type == "mps" else self.mel_fb.dtype
         wave = F.pad(pad_to_patches(wave, cfg), (0, cfg.n_fft - self.win_length))  # room for n_fft frames
         frames = wave.to(dtype).unfold(-1, cfg.n_fft, cfg.hop_length)  # [B, T, n_fft], the same T frames
-        magnitude = torch.fft.rfft(frames * self.fft_window.to(dtype)).abs()  # [B, T, F]
+        spectrum = torch.fft.rfft(frames * self.fft_window.to(dtype))  # [B, T, F] complex
+        if torch.compiler.is_compiling():  # fused into one pass; aten's complex abs is a kernel of its own
+            magnitude = torch.view_as_real(spectrum).square().sum(-1).sqrt()  # (compiled: 1.06-1.08x)
+        else:
+            magnitude = spectrum.abs()
         mel = magnitude @ self.mel_fb.to(dtype)  # [B, T, n_mels]
         return torch.log(mel + LOG_OFFSET).transpose(1, 2).float()
 
