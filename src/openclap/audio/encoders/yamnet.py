@@ -149,8 +149,8 @@ def same_as_conv_padding(
     padding) for ``F.conv2d(x, weight, bias, stride, padding)``. Where 'SAME' pads one more row (column)
     after than before, the kernel gains a leading zero row (column) and the padding is the larger side:
     the output reads the same input samples, and no padded copy of ``x`` is written. (A compiled
-    openclap-yamnet ran 1.22x faster in fp32 and 1.25x in bf16 without its four pad passes,
-    docs/speed.md.)"""
+    openclap-yamnet ran 1.27x faster in fp32 and 1.20x in bf16 without its five pad passes, the same
+    outputs, docs/speed.md.)"""
     kernel = weight.shape[-2:]
     (top, bottom), (left, right) = (
         same_padding(size, stride, k) for size, k in zip(x.shape[-2:], kernel, strict=True)
@@ -227,8 +227,8 @@ class YamNet(nn.Module):
     """
 
     #: Clips per forward pass on a CPU at inference (``ClapModel.cpu_chunk``). Compiled openclap-yamnet,
-    #: batch 32, 2 threads, clips/s by chunk 16 / 8 / 4 (``benchmarks/chunk_size.py``): fp32 332.3 /
-    #: 367.1 / 327.5, bf16 556.0 / 552.8 / 491.2.
+    #: batch 32, 2 threads, clips/s by chunk 16 / 8 / 4 (``benchmarks/chunk_size.py``): fp32 417.0 /
+    #: 404.6 / 379.9 and 403.4 / 410.4 / 366.8 (a tie between 16 and 8), bf16 667.3 / 633.1 / 537.8.
     cpu_chunk: ClassVar[dict[str, int]] = {"fp32": 8, "bf16": 16}
 
     def __init__(
