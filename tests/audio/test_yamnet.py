@@ -199,3 +199,20 @@ def test_port_matches_tensorflow_scores_and_embeddings() -> None:
         assert np.abs(log_mel.numpy() - clip["log_mel"]).max() < LOG_MEL_ATOL
         assert np.abs(scores.numpy() - clip["scores"]).max() < SCORES_ATOL
         assert np.abs(embeddings.numpy() - clip["embeddings"]).max() < EMBEDDINGS_ATOL
+
+
+def test_every_layer_after_the_first_reads_channels_last() -> None:
+    """oneDNN's 1x1 and depthwise convolutions are many times faster on channels-last tensors; a
+    one-channel input is both layouts at once, so without the conversion after each layer the whole
+    network had run NCHW (eager fp32 1.25x, bf16 1.54x slower)."""
+    net = YamNet().eval()
+    layouts: list[bool] = []
+    for layer in net.layers:
+        layer.register_forward_pre_hook(
+            lambda module, args: layouts.append(
+                args[0].is_contiguous(memory_format=torch.channels_last) and not args[0].is_contiguous()
+            )
+        )
+    with torch.inference_mode():
+        net(torch.randn(2, 64, 144))
+    assert len(layouts) == len(net.layers) and all(layouts[1:])

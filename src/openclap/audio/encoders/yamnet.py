@@ -265,10 +265,13 @@ class YamNet(nn.Module):
             batch = patches.shape[:2]
         else:
             x, batch = mel.reshape(-1, *mel.shape[2:]), mel.shape[:2]
-        # channels-last: oneDNN's depthwise and 1x1 convolutions run about 1.5x faster on CPU this way
+        # Channels-last: oneDNN's depthwise and 1x1 convolutions run far faster on a CPU this way (the
+        # 32 -> 64 1x1 convolution 18x). A one-channel input is channels-last and contiguous at once, and
+        # a convolution then keeps the contiguous layout: so each layer's output is made channels-last
+        # (a copy after the first layer only; a no-op after the others).
         x = x.contiguous(memory_format=torch.channels_last)
         for layer in self.layers[start:stop]:
-            x = layer(x)
+            x = layer(x).contiguous(memory_format=torch.channels_last)
         return x.reshape(*batch, *x.shape[1:])
 
     def patch_embeddings(self, mel: torch.Tensor) -> torch.Tensor:
