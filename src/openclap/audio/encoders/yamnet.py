@@ -177,7 +177,9 @@ def _conv_bn_relu(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch
         return F.relu(bn(conv(x if stride == 1 else _same_pad(x, stride))))
     weight, bias = fold_batch_norm(conv, bn)
     padding = conv.padding
-    if stride != 1 and torch.onnx.is_in_onnx_export():  # its tracer loses a padded kernel's shape
+    # The pad pass stays for the ONNX export (its tracer loses a padded kernel's shape) and off the CPU
+    # (measured on a CPU only: a GPU library may have no fast 4 x 4 depthwise kernel)
+    if stride != 1 and (torch.onnx.is_in_onnx_export() or x.device.type != "cpu"):
         x = _same_pad(x, stride)
     elif stride != 1:
         weight, padding = same_as_conv_padding(weight, x, stride)
@@ -265,13 +267,14 @@ class YamNet(nn.Module):
             batch = patches.shape[:2]
         else:
             x, batch = mel.reshape(-1, *mel.shape[2:]), mel.shape[:2]
-        # Channels-last: oneDNN's depthwise and 1x1 convolutions run far faster on a CPU this way (the
+        # On a CPU, channels-last: oneDNN's depthwise and 1x1 convolutions run far faster this way (the
         # 32 -> 64 1x1 convolution 18x). A one-channel input is channels-last and contiguous at once, and
-        # a convolution then keeps the contiguous layout: so each layer's output is made channels-last
-        # (a copy after the first layer only; a no-op after the others).
-        x = x.contiguous(memory_format=torch.channels_last)
+        # a convolution then keeps the contiguous layout: so each layer's input is made channels-last
+        # (a copy before the second layer only; a no-op elsewhere). Off the CPU the layout is left as it
+        # comes (not measured there).
+        cpu = x.device.type == "cpu"
         for layer in self.layers[start:stop]:
-            x = layer(x).contiguous(memory_format=torch.channels_last)
+            x = layer(x.contiguous(memory_format=torch.channels_last) if cpu else x)
         return x.reshape(*batch, *x.shape[1:])
 
     def patch_embeddings(self, mel: torch.Tensor) -> torch.Tensor:
