@@ -1,7 +1,7 @@
 """Where a compiled audio tower's time goes against its FLOP bound: matrix products, softmax, FFT, the rest.
 
 Usage: .venv/bin/python benchmarks/flop_budget.py [--model msclap-2023] [--batch-size 8]
-           [--precision fp32] [--rounds 3] [--top 0]
+           [--precision fp32] [--rounds 3] [--top 0 [--by-shape]]
 
 The model (random weights for the published families: their speed without the download) is compiled with
 ``torch.compile`` with the batch dimension dynamic (the clip length fixed) and
@@ -76,6 +76,11 @@ def main() -> None:
     parser.add_argument(
         "--top", type=int, default=0, help="also print the N operators and kernels that took longest"
     )
+    parser.add_argument(
+        "--by-shape",
+        action="store_true",
+        help="--top per operator and input shapes (one convolution layer from another)",
+    )
     args = parser.parse_args()
     huge = use_huge_pages()  # before any tensor exists, as the openclap command does
     torch.manual_seed(0)
@@ -102,7 +107,7 @@ def main() -> None:
         compiled(wave)
         compiled(wave)
         best = min(_seconds(lambda: compiled(wave)) for _ in range(args.rounds))
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=args.by_shape) as prof:
             compiled(wave)
     spent: dict[str, float] = defaultdict(float)
     for event in prof.key_averages():
@@ -125,13 +130,16 @@ def main() -> None:
             f"| {seconds / bound:.2f} |"
         )
     if args.top > 0:
-        events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-        print(f"| the {args.top} longest | category | calls | ms per clip |")
-        print("|---|---|---|---|")
+        grouped = prof.key_averages(group_by_input_shape=args.by_shape)
+        events = sorted(grouped, key=lambda e: e.self_cpu_time_total, reverse=True)
+        shapes = " | input shapes" if args.by_shape else ""
+        print(f"| the {args.top} longest | category | calls | ms per clip{shapes} |")
+        print("|---|---|---|---|" + ("---|" if args.by_shape else ""))
         for event in events[: args.top]:
+            shape = f" | {str(event.input_shapes)[:90]}" if args.by_shape else ""
             print(
                 f"| {event.key[:70]} | {category(event.key)} | {event.count} "
-                f"| {event.self_cpu_time_total / 1e3 / batch:.3f} |"
+                f"| {event.self_cpu_time_total / 1e3 / batch:.3f}{shape} |"
             )
     gemm = spent["matrix products"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
