@@ -27,12 +27,13 @@ from collections import defaultdict
 
 import torch
 import torch._inductor.config as inductor_config
-from speedlib import matmul_gflops, positive_int
+from speedlib import matmul_gflops
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from openclap import create_model, list_models
 from openclap.allocator import use_huge_pages
+from openclap.cli_errors import positive_int
 from openclap.compiled import INDUCTOR_OPTIONS
 
 GEMM_OPS = (

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from seeded import CASES, parity_case
-from speedlib import positive_int
 
 from openclap import create_model
 from openclap.allocator import use_huge_pages
+from openclap.cli_errors import positive_int
 from openclap.onednn import available
 
 SHAPES = [  # (M, K, N): HTS-AT stages 1 / 3 (batch 16), BERT-base / MiniLM (32 x 32 tokens), 2048^3

@@ -41,7 +41,6 @@ from speedlib import (
     matmul_gflops,
     median_seconds,
     peak_rss_mb,
-    positive_int,
     run_child,
     timed_call,
     unit_rows,
@@ -213,6 +212,8 @@ def main() -> None:
     if len(sys.argv) == 2 and sys.argv[1].startswith("{"):  # child mode
         print(json.dumps(measure_openclap(json.loads(sys.argv[1]))))
         return
+    from openclap.cli_errors import check_output_path, positive_int
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -244,8 +245,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.out is not None:  # before the minutes of measuring, not after
-        from openclap.cli_errors import check_output_path
-
         try:
             check_output_path(args.out)
         except ValueError as err:

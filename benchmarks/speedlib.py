@@ -3,7 +3,6 @@ environment): nothing here imports openclap or a reference implementation."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import resource
@@ -26,17 +25,6 @@ def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def positive_int(text: str) -> int:
-    """An argparse ``type``: an integer of at least 1 (counts, sizes, rounds, threads)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def matmul_gflops(

@@ -14,7 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from laion_offline import offline_roberta
 from speed_table import print_tables
-from speedlib import matmul_gflops, max_abs_diff, positive_int, unit_rows
+from speedlib import matmul_gflops, max_abs_diff, unit_rows
+
+from openclap.cli_errors import positive_int
 
 
 def test_unit_rows_normalises_tensors_and_output_objects_alike() -> None:

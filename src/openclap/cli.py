@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from openclap import __version__
 from openclap.allocator import use_huge_pages
+from openclap.cli_errors import positive_int
 from openclap.index.cli import add_compile_arg
 from openclap.registry import DEFAULT_MODEL
 
@@ -46,7 +47,7 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=16,
         help="clips per batch (default: 16); on a CPU the audio tower runs a batch a few clips at a time, "
         "as many as suit its encoder (ClapModel.cpu_chunk)",
@@ -68,24 +69,14 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         "models (LAION *fusion*) take long files whole through their fusion input either way",
     )
     add_compile_arg(parser)
-    parser.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="audio files decoded at once, in threads (default: the machine's cores, at most 8); "
         "results do not depend on it",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _load_model(args: argparse.Namespace, text: bool = True):
@@ -360,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--labels", help='comma-separated labels, e.g. "dog,rain,siren"')
     group.add_argument("--labels-file", help="file with one label per line")
-    p.add_argument("--top-k", type=_positive_int, default=3, help="labels to show per file (default: 3)")
+    p.add_argument("--top-k", type=positive_int, default=3, help="labels to show per file (default: 3)")
     p.add_argument(
         "--template",
         action="append",

@@ -11,7 +11,7 @@ traceback.
   (``OPENCLAP_DEBUG=1``, which also re-raises every error above), exit 1
 
 ``check_output_path`` and ``require_modules`` let a command fail on an output path or a missing
-optional package before it does any work.
+optional package before it does any work; ``positive_int`` is an argparse type for counts.
 """
 
 from __future__ import annotations
@@ -41,6 +41,17 @@ EXTRA_OF = {
     "multipart": "serve",
 }
 PIP_NAME = {"sklearn": "scikit-learn", "faiss": "faiss-cpu", "multipart": "python-multipart"}
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer of at least 1 (counts, sizes, rounds, threads)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def require_modules(modules: Sequence[str], purpose: str, extra: str | None = None) -> None:
