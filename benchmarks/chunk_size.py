@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from openclap import create_model, list_models, use_huge_pages
+from openclap import configure_allocator, create_model, list_models
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     if any(size < 1 or 32 % size for size in args.sizes):
         parser.error(f"--sizes: each must divide 32, got {args.sizes}")
-    use_huge_pages()
+    configure_allocator()  # as the openclap command does
     torch.set_num_threads(2)
     torch.manual_seed(0)
     trained = args.model == "openclap-yamnet"

@@ -8,7 +8,8 @@ worker count (threads, and with ``--processes`` worker processes too) must give 
 for bit as the first; the script says so per line. ``--limit`` first measures the CPU seconds per file of
 decoding + resampling and of the model (one by one, one thread) and prints the files/s that this work
 allows when spread over all cores, and each line's share of it. ``--compile``: the model's audio path
-compiled (``create_model(..., compile=True)``); the warm-up embeds first, so its wait is not timed.
+compiled (``create_model(..., compile=True)``); the warm-up embeds first, so its wait is not timed. The
+process allocates as the ``openclap`` command does (``openclap.allocator.configure_allocator``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from openclap import create_model
+from openclap import configure_allocator, create_model
 from openclap.inference import embed_audio_files, find_audio_files
 
 
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--limit", action="store_true", help="measure the CPU-work limit first")
     parser.add_argument("--compile", action="store_true", help="torch.compile the audio path first")
     args = parser.parse_args()
+    configure_allocator()  # before any tensor exists
     files = find_audio_files(args.paths) * args.copies
     model = create_model(args.model, device=args.device, precision=args.precision, compile=args.compile)
     embed_audio_files(model, files[:32], batch_size=args.batch_size, workers=1)  # warm-up (and compile)

@@ -14,8 +14,9 @@ and the profiled time split into categories, each in milliseconds per
 clip and as a multiple of the bound: matrix products (linear, mm, bmm, convolution), the softmax kernels,
 the FFT, other fused kernels, and what the profiler sees outside kernels. "within 1.3x of the bound" needs
 the total under 1.3.
-Large tensors go on huge pages as in the ``openclap`` command (``openclap.allocator``);
-``THP_MEM_ALLOC_ENABLE=0`` before the command measures without them.
+The process allocates as the ``openclap`` command does (``openclap.allocator``: freed memory kept in
+glibc's heap, large tensors on huge pages); ``THP_MEM_ALLOC_ENABLE=0`` or ``MALLOC_MMAP_THRESHOLD_`` /
+``MALLOC_TRIM_THRESHOLD_`` before the command measure otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from openclap import create_model, list_models
-from openclap.allocator import use_huge_pages
+from openclap.allocator import configure_allocator
 from openclap.cli_errors import positive_int
 from openclap.compiled import INDUCTOR_OPTIONS
 
@@ -83,7 +84,7 @@ def main() -> None:
         help="--top per operator and input shapes (one convolution layer from another)",
     )
     args = parser.parse_args()
-    huge = use_huge_pages()  # before any tensor exists, as the openclap command does
+    allocator = configure_allocator()  # before any tensor exists, as the openclap command does
     torch.manual_seed(0)
     trained = args.model == "openclap-yamnet"
     model = create_model(args.model, pretrained=trained, text=False).eval()
@@ -120,7 +121,8 @@ def main() -> None:
         f"{rates['onednn']:.0f}), bound {1e3 * bound / batch:.1f} ms "
         f"per clip; compiled {1e3 * best / batch:.1f} ms per clip = {best / bound:.2f}x the bound "
         f"({batch / best:.1f} clips/s); profiled call {1e3 * profiled / batch:.1f} ms per clip; "
-        f"huge pages {'on' if huge else 'off'}"
+        f"huge pages {'on' if allocator['huge_pages'] else 'off'}, freed memory "
+        f"{'kept' if allocator['keep_freed_memory'] else 'as the environment says'}"
     )
     print("| part | ms per clip | share | x the bound |")
     print("|---|---|---|---|")

@@ -10,8 +10,8 @@ converted; ``../shared/parity``) and ``openclap-yamnet`` (shipped weights): the 
 ``--batch-size`` clips of noise and the text tower on ``--text-batch`` copies of the case's stored token
 ids, eager fp32 under ``torch.inference_mode``, with the ``nn.Linear`` layers on oneDNN (openclap's
 default) and on the BLAS (the instance forward removed), alternating for ``--rounds`` rounds; printed
-are the best of each, the ratio and the largest absolute difference of the embeddings. Large tensors on
-huge pages as the ``openclap`` command does.
+are the best of each, the ratio and the largest absolute difference of the embeddings. The process
+allocates as the ``openclap`` command does (``openclap.allocator.configure_allocator``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from seeded import CASES, parity_case
 
 from openclap import create_model
-from openclap.allocator import use_huge_pages
+from openclap.allocator import configure_allocator
 from openclap.cli_errors import positive_int
 from openclap.onednn import available
 
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--threads", type=positive_int, default=2)
     args = parser.parse_args()
-    use_huge_pages()
+    configure_allocator()
     torch.set_num_threads(args.threads)
     if not available():
         raise SystemExit("oneDNN linears are off here (not x86-64, no oneDNN, or OPENCLAP_ONEDNN_LINEAR=0)")

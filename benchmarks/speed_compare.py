@@ -3,7 +3,7 @@
 Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... openclap-yamnet]
            [--batch-sizes 1 32] [--threads 2] [--repeats 2] [--precisions fp32 bf16] [--files N]
            [--workers 1 2] [--reference-python /work/benchenv-h21/bin/python] [--compile]
-           [--huge-pages openclap|both|none]
+           [--allocator openclap|both|none]
 
 For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the
 process, FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's
@@ -19,9 +19,11 @@ benchmark-only environment of ``reference_env/build.sh``; transformers' ``ClapMo
 openclap's venv). openclap-small and openclap-yamnet (the shipped default) have no reference. Both
 sides also return their L2-normalised embeddings of the first 2 clips (and files): the table gives the
 largest absolute difference. ``--compile``: openclap's side runs ``compile_towers`` (its wait is kept as
-``compile_seconds`` in the JSON, not in the rates). openclap's children allocate large tensors on huge
-pages as its command does (``openclap.allocator``); ``--huge-pages both`` gives the references the same,
-``none`` neither. See docs/speed.md for a recorded run and how to read it.
+``compile_seconds`` in the JSON, not in the rates). openclap's children allocate as its command does
+(``openclap.allocator``: freed memory kept in glibc's heap, large tensors on huge pages, set through the
+environment: ``THP_MEM_ALLOC_ENABLE=1``, ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``);
+``--allocator both`` gives the references the same, ``none`` neither. See docs/speed.md for a recorded
+run and how to read it.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ def main() -> None:
     if len(sys.argv) == 2 and sys.argv[1].startswith("{"):  # child mode
         print(json.dumps(measure_openclap(json.loads(sys.argv[1]))))
         return
+    from openclap.allocator import ENV, MALLOC_ENV, thp_mode
     from openclap.cli_errors import check_output_path, positive_int
 
     parser = argparse.ArgumentParser(
@@ -237,11 +240,11 @@ def main() -> None:
         "--compile", action="store_true", help="openclap's side compiled (compile_towers) after FLOPs"
     )
     parser.add_argument(
-        "--huge-pages",
+        "--allocator",
         choices=["openclap", "both", "none"],
         default="openclap",
-        help="which children get THP_MEM_ALLOC_ENABLE=1 (openclap.allocator): openclap's, as its "
-        "command sets it, or the references' too, or none",
+        help="which children allocate as the openclap command does (openclap.allocator: freed memory "
+        "kept, huge pages): openclap's, or the references' too, or none",
     )
     args = parser.parse_args()
     if args.out is not None:  # before the minutes of measuring, not after
@@ -259,10 +262,12 @@ def main() -> None:
         flush=True,
     )
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
-    env.pop("THP_MEM_ALLOC_ENABLE", None)
-    huge = {**env, "THP_MEM_ALLOC_ENABLE": "1"}
-    ours_env = env if args.huge_pages == "none" else huge
-    ref_env = huge if args.huge_pages == "both" else env
+    for name in (ENV, *MALLOC_ENV, "GLIBC_TUNABLES"):
+        env.pop(name, None)
+    huge = thp_mode() in ("always", "madvise")
+    tuned = {**env, ENV: "1", **(MALLOC_ENV if huge else {})}  # as openclap.allocator.configure_allocator
+    ours_env = env if args.allocator == "none" else tuned
+    ref_env = tuned if args.allocator == "both" else env
     results: dict[str, Any] = {"matmul_gflops": rates, "matmul_gflops_by_library": detail}
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families:

@@ -14,6 +14,8 @@ from openclap._lazy import lazy_exports
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "configure_allocator": "openclap.allocator",
+    "keep_freed_memory": "openclap.allocator",
     "use_huge_pages": "openclap.allocator",
     "AudioError": "openclap.audio.io",
     "load_audio": "openclap.audio.io",
@@ -54,7 +56,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
-    from openclap.allocator import use_huge_pages
+    from openclap.allocator import configure_allocator, keep_freed_memory, use_huge_pages
     from openclap.audio.io import AudioError, load_audio, load_mono
     from openclap.checkpoint import CheckpointError, load_weights, save_checkpoint
     from openclap.config import (
