@@ -9,7 +9,9 @@ for bit as the first; the script says so per line. ``--limit`` first measures th
 decoding + resampling and of the model (one by one, one thread) and prints the files/s that this work
 allows when spread over all cores, and each line's share of it. ``--compile``: the model's audio path
 compiled (``create_model(..., compile=True)``); the warm-up embeds first, so its wait is not timed. The
-process allocates as the ``openclap`` command does (``openclap.allocator.configure_allocator``).
+process allocates as the ``openclap`` command does (``openclap.allocator.configure_allocator``); the
+command also shortens OpenMP's spin (``openclap.openmp``), which must be set before torch loads: run
+with ``GOMP_SPINCOUNT=100000`` to measure as it does.
 """
 
 from __future__ import annotations

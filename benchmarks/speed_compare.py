@@ -20,9 +20,10 @@ openclap's venv). openclap-small and openclap-yamnet (the shipped default) have 
 sides also return their L2-normalised embeddings of the first 2 clips (and files): the table gives the
 largest absolute difference. ``--compile``: openclap's side runs ``compile_towers`` (its wait is kept as
 ``compile_seconds`` in the JSON, not in the rates). openclap's children allocate as its command does
-(``openclap.allocator``: freed memory kept in glibc's heap, large tensors on huge pages, set through the
-environment: ``THP_MEM_ALLOC_ENABLE=1``, ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``);
-``--allocator both`` gives the references the same, ``none`` neither. See docs/speed.md for a recorded
+(``openclap.allocator``: freed memory kept in glibc's heap, large tensors on huge pages; ``openclap.openmp``:
+libgomp's shorter spin; set through the environment: ``THP_MEM_ALLOC_ENABLE=1``,
+``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``GOMP_SPINCOUNT``); ``--allocator both`` gives
+the references the same, ``none`` neither. See docs/speed.md for a recorded
 run and how to read it.
 """
 
@@ -216,6 +217,7 @@ def main() -> None:
         return
     from openclap.allocator import ENV, MALLOC_ENV, thp_mode
     from openclap.cli_errors import check_output_path, positive_int
+    from openclap.openmp import SPIN_COUNT, SPIN_ENV
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -243,8 +245,9 @@ def main() -> None:
         "--allocator",
         choices=["openclap", "both", "none"],
         default="openclap",
-        help="which children allocate as the openclap command does (openclap.allocator: freed memory "
-        "kept, huge pages): openclap's, or the references' too, or none",
+        help="which children allocate and spin as the openclap command does (openclap.allocator: "
+        "freed memory kept, huge pages; openclap.openmp: GOMP_SPINCOUNT): openclap's, or the "
+        "references' too, or none",
     )
     args = parser.parse_args()
     if args.out is not None:  # before the minutes of measuring, not after
@@ -266,6 +269,8 @@ def main() -> None:
         env.pop(name, None)
     huge = thp_mode() in ("always", "madvise")
     tuned = {**env, ENV: "1", **(MALLOC_ENV if huge else {})}  # as openclap.allocator.configure_allocator
+    if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:  # as openclap.openmp.shorter_spin
+        tuned[SPIN_ENV] = str(SPIN_COUNT)
     ours_env = env if args.allocator == "none" else tuned
     ref_env = tuned if args.allocator == "both" else env
     results: dict[str, Any] = {"matmul_gflops": rates, "matmul_gflops_by_library": detail}

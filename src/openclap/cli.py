@@ -14,6 +14,7 @@ from openclap import __version__
 from openclap.allocator import configure_allocator
 from openclap.cli_errors import positive_int
 from openclap.index.cli import add_compile_arg
+from openclap.openmp import shorter_spin
 from openclap.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -463,9 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> int:
-    """The ``openclap`` command (and ``python -m openclap``): freed tensors' memory kept for the next ones
-    and large tensors on huge pages (``openclap.allocator``, before torch allocates anything), then
-    ``main()``, then ``gc.freeze()``.
+    """The ``openclap`` command (and ``python -m openclap``): large tensors on huge pages and freed
+    tensors' memory kept for the next ones (``openclap.allocator``, before torch allocates anything),
+    OpenMP's idle threads spinning less (``openclap.openmp``, before torch loads), then ``main()``, then
+    ``gc.freeze()``.
 
     The process ends next; frozen objects are skipped by the interpreter's garbage collections at
     shutdown, which otherwise walk every object torch created (0.35-0.4 s here after ``import torch``,
@@ -473,6 +475,7 @@ def entry() -> int:
     finalisers run; only the library-facing ``main`` is left as it was (tests call it many times).
     """
     configure_allocator()
+    shorter_spin()
     code = main()
     gc.freeze()
     return code
