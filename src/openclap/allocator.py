@@ -11,9 +11,10 @@ remedies before any work (``configure_allocator``):
   (``mallopt``): a freed activation stays in the heap and the next one reuses it, already mapped. With
   both, the compiled towers at batch 32 made no page faults per call against 265-32,225 with huge pages
   alone, and ran 1.27x (default model fp32), 1.75x (bf16), 1.32x (Cnn14 fp32), 1.05-1.13x (the rest)
-  faster than with huge pages alone (``benchmarks/allocator_speed.py``, docs/speed.md, "Freed memory kept
-  in the heap"). Peak resident memory: the same for the default model and HTS-AT, Cnn14 fp32 up to 40 %
-  higher; the heap holds its peak until the process ends, as a caching allocator does.
+  faster than with huge pages alone (``benchmarks/allocator_speed.py``; docs/speed.md, "Freed memory
+  kept in the heap, and OpenMP's spin"). Peak resident memory: the same for the default model and
+  HTS-AT, Cnn14 fp32 up to 40 % higher; the heap holds its peak until the process ends, as a caching
+  allocator does.
 
 ``configure_allocator`` keeps freed memory only where huge pages are in use: with 4 KiB pages torch's
 64-byte-aligned requests fit no freed block of their own size, and a 64 MB tensor allocated and freed 30

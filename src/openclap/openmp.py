@@ -8,7 +8,8 @@ parallel regions, and the spinning threads hold them. With 100,000 the default m
 ESC-50 fold-4 files 1.12x faster compiled in bf16 (319.8 against 284.3 files/s, medians of three
 alternating rounds) and 1.07x eager in fp32 (208.7 against 194.4), and ran alone within noise (bf16
 compiled 688.7 against 714.3 clips/s, fp32 eager 316.8 against 320.8); ``OMP_WAIT_POLICY=PASSIVE`` (no
-spinning) had slowed the model alone by a fifth (docs/speed.md, 2026-12-07, "OpenMP's spin").
+spinning) had slowed the model alone by a fifth (docs/speed.md, "Freed memory kept in the heap, and
+OpenMP's spin").
 
 libgomp reads the variable once, when it loads with torch: ``shorter_spin()`` must run before ``import
 torch`` and changes nothing after it, nor where the environment already sets ``GOMP_SPINCOUNT`` or
