@@ -75,22 +75,53 @@ def test_the_environment_decides_first() -> None:
         assert count > PAGES // 2
 
 
+# Resident MB that freeing a written 64 MB tensor gives back to the system. argv as CHILD's.
+RELEASED = """
+import sys
+from openclap.allocator import keep_freed_memory, use_huge_pages
+used = use_huge_pages() if sys.argv[1] == "use" else False
+kept = keep_freed_memory() if sys.argv[2] == "keep" else False
+import torch
+def resident_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+t = torch.ones(16 * 1024 * 1024)
+before = resident_mb()
+del t
+print(used, kept, round(before - resident_mb()))
+"""
+
+
+def released_mb(huge: str, freed: str, **env: str) -> tuple[bool, bool, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", RELEASED, huge, freed],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_env(**env),
+    ).stdout.split()
+    return out[0] == "True", out[1] == "True", int(out[2])
+
+
 @needs_thp
 @needs_glibc
-def test_freed_memory_is_reused_without_page_faults() -> None:
-    used, kept, count = faults("use", "keep")
-    _, _, fresh = faults("use", "default")
+def test_freed_memory_stays_in_the_heap_for_the_next_tensor() -> None:
+    """Freed, a kept tensor's memory stays mapped (the next one reuses it without faulting it in again);
+    glibc otherwise unmaps it. How often the reuse happens in a tower is benchmarks/allocator_speed.py's
+    to measure (it counts faults per call): glibc can still pick fresh memory for an aligned request."""
+    used, kept, released = released_mb("use", "keep")
     assert used and kept
-    assert fresh > 4 * 64 // 2  # each 64 MB buffer mapped afresh: its 32 huge pages fault again
-    assert count < 20  # the freed buffer comes back already mapped
+    assert released < 8
+    _, _, released = released_mb("use", "default")
+    assert released > 56
 
 
 @needs_thp
 @needs_glibc
 def test_glibc_variables_in_the_environment_decide_first() -> None:
-    _, kept, count = faults("use", "keep", MALLOC_MMAP_THRESHOLD_="65536")
+    _, kept, released = released_mb("use", "keep", MALLOC_MMAP_THRESHOLD_="65536")
     assert not kept
-    assert count > 4 * 64 // 2  # the environment's threshold (64 KiB) stands
+    assert released > 56  # the environment's threshold (64 KiB) stands: the tensor was mapped and unmapped
     _, kept, _ = faults("use", "keep", GLIBC_TUNABLES="glibc.malloc.trim_threshold=65536")
     assert not kept
 
@@ -100,18 +131,16 @@ def test_glibc_variables_in_the_environment_decide_first() -> None:
 def test_the_command_sets_up_the_allocator() -> None:
     """``openclap.cli.entry`` asks for huge pages and keeps freed memory before its ``main`` runs."""
     code = (
-        "import os, resource, openclap.cli as c\n"
+        "import os, openclap.cli as c\n"
         "def main():\n"
         "    import torch\n"
-        "    def touch():\n"
-        "        t = torch.ones(16 * 1024 * 1024)\n"
-        "        del t\n"
-        "    touch()\n"
-        "    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
-        "    for _ in range(4):\n"
-        "        touch()\n"
-        "    after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
-        "    print(os.environ.get('THP_MEM_ALLOC_ENABLE'), after - before)\n"
+        "    def resident_mb():\n"
+        "        with open('/proc/self/statm') as f:\n"
+        "            return int(f.read().split()[1]) * 4096 / 2**20\n"
+        "    t = torch.ones(16 * 1024 * 1024)\n"
+        "    before = resident_mb()\n"
+        "    del t\n"
+        "    print(os.environ.get('THP_MEM_ALLOC_ENABLE'), round(before - resident_mb()))\n"
         "    return 0\n"
         "c.main = main\n"
         "c.entry()\n"
@@ -120,4 +149,4 @@ def test_the_command_sets_up_the_allocator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=clean_env()
     ).stdout.split()
     assert out[0] == "1"
-    assert int(out[1]) < 20
+    assert int(out[1]) < 8  # the freed 64 MB stayed in the heap
