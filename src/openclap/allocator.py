@@ -30,7 +30,6 @@ environment already decided: ``THP_MEM_ALLOC_ENABLE`` for huge pages, glibc's ``
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 
@@ -72,14 +71,12 @@ def keep_freed_memory() -> bool:
     Meant for use with huge pages (``configure_allocator``): see the module's note on 4 KiB pages."""
     if malloc_decided_by_environment():
         return False
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)  # the process's own symbols, its C library's among them
         mallopt = libc.mallopt
+        libc.gnu_get_libc_version  # noqa: B018  (glibc's: mallopt's parameter numbers are glibc's)
     except (OSError, AttributeError, TypeError):
-        return False  # no C library by that name, or one without mallopt (not glibc)
-    if not hasattr(libc, "gnu_get_libc_version"):
-        return False  # mallopt's parameter numbers are glibc's
+        return False  # not glibc, or no C library to ask
     return bool(
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     )
