@@ -2,7 +2,7 @@
 model.
 
 torch's CPU wheels use GNU libgomp, whose idle threads spin up to ``GOMP_SPINCOUNT`` times (300,000 by
-default, about a millisecond) waiting for the next parallel region before they sleep. While ``embed``
+default) waiting for the next parallel region before they sleep. While ``embed``
 runs the model on every core, its decoding threads want the same cores between the model's many short
 parallel regions, and the spinning threads hold them. With 100,000 the default model embedded the 400
 ESC-50 fold-4 files 1.12x faster compiled in bf16 (319.8 against 284.3 files/s, medians of three
