@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +76,76 @@ def test_length_sorted_batches_keep_order(tiny_model: ClapModel, batch_size: int
     one_by_one = torch.cat([tiny_model.encode_text([t]) for t in texts]).detach()
     got = torch.from_numpy(embed_texts(tiny_model, texts, batch_size=batch_size))
     torch.testing.assert_close(got, one_by_one, rtol=0, atol=1e-5)
+
+
+def test_aliases_answer_by_files_identity_and_miss_on_a_change(tiny_model: ClapModel, tmp_path: Path) -> None:
+    from openclap.text.label_cache import files_identity
+
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"weights")
+    identity = files_identity([weights], precision="fp32")
+    cache = LabelCache(tmp_path / "cache")
+    assert cache.lookup(identity, LABELS, TEMPLATES) is None  # nothing remembered yet
+    built = build_classifier(tiny_model, LABELS, TEMPLATES, cache=cache)
+    cache.remember(identity, tiny_model)
+
+    fresh = LabelCache(tmp_path / "cache")  # a new process: the folder answers without the model
+    torch.testing.assert_close(fresh.lookup(identity, LABELS, TEMPLATES), built, rtol=0, atol=0)
+    assert fresh.lookup(identity, [*LABELS, "thunder"], TEMPLATES) is None  # a label it lacks
+    assert fresh.lookup(identity, LABELS, ["{} noise"]) is None  # other templates
+    assert files_identity([weights], precision="bf16") != identity
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # the file changed
+    assert fresh.lookup(files_identity([weights], precision="fp32"), LABELS, TEMPLATES) is None
+    (tmp_path / "cache" / "aliases.json").write_text("{not json")  # damaged: rebuilt, never trusted
+    assert LabelCache(tmp_path / "cache").lookup(identity, LABELS, TEMPLATES) is None
+
+
+CLASSIFY = """
+import sys
+import openclap.cli as cli
+code = cli.main(sys.argv[1:])
+print("transformers loaded:", "transformers" in sys.modules, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _classify(args: list[str], cache_dir: Path) -> tuple[str, bool]:
+    env = {**os.environ, "OPENCLAP_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run(
+        [sys.executable, "-c", CLASSIFY, "classify", *args, "--json"],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    return out.stdout, "transformers loaded: True" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_warm_classify_builds_no_text_tower_and_answers_the_same(tmp_path: Path) -> None:
+    """The README's main job twice: the second run answers from the label cache without importing
+    transformers; a changed weights file (``--checkpoint``, its modification time moved) misses."""
+    from openclap.registry import bundled_weights
+
+    clip = str(Path(__file__).parents[2] / "shared" / "data" / "esc50-fold4" / "audio" / "4-184575-A-0.flac")
+    labels = ["--labels", "dog,rain,siren,church bells,hand saw"]
+    cold, built = _classify([clip, *labels], tmp_path / "c")
+    warm, built_again = _classify([clip, *labels], tmp_path / "c")
+    assert built and not built_again
+    assert json.loads(warm) == json.loads(cold)
+    _, built = _classify([clip, "--labels", "dog,rain,thunder"], tmp_path / "c")  # a new label
+    assert built
+
+    weights = tmp_path / "copy.safetensors"
+    shutil.copyfile(bundled_weights("openclap-yamnet"), weights)  # type: ignore[arg-type]
+    args = [clip, *labels, "--checkpoint", str(weights)]
+    first, built = _classify(args, tmp_path / "d")
+    second, built_again = _classify(args, tmp_path / "d")
+    assert built and not built_again and json.loads(second) == json.loads(first) == json.loads(cold)
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    third, built = _classify(args, tmp_path / "d")
+    assert built and json.loads(third) == json.loads(cold)
+
+
+def test_an_alias_that_is_not_a_digest_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "aliases.json").write_text(json.dumps({"id": "../../elsewhere/x", "ok": "a" * 40}))
+    assert LabelCache(tmp_path)._aliases() == {"ok": "a" * 40}

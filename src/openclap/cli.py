@@ -214,11 +214,21 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from openclap.user_cache import default_cache_dir
     from openclap.zero_shot import ZeroShotClassifier
 
-    model = _load_model(args)
     cache = None if args.no_label_cache else LabelCache(default_cache_dir() / "labels")
-    clf = ZeroShotClassifier(
-        model, labels, templates=args.template or None, multi_label=args.multi_label, cache=cache
-    )
+    identity = _text_identity(args) if cache is not None else None
+    templates = list(args.template or (identity[1].prompt_templates if identity else ()))
+    rows = cache.lookup(identity[0], labels, templates) if cache and identity else None
+    if rows is not None:  # every label cached for this text side: no text tower to build
+        model = _load_model(args, text=False)
+        scale = float(model.logit_scale.detach().exp())
+        clf = ZeroShotClassifier.from_rows(labels, rows, scale, templates, multi_label=args.multi_label)
+    else:
+        model = _load_model(args)
+        clf = ZeroShotClassifier(
+            model, labels, templates=args.template or None, multi_label=args.multi_label, cache=cache
+        )
+        if cache is not None and identity is not None:
+            cache.remember(identity[0], model)
     result = _embed_files(model, files, args)
     found = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
     preds = dict(zip(result.paths, found, strict=True))
@@ -229,6 +239,31 @@ def cmd_classify(args: argparse.Namespace) -> int:
             if path in preds:
                 print(f"{path}\t" + ", ".join(f"{x.label} ({x.score:.3f})" for x in preds[path]))
     return 0 if result.paths else 1
+
+
+def _text_identity(args: argparse.Namespace) -> tuple[str, Any] | None:
+    """(identity, config) of the text side the options name, told without building the model: the
+    weights file's and text folders' identities (``label_cache.files_identity``), the config and the
+    precision. None where it cannot be told so cheaply (a published model's name or checkpoint,
+    ``--checkpoint`` with ``--model``, ``--untrained``): the text tower is then built as before."""
+    from openclap.checkpoint import read_config
+    from openclap.registry import bundled_weights
+    from openclap.text.label_cache import files_identity
+    from openclap.text.tower import resolve_text_path
+
+    if getattr(args, "untrained", False) or (args.checkpoint is not None and args.model is not None):
+        return None
+    weights = args.checkpoint if args.checkpoint is not None else bundled_weights(args.model or DEFAULT_MODEL)
+    try:
+        config = read_config(weights) if weights is not None else None
+        if config is None:
+            return None
+        text = config.text_encoder
+        folders = [resolve_text_path(f) for f in (text.source, args.tokenizer or text.tokenizer) if f]
+    except (OSError, ValueError, KeyError, ImportError):  # not an openclap checkpoint (CheckpointError is
+        return None  # a ValueError), a missing folder or package: the normal path reports it
+    precision = getattr(args, "precision", "fp32")
+    return files_identity([weights, *folders], config=config.to_dict(), precision=precision), config
 
 
 def _json_rows(

@@ -54,6 +54,16 @@ def _label_rows(
     return F.normalize(F.normalize(emb, dim=-1).mean(dim=1), dim=-1)
 
 
+def _checked_labels(labels: Sequence[str]) -> list[str]:
+    labels = [str(label).strip() for label in labels]
+    if not labels or any(not label for label in labels):
+        raise ValueError("labels must be a non-empty list of non-empty strings")
+    if len(set(labels)) != len(labels):
+        dupes = sorted({label for label in labels if labels.count(label) > 1})
+        raise ValueError(f"duplicate labels: {dupes}")
+    return labels
+
+
 class ZeroShotClassifier:
     """Classify audio embeddings against any list of words.
 
@@ -71,17 +81,30 @@ class ZeroShotClassifier:
     ) -> None:
         """``cache``: a ``LabelCache`` whose rows for these labels (same model, same templates) are
         reused, so each label is embedded once across classifiers and, with a cache folder, runs."""
-        labels = [str(label).strip() for label in labels]
-        if not labels or any(not label for label in labels):
-            raise ValueError("labels must be a non-empty list of non-empty strings")
-        if len(set(labels)) != len(labels):
-            dupes = sorted({label for label in labels if labels.count(label) > 1})
-            raise ValueError(f"duplicate labels: {dupes}")
-        self.labels = labels
+        self.labels = _checked_labels(labels)
         self.templates = list(templates) if templates else list(model.config.prompt_templates)
         self.multi_label = multi_label
         self.logit_scale = float(model.logit_scale.detach().exp())
         self.classifier = build_classifier(model, self.labels, self.templates, cache=cache)  # [C, D]
+
+    @classmethod
+    def from_rows(
+        cls,
+        labels: Sequence[str],
+        rows: torch.Tensor,
+        logit_scale: float,
+        templates: Sequence[str],
+        multi_label: bool = False,
+    ) -> ZeroShotClassifier:
+        """A classifier from rows already built for ``labels`` and ``templates`` (a ``LabelCache``'s
+        ``lookup``): no text tower needed. ``logit_scale`` is the model's, exponentiated."""
+        clf = cls.__new__(cls)
+        clf.labels = _checked_labels(labels)
+        if rows.shape[0] != len(clf.labels):
+            raise ValueError(f"{rows.shape[0]} rows for {len(clf.labels)} labels")
+        clf.templates, clf.multi_label = list(templates), multi_label
+        clf.logit_scale, clf.classifier = float(logit_scale), rows
+        return clf
 
     def similarity(self, audio_emb: np.ndarray | torch.Tensor) -> np.ndarray:
         """Cosine similarity [N, C]."""

@@ -11,6 +11,12 @@ on the template list and on the label, and on nothing else. ``LabelCache`` keys 
 
 Rows live in memory; with a ``folder`` they are also stored there, one ``.npz`` per (model, template
 set), written atomically, so the next run (``openclap classify``) starts with them.
+
+The fingerprint needs the built text tower. So that a run whose labels are all cached need not build it
+(``openclap classify``: half its start-up), a folder also keeps ``aliases.json``: an *identity* of the
+files the text side is loaded from (``files_identity``: each file's path, size and modification time,
+with the config and precision the caller adds) mapped to the fingerprint those files gave when last
+built. ``lookup(identity, ...)`` answers from it; a changed file gives another identity, which misses.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +36,10 @@ from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
 from openclap.user_cache import default_cache_dir  # re-exported: its earlier home
 
-__all__ = ["LabelCache", "default_cache_dir", "text_fingerprint"]
+__all__ = ["LabelCache", "default_cache_dir", "files_identity", "text_fingerprint"]
+
+ALIASES = "aliases.json"  # identity -> text fingerprint, in a LabelCache's folder
+_HEX = re.compile(r"[0-9a-f]{40}")
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[ClapModel, tuple[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
 
@@ -55,6 +65,24 @@ def text_fingerprint(model: ClapModel) -> str:
         digest.update(tensor_bytes(data))
     _FINGERPRINTS[model] = (versions, digest.hexdigest())
     return digest.hexdigest()
+
+
+def files_identity(paths: Sequence[str | os.PathLike[str]], **extra: object) -> str:
+    """Hex digest of each path's (resolved path, size, modification time in ns), a folder's regular files
+    in it (not below), and ``extra`` (JSON-able values: a config, a precision): what ``LabelCache``'s
+    aliases key on. A missing path counts as missing."""
+    stamps: list[object] = []
+    for path in paths:
+        where = Path(path).expanduser().resolve()
+        files = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where]
+        for file in files:
+            try:
+                info = file.stat()
+                stamps.append([str(file), info.st_size, info.st_mtime_ns])
+            except OSError:
+                stamps.append([str(file), None, None])
+    text = json.dumps({"files": stamps, "extra": extra}, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
 
 def _template_key(templates: Sequence[str]) -> str:
@@ -97,6 +125,42 @@ class LabelCache:
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp.npz")
         np.savez(tmp, labels=np.array(list(table), dtype=np.str_), rows=np.stack(list(table.values())))
         os.replace(tmp, file)
+
+    def _aliases(self) -> dict[str, str]:
+        file = None if self.folder is None else self.folder / ALIASES
+        if file is None or not file.is_file():
+            return {}
+        try:
+            data = json.loads(file.read_text())
+        except (OSError, ValueError):  # damaged: rebuilt, never trusted
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        # fingerprints name files: only hex digests are taken
+        return {str(k): v for k, v in data.items() if isinstance(v, str) and _HEX.fullmatch(v)}
+
+    def lookup(self, identity: str, labels: Sequence[str], templates: Sequence[str]) -> torch.Tensor | None:
+        """Rows [len(labels), D] when the folder knows ``identity``'s fingerprint and holds every label
+        for ``templates``; else None (nothing counted)."""
+        fingerprint = self._aliases().get(identity)
+        if fingerprint is None:
+            return None
+        table = self._table((fingerprint, _template_key(templates)))
+        if not all(label in table for label in labels):
+            return None
+        self.hits += len(labels)
+        return torch.from_numpy(np.stack([table[label] for label in labels]))
+
+    def remember(self, identity: str, model: ClapModel) -> None:
+        """Record that ``identity`` gave ``model``'s text fingerprint (atomically; a no-op without a
+        folder)."""
+        if self.folder is None:
+            return
+        aliases = self._aliases() | {identity: text_fingerprint(model)}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{ALIASES}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(aliases, indent=1, sort_keys=True))
+        os.replace(tmp, self.folder / ALIASES)
 
     def rows(
         self,
