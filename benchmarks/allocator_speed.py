@@ -36,7 +36,7 @@ import torch
 from speedlib import run_child
 
 from openclap import list_models
-from openclap.allocator import ENV, MALLOC_ENV
+from openclap.allocator import ALLOCATOR_ENV, ENV, MALLOC_ENV
 from openclap.cli_errors import positive_int
 
 CONFIGS = {
@@ -77,7 +77,7 @@ def child(spec: dict) -> dict:  # type: ignore[type-arg]
 
 
 def run(spec: dict, config: str) -> dict:  # type: ignore[type-arg]
-    env = {k: v for k, v in os.environ.items() if k not in (ENV, *MALLOC_ENV, "GLIBC_TUNABLES")}
+    env = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV}
     result = run_child(sys.executable, Path(__file__), spec, {**env, **CONFIGS[config]})
     if "error" in result:
         raise SystemExit(f"child failed: {result['error']}")

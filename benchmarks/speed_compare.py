@@ -215,9 +215,9 @@ def main() -> None:
     if len(sys.argv) == 2 and sys.argv[1].startswith("{"):  # child mode
         print(json.dumps(measure_openclap(json.loads(sys.argv[1]))))
         return
-    from openclap.allocator import ENV, MALLOC_ENV, thp_mode
+    from openclap.allocator import ALLOCATOR_ENV, ENV, MALLOC_ENV, thp_mode
     from openclap.cli_errors import check_output_path, positive_int
-    from openclap.openmp import SPIN_COUNT, SPIN_ENV
+    from openclap.openmp import SPIN_COUNT, SPIN_ENV, spin_decided_by
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -265,11 +265,11 @@ def main() -> None:
         flush=True,
     )
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
-    for name in (ENV, *MALLOC_ENV, "GLIBC_TUNABLES"):
+    for name in ALLOCATOR_ENV:
         env.pop(name, None)
     huge = thp_mode() in ("always", "madvise")
     tuned = {**env, ENV: "1", **(MALLOC_ENV if huge else {})}  # as openclap.allocator.configure_allocator
-    if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:  # as openclap.openmp.shorter_spin
+    if not spin_decided_by(env):  # as openclap.openmp.shorter_spin
         tuned[SPIN_ENV] = str(SPIN_COUNT)
     ours_env = env if args.allocator == "none" else tuned
     ref_env = tuned if args.allocator == "both" else env

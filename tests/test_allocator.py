@@ -9,21 +9,12 @@ import sys
 
 import pytest
 
-from openclap.allocator import ENV, MALLOC_ENV, thp_mode
+from openclap.allocator import ALLOCATOR_ENV, glibc_mallopt, thp_mode
 
 needs_thp = pytest.mark.skipif(
     thp_mode() not in ("always", "madvise"), reason="needs Linux transparent huge pages (always or madvise)"
 )
-
-
-def _glibc() -> bool:
-    try:
-        return sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None
-    except (ValueError, OSError):  # a C library that does not know the name
-        return False
-
-
-needs_glibc = pytest.mark.skipif(not _glibc(), reason="mallopt's thresholds are glibc's")
+needs_glibc = pytest.mark.skipif(glibc_mallopt() is None, reason="mallopt's thresholds are glibc's")
 
 # Counts the minor page faults of allocating, writing and freeing a 64 MB tensor four times (after a
 # first one). argv: huge pages ("use" / "default"), freed memory ("keep" / "default").
@@ -47,20 +38,25 @@ PAGES = 4 * 64 * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without the variables that decide the allocator, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k != ENV and k not in MALLOC_ENV}
-    env.pop("GLIBC_TUNABLES", None)
+    env = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV}
     return {**env, **extra}
 
 
-def faults(huge: str, freed: str = "default", **env: str) -> tuple[bool, bool, int]:
+def run_child(script: str, huge: str, freed: str = "default", **env: str) -> tuple[bool, bool, int]:
+    """Run ``script`` (CHILD or RELEASED) in a fresh process: (huge pages used, freed memory kept, its
+    count)."""
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, huge, freed],
+        [sys.executable, "-c", script, huge, freed],
         capture_output=True,
         text=True,
         check=True,
         env=clean_env(**env),
     ).stdout.split()
     return out[0] == "True", out[1] == "True", int(out[2])
+
+
+def faults(huge: str, freed: str = "default", **env: str) -> tuple[bool, bool, int]:
+    return run_child(CHILD, huge, freed, **env)
 
 
 @needs_thp
@@ -99,14 +95,7 @@ print(used, kept, round(before - resident_mb()))
 
 
 def released_mb(huge: str, freed: str, **env: str) -> tuple[bool, bool, int]:
-    out = subprocess.run(
-        [sys.executable, "-c", RELEASED, huge, freed],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=clean_env(**env),
-    ).stdout.split()
-    return out[0] == "True", out[1] == "True", int(out[2])
+    return run_child(RELEASED, huge, freed, **env)
 
 
 @needs_thp

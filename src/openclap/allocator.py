@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
+from typing import Any
 
 ENV = "THP_MEM_ALLOC_ENABLE"  # torch's own switch (c10/core/impl/alloc_cpu.cpp)
 THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
@@ -40,6 +41,8 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD, TRIM_THRESHOLD = 1 << 30, 1 << 31
 # The environment variables through which glibc takes the same settings (a child process inherits them)
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
+# Every variable through which the environment decides the allocator (huge pages, glibc's thresholds)
+ALLOCATOR_ENV = (ENV, *MALLOC_ENV, "GLIBC_TUNABLES")
 
 
 def thp_mode() -> str | None:
@@ -65,18 +68,24 @@ def malloc_decided_by_environment() -> bool:
     return any(name in os.environ for name in MALLOC_ENV) or "glibc.malloc." in tunables
 
 
+def glibc_mallopt() -> Any | None:
+    """glibc's ``mallopt`` from the process's own symbols, or None where the C library is not glibc
+    (mallopt's parameter numbers are glibc's)."""
+    try:
+        libc = ctypes.CDLL(None)  # the process's own symbols, its C library's among them
+        libc.gnu_get_libc_version  # noqa: B018  (present in glibc only)
+        return libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return None  # not glibc, or no C library to ask
+
+
 def keep_freed_memory() -> bool:
     """Keep freed tensors' memory in glibc's heap for the next ones (mmap threshold 1 GiB, trim
     threshold 2 GiB), unless the environment set glibc's thresholds; True when this call set them.
     Meant for use with huge pages (``configure_allocator``): see the module's note on 4 KiB pages."""
-    if malloc_decided_by_environment():
+    mallopt = glibc_mallopt()
+    if mallopt is None or malloc_decided_by_environment():
         return False
-    try:
-        libc = ctypes.CDLL(None)  # the process's own symbols, its C library's among them
-        mallopt = libc.mallopt
-        libc.gnu_get_libc_version  # noqa: B018  (glibc's: mallopt's parameter numbers are glibc's)
-    except (OSError, AttributeError, TypeError):
-        return False  # not glibc, or no C library to ask
     return bool(
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     )

@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 SPIN_ENV = "GOMP_SPINCOUNT"
 SPIN_COUNT = 100_000
 
 
+def spin_decided_by(environ: Mapping[str, str]) -> bool:
+    """True when ``environ`` already says how OpenMP's idle threads wait."""
+    return SPIN_ENV in environ or "OMP_WAIT_POLICY" in environ
+
+
 def shorter_spin() -> bool:
     """Set ``GOMP_SPINCOUNT`` to 100,000 for the OpenMP runtime that torch will load, unless the
     environment decided already or torch is loaded; True when it was set."""
-    if "torch" in sys.modules or SPIN_ENV in os.environ or "OMP_WAIT_POLICY" in os.environ:
+    if "torch" in sys.modules or spin_decided_by(os.environ):
         return False
     os.environ[SPIN_ENV] = str(SPIN_COUNT)
     return True

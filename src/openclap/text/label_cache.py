@@ -156,7 +156,10 @@ class LabelCache:
         folder)."""
         if self.folder is None:
             return
-        aliases = self._aliases() | {identity: text_fingerprint(model)}
+        known, fingerprint = self._aliases(), text_fingerprint(model)
+        if known.get(identity) == fingerprint:
+            return  # already recorded (a run that missed on a new label): nothing to write
+        aliases = known | {identity: fingerprint}
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{ALIASES}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(aliases, indent=1, sort_keys=True))
