@@ -24,7 +24,6 @@ over the rounds of its clips/s.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -33,7 +32,7 @@ import time
 from pathlib import Path
 
 import torch
-from speedlib import run_child
+from speedlib import run_child, serve_child
 
 from openclap import list_models
 from openclap.allocator import ALLOCATOR_ENV, ENV, MALLOC_ENV
@@ -85,8 +84,7 @@ def run(spec: dict, config: str) -> dict:  # type: ignore[type-arg]
 
 
 def main() -> None:
-    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
-        print(json.dumps(child(json.loads(sys.argv[1]))))
+    if serve_child(child):
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -45,6 +45,7 @@ from speedlib import (
     median_seconds,
     peak_rss_mb,
     run_child,
+    serve_child,
     timed_call,
     unit_rows,
 )
@@ -212,8 +213,7 @@ def files_list(n: int) -> list[str]:
 
 
 def main() -> None:
-    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):  # child mode
-        print(json.dumps(measure_openclap(json.loads(sys.argv[1]))))
+    if serve_child(measure_openclap):  # child mode
         return
     from openclap.allocator import ALLOCATOR_ENV, ENV, MALLOC_ENV, thp_mode
     from openclap.cli_errors import check_output_path, positive_int

@@ -8,6 +8,7 @@ import json
 import resource
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -106,6 +107,15 @@ def timed_call(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
+
+
+def serve_child(measure: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+    """The other end of ``run_child``: when this process was started with one JSON argument, print
+    ``measure(spec)`` as JSON and return True (the caller then returns); else False."""
+    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
+        print(json.dumps(measure(json.loads(sys.argv[1]))))
+        return True
+    return False
 
 
 def run_child(python: str, script: Path, spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
