@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from openclap.atomic import atomic_write
 from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
 from openclap.user_cache import default_cache_dir  # re-exported: its earlier home
@@ -121,10 +122,13 @@ class LabelCache:
         if file is None:
             return
         table = self._read(file) | self.tables[key]  # keep rows another process added meanwhile
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, labels=np.array(list(table), dtype=np.str_), rows=np.stack(list(table.values())))
-        os.replace(tmp, file)
+        labels, rows = np.array(list(table), dtype=np.str_), np.stack(list(table.values()))
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as fh:  # a file object: np.savez would add ".npz" to a path
+                np.savez(fh, labels=labels, rows=rows)
+
+        atomic_write(file, write)
 
     def _aliases(self) -> dict[str, str]:
         file = None if self.folder is None else self.folder / ALIASES
@@ -159,11 +163,8 @@ class LabelCache:
         known, fingerprint = self._aliases(), text_fingerprint(model)
         if known.get(identity) == fingerprint:
             return  # already recorded (a run that missed on a new label): nothing to write
-        aliases = known | {identity: fingerprint}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{ALIASES}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(aliases, indent=1, sort_keys=True))
-        os.replace(tmp, self.folder / ALIASES)
+        text = json.dumps(known | {identity: fingerprint}, indent=1, sort_keys=True)
+        atomic_write(self.folder / ALIASES, lambda tmp: tmp.write_text(text))
 
     def rows(
         self,
