@@ -266,6 +266,27 @@ def _text_identity(args: argparse.Namespace) -> tuple[str, Any] | None:
     return files_identity([weights, *folders], config=config.to_dict(), precision=precision), config
 
 
+def _load_indexing_model(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The model ``index build`` / ``update`` name, and its fingerprint. Their embedding is audio only;
+    the index records a fingerprint that covers the text tower too (search embeds text). When the files
+    the options load from were fingerprinted before (``FingerprintAliases``, keyed like the label cache's
+    aliases by ``_text_identity``), the model is built audio-only with the remembered fingerprint;
+    otherwise whole, and its fingerprint is remembered for next time."""
+    from openclap.index.identity import FingerprintAliases, model_fingerprint
+    from openclap.user_cache import default_cache_dir
+
+    named = _text_identity(args)
+    aliases = FingerprintAliases(default_cache_dir() / "index")
+    known = aliases.lookup(named[0]) if named is not None else None
+    if known is not None:
+        return _load_model(args, text=False), known
+    model = _load_model(args)
+    fingerprint = model_fingerprint(model)
+    if named is not None:
+        aliases.remember(named[0], fingerprint)
+    return model, fingerprint
+
+
 def _json_rows(
     files: Sequence[str],
     preds: Mapping[str, Sequence[Prediction]],
@@ -478,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_train(sub)
     register_data(sub)
-    register_index(sub, _load_model)
+    register_index(sub, _load_model, _load_indexing_model)
     register_serve(sub, _load_model)
     register_hub(sub)
     register_export(sub)

@@ -49,3 +49,39 @@ def test_an_index_folder_that_cannot_be_created_is_a_clear_error(tmp_path) -> No
     blocker.write_text("x")
     with pytest.raises(SoundIndexError, match="cannot create the index folder"):
         _make_folder(blocker / "idx")
+
+
+def test_an_audio_only_model_has_no_fingerprint_of_its_own() -> None:
+    """Its state covers one tower: a fingerprint of it would match no complete model, so it is refused,
+    and ``identify`` takes the fingerprint it is given instead."""
+    import pytest
+
+    from openclap.index.identity import identify
+
+    whole = openclap.create_model("tiny-test")
+    audio_only = openclap.create_model("tiny-test", text=False)
+    with pytest.raises(ValueError, match="without its text tower"):
+        model_fingerprint(audio_only)
+    assert identify(audio_only, fingerprint=model_fingerprint(whole)) == identify(whole)
+
+
+def test_fingerprint_aliases_keep_the_latest_and_ignore_damage(tmp_path) -> None:
+    from openclap.index.identity import FINGERPRINTS_FILE, KEEP_ALIASES, FingerprintAliases
+
+    aliases = FingerprintAliases(tmp_path / "index")
+    assert aliases.lookup("files") is None  # nothing remembered yet, no folder
+    for i in range(KEEP_ALIASES + 3):
+        aliases.remember(f"files-{i}", f"{i:064x}")
+    assert aliases.lookup("files-0") is None  # the oldest three are forgotten
+    assert aliases.lookup(f"files-{KEEP_ALIASES + 2}") == f"{KEEP_ALIASES + 2:064x}"
+    aliases.remember("files-3", "f" * 64)  # remembered again: now the most recent, with its new value
+    assert aliases.lookup("files-3") == "f" * 64
+
+    (tmp_path / "index" / FINGERPRINTS_FILE).write_text('{"a": "not a digest", "b": "' + "0" * 64 + '"')
+    assert aliases.lookup("b") is None  # damaged JSON: every lookup misses
+    (tmp_path / "index" / FINGERPRINTS_FILE).write_text('{"a": "not a digest", "b": "' + "0" * 64 + '"}')
+    assert aliases.lookup("a") is None and aliases.lookup("b") == "0" * 64
+
+    blocked = FingerprintAliases(tmp_path / "index" / FINGERPRINTS_FILE / "below-a-file")
+    blocked.remember("files", "0" * 64)  # an unwritable folder costs only the speed-up
+    assert blocked.lookup("files") is None

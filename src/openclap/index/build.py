@@ -58,6 +58,7 @@ def build_index(
     checkpoint: str | os.PathLike[str] | None = None,
     hop_seconds: float | None = None,
     options: BuildOptions | None = None,
+    fingerprint: str | None = None,
 ) -> BuildReport:
     """Index the audio files under ``paths`` into the folder ``out`` with ``model``.
 
@@ -65,13 +66,14 @@ def build_index(
     model again; not needed for a registered model with bundled weights). ``model.precision`` is recorded
     too: loading the model again restores it. Building into an existing index
     of the same model continues it: only new or changed files are embedded (an interrupted build resumes),
-    and the roots become ``paths``.
+    and the roots become ``paths``. ``fingerprint``: the model's (``model_fingerprint``), when the caller
+    knows it; required for a model built without its text tower, which building does not use.
     """
     roots = absolute_roots(paths)
     hop = hop_seconds if hop_seconds is not None else model.config.audio.clip_seconds
     if hop <= 0:
         raise SoundIndexError(f"hop_seconds must be positive, got {hop}")
-    ident = identify(model, checkpoint)
+    ident = identify(model, checkpoint, fingerprint)
     return _run(Path(out), model, ident, options or BuildOptions(), roots, hop, create=True)
 
 
@@ -82,19 +84,20 @@ def update_index(
     options: BuildOptions | None = None,
     device: str = "cpu",
     precision: str | None = None,
+    fingerprint: str | None = None,
 ) -> BuildReport:
     """Bring an index up to date with its roots: embed new and changed files, drop removed ones.
 
     ``model`` None loads the model the index records (on ``device``, in its recorded precision); a given
     model must be that model, in that precision. ``precision`` (None: the index's) another than the
-    index's is refused.
+    index's is refused. ``fingerprint``: a given model's, as for ``build_index``.
     """
     root = Path(index)
     meta, recorded, model = index_model(root, model, device, precision)
     return _run(
         root,
         model,
-        identify(model, recorded.checkpoint),
+        identify(model, recorded.checkpoint, fingerprint),
         options or BuildOptions(),
         json.loads(meta["roots"]),
         float(meta["hop_seconds"]),

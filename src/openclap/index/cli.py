@@ -129,21 +129,26 @@ def _quiet_model_loading() -> None:
     hf_logging.disable_progress_bar()
 
 
+WriterLoader = Callable[[argparse.Namespace], tuple[Any, str | None]]  # (model, its fingerprint or None)
+
+
 def _run_writer(
     args: argparse.Namespace,
-    load_model: Callable[[argparse.Namespace], Any],
-    work: Callable[[Any], Any],
+    load_model: WriterLoader,
+    work: Callable[[Any, str | None], Any],
     index: str,
 ) -> int:
     """Load the model (build: always; update: when named; in the precision given, else the index's),
-    run ``work``, report on rank 0."""
+    run ``work(model, fingerprint)``, report on rank 0."""
     info = _distributed(args)
-    _quiet_model_loading()
     try:
         named = args.model or args.checkpoint or args.command_index == "build"
         if named:
             resolve_precision(args, index)
-        report = work(load_model(args) if named else None)
+        else:
+            _quiet_model_loading()  # the index loads its recorded model itself
+        model, fingerprint = load_model(args) if named else (None, None)
+        report = work(model, fingerprint)
     finally:
         if info is not None:
             from openclap import distributed
@@ -154,31 +159,36 @@ def _run_writer(
     return 0
 
 
-def _cmd_build(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any]) -> int:
+def _cmd_build(args: argparse.Namespace, load_model: WriterLoader) -> int:
     from openclap.index import build_index
 
-    def work(model: Any) -> Any:
+    def work(model: Any, fingerprint: str | None) -> Any:
         return build_index(
             args.paths, args.out, model, checkpoint=args.checkpoint, hop_seconds=args.hop_seconds,
-            options=_options(args),
+            options=_options(args), fingerprint=fingerprint,
         )  # fmt: skip
 
     return _run_writer(args, load_model, work, args.out)
 
 
-def _cmd_update(args: argparse.Namespace, load_model: Callable[[argparse.Namespace], Any]) -> int:
+def _cmd_update(args: argparse.Namespace, load_model: WriterLoader) -> int:
     from openclap.index import update_index
 
-    def work(model: Any) -> Any:
+    def work(model: Any, fingerprint: str | None) -> Any:
         return update_index(
-            args.index, model, options=_options(args), device=args.device, precision=args.precision
-        )
+            args.index, model, options=_options(args), device=args.device, precision=args.precision,
+            fingerprint=fingerprint,
+        )  # fmt: skip
 
     return _run_writer(args, load_model, work, args.index)
 
 
-def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> None:
-    """Add ``index`` (build, update) and ``search`` to the ``openclap`` subparsers."""
+def register_cli(
+    sub: Any, load_model: Callable[[argparse.Namespace], Any], load_writer_model: WriterLoader
+) -> None:
+    """Add ``index`` (build, update) and ``search`` to the ``openclap`` subparsers. ``load_model``: the
+    model the options name (search); ``load_writer_model``: the same for build and update, with its
+    fingerprint when it was loaded without its text tower (which they do not use)."""
     index = sub.add_parser(
         "index",
         help="build or update a searchable index of a sound collection",
@@ -207,7 +217,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     )
     _model_args(p, f"default: {DEFAULT_MODEL}", "default: fp32, or the index's when continuing one")
     _embed_args(p)
-    p.set_defaults(func=partial(_cmd_build, load_model=load_model))
+    p.set_defaults(func=partial(_cmd_build, load_model=load_writer_model))
 
     p = verbs.add_parser(
         "update",
@@ -220,7 +230,7 @@ def register_cli(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> N
     p.add_argument("index", help="index folder")
     _model_args(p, "default: the model the index records", "default: the index's")
     _embed_args(p)
-    p.set_defaults(func=partial(_cmd_update, load_model=load_model))
+    p.set_defaults(func=partial(_cmd_update, load_model=load_writer_model))
     _register_search(sub, load_model)
 
 

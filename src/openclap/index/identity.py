@@ -5,10 +5,17 @@ inference precision when not fp32, and every state-dict tensor in key order (nam
 so two models agree exactly when they embed alike; it does not depend on the device or on where the
 weights were loaded from, and a new config field whose default keeps the old behaviour (added by a later
 openclap) does not make existing indexes refuse their model.
+
+It covers the text tower too (search embeds text with it), so a model built audio-only cannot compute it.
+Building an index embeds audio only, so ``FingerprintAliases`` remembers the fingerprint that the files a
+model was loaded from gave (their identity: ``openclap.text.label_cache.files_identity``): a later build
+from the same unchanged files loads the model audio-only and passes the remembered fingerprint
+(``identify(..., fingerprint=)``), seconds faster to start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -18,8 +25,12 @@ from typing import Any
 
 import torch
 
+from openclap.atomic import atomic_write
 from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
+
+FINGERPRINTS_FILE = "fingerprints.json"  # FingerprintAliases' file in its folder
+KEEP_ALIASES = 64  # the most recently remembered aliases kept
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,13 @@ def _non_default_fields(config: Any) -> Any:
 
 
 def model_fingerprint(model: ClapModel) -> str:
-    """SHA-256 of the model's config, precision and weights (see the module docstring)."""
+    """SHA-256 of the model's config, precision and weights (see the module docstring); a model built
+    without its text tower is a ``ValueError`` (its fingerprint would match no complete model)."""
+    if model.text_encoder is None:
+        raise ValueError(
+            f"model {model.config.name!r} was built without its text tower, so its fingerprint (which "
+            "covers both towers) cannot be computed; build it with its text tower or pass the fingerprint"
+        )
     described = _non_default_fields(model.config)
     precision = getattr(model, "precision", "fp32")
     if precision != "fp32":
@@ -69,13 +86,52 @@ def model_fingerprint(model: ClapModel) -> str:
     return digest.hexdigest()
 
 
-def identify(model: ClapModel, checkpoint: str | Path | None = None) -> ModelIdentity:
+def identify(
+    model: ClapModel, checkpoint: str | Path | None = None, fingerprint: str | None = None
+) -> ModelIdentity:
     """The identity of ``model``; ``checkpoint`` (recorded as an absolute path) tells ``load_model`` where
-    its weights live when they are not the bundled weights of a registered name."""
+    its weights live when they are not the bundled weights of a registered name; ``fingerprint``: the
+    model's, when the caller knows it (an audio-only model cannot compute it, see the module docstring)."""
     source = str(Path(checkpoint).expanduser().resolve()) if checkpoint is not None else None
-    return ModelIdentity(
-        model.config.name, model_fingerprint(model), model.config.projection.dim, source, model.precision
-    )
+    known = fingerprint if fingerprint is not None else model_fingerprint(model)
+    return ModelIdentity(model.config.name, known, model.config.projection.dim, source, model.precision)
+
+
+class FingerprintAliases:
+    """Model fingerprints by the identity of the files a model was loaded from, in ``folder``'s
+    ``fingerprints.json`` (the ``KEEP_ALIASES`` most recent). A damaged or unwritable file only costs the
+    speed-up: lookups then miss and remembering does nothing."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.file = Path(folder) / FINGERPRINTS_FILE
+
+    def _read(self) -> dict[str, str]:
+        try:
+            table = json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(table, dict):
+            return {}
+        return {k: v for k, v in table.items() if isinstance(v, str) and _is_sha256(v)}
+
+    def lookup(self, files_identity: str) -> str | None:
+        """The fingerprint remembered for ``files_identity``, or None."""
+        return self._read().get(files_identity)
+
+    def remember(self, files_identity: str, fingerprint: str) -> None:
+        """Record that the files ``files_identity`` names gave ``fingerprint`` (most recent last)."""
+        table = self._read()
+        if table.get(files_identity) == fingerprint:
+            return
+        table.pop(files_identity, None)
+        table[files_identity] = fingerprint
+        kept = dict(list(table.items())[-KEEP_ALIASES:])
+        with contextlib.suppress(OSError):  # unwritable: the next build computes the fingerprint again
+            atomic_write(self.file, lambda tmp: tmp.write_text(json.dumps(kept, indent=0)))
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def load_model(identity: ModelIdentity, device: str = "cpu") -> ClapModel | None:
