@@ -43,8 +43,9 @@ class AudioFrontendConfig:
     for clips longer than ``clip_seconds`` (needs an HTS-AT encoder with ``fusion``) and says how the
     whole clip's log-mel is shrunk: ``antialias`` (torchvision >= 0.17 ``Resize``, i.e. laion_clap as it
     runs today) or ``bilinear`` (no antialiasing: the torchvision that trained the models, and
-    Hugging Face). ``stft_dtype``: precision of the STFT and mel product (``float64``: exact;
-    ``float32``: reproduces the rounding of float32 ``torch.stft`` front ends such as torchaudio's).
+    Hugging Face). ``stft_dtype``: precision of the STFT and its power (``float64``: exact;
+    ``float32``: reproduces the rounding of float32 ``torch.stft`` front ends such as torchaudio's); the
+    mel product of positive powers runs in float32 either way (within one float32 step of the dB).
     ``frontend``: ``logmel`` (the above, in dB) or ``yamnet`` (YAMNet's own: uncentred ``win_length``
     frames, magnitude, TensorFlow's HTK filterbank without normalisation, ``ln(mel + 0.001)``, the
     waveform zero-padded to whole 0.96 s patches; needs ``mel_scale="htk"`` and ``mel_norm=None``;
