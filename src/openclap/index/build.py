@@ -28,7 +28,7 @@ from pathlib import Path
 
 from openclap import distributed
 from openclap.index import store, vectors
-from openclap.index.identity import ModelIdentity, identify, load_model
+from openclap.index.identity import ModelIdentity, identify, load_model, reload_source
 from openclap.index.lock import WriterLock
 from openclap.index.records import BuildReport, SoundIndexError
 from openclap.index.scan import Plan, PlanItem, absolute_roots, content_after, plan_update
@@ -168,6 +168,18 @@ def index_precision(root: str | os.PathLike[str]) -> str | None:
     except sqlite3.DatabaseError:
         return None  # a damaged store: the build or open that follows reports it
     return recorded_identity(path, meta).precision if "model_fingerprint" in meta else None
+
+
+def recorded_source(root: str | os.PathLike[str]) -> tuple[str | None, str | None] | None:
+    """(registered name, checkpoint) the model an index records is loaded from again
+    (``identity.reload_source``); None for a folder without a recorded model or a model that cannot be
+    loaded again (``update_index`` then explains)."""
+    path = Path(root)
+    try:
+        meta = open_meta(path)
+    except (SoundIndexError, sqlite3.DatabaseError):
+        return None
+    return reload_source(recorded_identity(path, meta)) if "model_fingerprint" in meta else None
 
 
 def check_model(root: Path, recorded: ModelIdentity, given: ModelIdentity) -> None:

@@ -173,6 +173,12 @@ def _cmd_build(args: argparse.Namespace, load_model: WriterLoader) -> int:
 
 def _cmd_update(args: argparse.Namespace, load_model: WriterLoader) -> int:
     from openclap.index import update_index
+    from openclap.index.build import recorded_source
+
+    if not (args.model or args.checkpoint):  # the index's own model, through the CLI's loader: audio
+        source = recorded_source(args.index)  # only when its files were fingerprinted before
+        if source is not None:
+            args.model, args.checkpoint = source
 
     def work(model: Any, fingerprint: str | None) -> Any:
         return update_index(

@@ -134,13 +134,23 @@ def _is_sha256(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
+def reload_source(identity: ModelIdentity) -> tuple[str | None, str | None] | None:
+    """(registered name, checkpoint path) that ``load_model`` rebuilds the model an index records from,
+    exactly one of them set; None when it cannot be rebuilt (random weights, a moved checkpoint)."""
+    from openclap.factory import has_trained_weights
+
+    if identity.checkpoint is not None:
+        return (None, identity.checkpoint) if Path(identity.checkpoint).exists() else None
+    return (identity.name, None) if has_trained_weights(identity.name) else None
+
+
 def load_model(identity: ModelIdentity, device: str = "cpu") -> ClapModel | None:
     """Build the model an index records, in its recorded precision, or None when it cannot be rebuilt
-    (random weights, a moved checkpoint); the caller checks the fingerprint."""
-    from openclap.factory import create_model, has_trained_weights
+    (``reload_source``); the caller checks the fingerprint."""
+    from openclap.factory import create_model
 
-    if identity.checkpoint is not None and Path(identity.checkpoint).exists():
-        return create_model(checkpoint=identity.checkpoint, device=device, precision=identity.precision)
-    if identity.checkpoint is None and has_trained_weights(identity.name):
-        return create_model(identity.name, device=device, precision=identity.precision)
-    return None
+    source = reload_source(identity)
+    if source is None:
+        return None
+    name, checkpoint = source
+    return create_model(name, checkpoint=checkpoint, device=device, precision=identity.precision)
