@@ -63,14 +63,14 @@ sys.exit(code)
 """
 
 
-def _index_in_a_fresh_process(argv: list[str], cache_dir: Path) -> bool:
-    """Run ``openclap index ARGV --quiet`` in a new interpreter; whether it imported transformers."""
+def _in_a_fresh_process(argv: list[str], cache_dir: Path) -> bool:
+    """Run ``openclap ARGV`` in a new interpreter; whether it imported transformers."""
     import os
     import subprocess
     import sys
 
     env = {**os.environ, "OPENCLAP_CACHE_DIR": str(cache_dir)}
-    command = [sys.executable, "-c", BUILD, "index", *argv, "--quiet"]
+    command = [sys.executable, "-c", BUILD, *argv]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     return "transformers loaded: True" in done.stderr
@@ -81,8 +81,8 @@ def test_a_second_build_from_the_same_files_builds_no_text_tower(
 ) -> None:
     """The first build loads the whole model and remembers its fingerprint; the next from the same
     unchanged checkpoint loads it audio-only, records the same fingerprint, and the index searches; so
-    does an update that names no model (the index's own checkpoint); a checkpoint whose modification
-    time moved is loaded whole again."""
+    does an update that names no model (the index's own checkpoint) and a search by example; a checkpoint
+    whose modification time moved is loaded whole again."""
     import os
     import sqlite3
 
@@ -93,10 +93,12 @@ def test_a_second_build_from_the_same_files_builds_no_text_tower(
         finally:
             conn.close()
 
-    argv = ["build", str(clip_dir), "--checkpoint", str(tiny_checkpoint)]
-    assert _index_in_a_fresh_process([*argv, "--out", str(tmp_path / "a")], tmp_path / "cache")
-    assert not _index_in_a_fresh_process([*argv, "--out", str(tmp_path / "b")], tmp_path / "cache")
-    assert not _index_in_a_fresh_process(["update", str(tmp_path / "a")], tmp_path / "cache")
+    argv = ["index", "build", str(clip_dir), "--checkpoint", str(tiny_checkpoint), "--quiet"]
+    assert _in_a_fresh_process([*argv, "--out", str(tmp_path / "a")], tmp_path / "cache")
+    assert not _in_a_fresh_process([*argv, "--out", str(tmp_path / "b")], tmp_path / "cache")
+    assert not _in_a_fresh_process(["index", "update", str(tmp_path / "a"), "--quiet"], tmp_path / "cache")
+    like = str(sorted(clip_dir.rglob("*.flac"))[0])
+    assert not _in_a_fresh_process(["search", str(tmp_path / "a"), "--like", like], tmp_path / "cache")
     assert recorded(tmp_path / "b") == recorded(tmp_path / "a")
     assert main(["search", str(tmp_path / "b"), "a dog barking", "--top-k", "2", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2  # search checks the whole model's fingerprint
@@ -105,7 +107,7 @@ def test_a_second_build_from_the_same_files_builds_no_text_tower(
     stat = weights.stat()
     try:
         os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-        assert _index_in_a_fresh_process([*argv, "--out", str(tmp_path / "c")], tmp_path / "cache")
+        assert _in_a_fresh_process([*argv, "--out", str(tmp_path / "c")], tmp_path / "cache")
     finally:
         os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the checkpoint is the session's
     assert recorded(tmp_path / "c") == recorded(tmp_path / "a")

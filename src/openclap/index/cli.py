@@ -159,6 +159,18 @@ def _run_writer(
     return 0
 
 
+def _name_recorded_model(args: argparse.Namespace, index: str) -> None:
+    """Without --model / --checkpoint, name the index's own model (its bundled name or checkpoint) in
+    ``args`` when it can be loaded again, so the CLI's loader builds it (audio-only where its files were
+    fingerprinted before); otherwise leave ``args`` as they are (the index then explains)."""
+    from openclap.index.build import recorded_source
+
+    if not (args.model or args.checkpoint):
+        source = recorded_source(index)
+        if source is not None:
+            args.model, args.checkpoint = source
+
+
 def _cmd_build(args: argparse.Namespace, load_model: WriterLoader) -> int:
     from openclap.index import build_index
 
@@ -173,12 +185,8 @@ def _cmd_build(args: argparse.Namespace, load_model: WriterLoader) -> int:
 
 def _cmd_update(args: argparse.Namespace, load_model: WriterLoader) -> int:
     from openclap.index import update_index
-    from openclap.index.build import recorded_source
 
-    if not (args.model or args.checkpoint):  # the index's own model, through the CLI's loader: audio
-        source = recorded_source(args.index)  # only when its files were fingerprinted before
-        if source is not None:
-            args.model, args.checkpoint = source
+    _name_recorded_model(args, args.index)
 
     def work(model: Any, fingerprint: str | None) -> Any:
         return update_index(
@@ -237,10 +245,12 @@ def register_cli(
     _model_args(p, "default: the model the index records", "default: the index's")
     _embed_args(p)
     p.set_defaults(func=partial(_cmd_update, load_model=load_writer_model))
-    _register_search(sub, load_model)
+    _register_search(sub, load_model, load_writer_model)
 
 
-def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) -> None:
+def _register_search(
+    sub: Any, load_model: Callable[[argparse.Namespace], Any], load_audio_model: WriterLoader
+) -> None:
     def cmd_search(args: argparse.Namespace) -> int:
         from openclap.index import SoundIndex, SoundIndexError
 
@@ -248,12 +258,18 @@ def _register_search(sub: Any, load_model: Callable[[argparse.Namespace], Any]) 
             raise SoundIndexError("give either a text QUERY or --like FILE (not both)")
         if args.top_k < 1:
             raise SoundIndexError(f"--top-k must be at least 1, got {args.top_k}")
-        _quiet_model_loading()
-        model = None
+        if args.like is not None:  # audio only: the index's own model through the indexing loader
+            _name_recorded_model(args, args.index)
+        model, fingerprint = None, None
         if args.model or args.checkpoint:
             resolve_precision(args, args.index)
-            model = load_model(args)
-        with SoundIndex.open(args.index, model, device=args.device, precision=args.precision) as index:
+            model, fingerprint = load_audio_model(args) if args.like is not None else (load_model(args), None)
+        else:
+            _quiet_model_loading()  # the index loads its recorded model itself
+        opened = SoundIndex.open(
+            args.index, model, device=args.device, precision=args.precision, fingerprint=fingerprint
+        )
+        with opened as index:
             if index.stale:
                 print(
                     f"warning: {args.index} is being updated or an update was interrupted; results may "

@@ -50,13 +50,16 @@ class SoundIndex:
         model: ClapModel | None = None,
         device: str = "cpu",
         precision: str | None = None,
+        fingerprint: str | None = None,
     ) -> SoundIndex:
         """Open an index. ``model`` None builds the model the index records, in its recorded precision;
         a model that is not the one that made the index, or not in its precision, is refused
-        (``SoundIndexError``), and so is a ``precision`` (None: the index's) other than the index's."""
+        (``SoundIndexError``), and so is a ``precision`` (None: the index's) other than the index's.
+        ``fingerprint``: a given model's, when the caller knows it (``identity.model_fingerprint``); a
+        model built without its text tower needs it, and then searches by audio only."""
         path = Path(root)
         meta, recorded, model = index_model(path, model, device, precision)
-        check_model(path, recorded, identify(model))
+        check_model(path, recorded, identify(model, fingerprint=fingerprint))
         if not (path / store.VECTORS_NAME).is_file():
             raise SoundIndexError(
                 f"{path}: the index has no vectors yet (its first build did not finish); "
