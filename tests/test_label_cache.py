@@ -149,3 +149,33 @@ def test_a_warm_classify_builds_no_text_tower_and_answers_the_same(tmp_path: Pat
 def test_an_alias_that_is_not_a_digest_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "aliases.json").write_text(json.dumps({"id": "../../elsewhere/x", "ok": "a" * 40}))
     assert LabelCache(tmp_path)._aliases() == {"ok": "a" * 40}
+
+
+def test_an_unwritable_cache_folder_keeps_rows_in_memory(tiny_model: ClapModel, tmp_path: Path) -> None:
+    """A file where the folder should be: rows are computed and kept in memory, the first write's
+    problem is recorded (not raised), and remembering an alias does not fail either."""
+    (tmp_path / "blocker").write_text("x")
+    cache = LabelCache(tmp_path / "blocker" / "labels")
+    rows = build_classifier(tiny_model, LABELS[:2], TEMPLATES, cache=cache)
+    torch.testing.assert_close(rows, build_classifier(tiny_model, LABELS[:2], TEMPLATES), rtol=0, atol=1e-6)
+    assert cache.write_error is not None and "cannot write the label cache" in cache.write_error
+    cache.remember("identity", tiny_model)
+    build_classifier(tiny_model, LABELS[:2], TEMPLATES, cache=cache)
+    assert cache.hits == 2  # the second call answers from memory
+
+
+def test_classify_with_an_unwritable_cache_warns_and_answers(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openclap.cli import main
+    from tests.helpers import ESC50_AUDIO
+
+    clip = ESC50_AUDIO / "4-184575-A-0.flac"
+    if not clip.is_file():
+        pytest.skip(f"real audio not found at {clip}")
+    (tmp_path / "blocker").write_text("x")
+    monkeypatch.setenv("OPENCLAP_CACHE_DIR", str(tmp_path / "blocker"))
+    assert main(["classify", str(clip), "--labels", "dog,rain", "--checkpoint", str(tiny_checkpoint)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(str(clip)) and "dog (" in out
+    assert "warning: " in err and "cannot write the label cache" in err

@@ -229,6 +229,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         )
         if cache is not None and identity is not None:
             cache.remember(identity[0], model)
+    if cache is not None and cache.write_error is not None:
+        print(f"warning: {cache.write_error}; labels are embedded again next time", file=sys.stderr)
     result = _embed_files(model, files, args)
     found = clf.predict(result.embeddings, top_k=args.top_k) if result.paths else []
     preds = dict(zip(result.paths, found, strict=True))

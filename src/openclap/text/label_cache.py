@@ -98,6 +98,9 @@ class LabelCache:
         self.tables: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self.hits = 0
         self.misses = 0
+        #: Why the folder could not be written (the first such error), or None: the rows then stay in
+        #: memory only and the next process embeds those labels again; nothing else fails.
+        self.write_error: str | None = None
 
     def _file(self, key: tuple[str, str]) -> Path | None:
         return None if self.folder is None else self.folder / f"labels-{key[0][:24]}-{key[1]}.npz"
@@ -128,7 +131,16 @@ class LabelCache:
             with tmp.open("wb") as fh:  # a file object: np.savez would add ".npz" to a path
                 np.savez(fh, labels=labels, rows=rows)
 
-        atomic_write(file, write)
+        self._save(file, write)
+
+    def _save(self, file: Path, write: Callable[[Path], object]) -> None:
+        """``atomic_write``, an ``OSError`` (read-only or full disk, a file in the folder's place)
+        recorded in ``write_error`` instead of raised."""
+        try:
+            atomic_write(file, write)
+        except OSError as err:
+            if self.write_error is None:
+                self.write_error = f"{file.parent}: cannot write the label cache ({err.strerror or err})"
 
     def _aliases(self) -> dict[str, str]:
         file = None if self.folder is None else self.folder / ALIASES
@@ -164,7 +176,7 @@ class LabelCache:
         if known.get(identity) == fingerprint:
             return  # already recorded (a run that missed on a new label): nothing to write
         text = json.dumps(known | {identity: fingerprint}, indent=1, sort_keys=True)
-        atomic_write(self.folder / ALIASES, lambda tmp: tmp.write_text(text))
+        self._save(self.folder / ALIASES, lambda tmp: tmp.write_text(text))
 
     def rows(
         self,
