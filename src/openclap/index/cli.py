@@ -138,8 +138,8 @@ def _run_writer(
     work: Callable[[Any, str | None], Any],
     index: str,
 ) -> int:
-    """Load the model (build: always; update: when named; in the precision given, else the index's),
-    run ``work(model, fingerprint)``, report on rank 0."""
+    """Load the model (build: always; update: when named, by the user or by ``_name_recorded_model``; in
+    the precision given, else the index's), run ``work(model, fingerprint)``, report on rank 0."""
     info = _distributed(args)
     try:
         named = args.model or args.checkpoint or args.command_index == "build"
@@ -201,8 +201,9 @@ def register_cli(
     sub: Any, load_model: Callable[[argparse.Namespace], Any], load_writer_model: WriterLoader
 ) -> None:
     """Add ``index`` (build, update) and ``search`` to the ``openclap`` subparsers. ``load_model``: the
-    model the options name (search); ``load_writer_model``: the same for build and update, with its
-    fingerprint when it was loaded without its text tower (which they do not use)."""
+    model the options name (text search); ``load_writer_model``: the same for build, update and search
+    by example, with its fingerprint, loaded without its text tower (which they do not use) when its
+    files were fingerprinted before."""
     index = sub.add_parser(
         "index",
         help="build or update a searchable index of a sound collection",
