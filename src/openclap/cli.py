@@ -245,13 +245,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def _text_identity(args: argparse.Namespace) -> tuple[str, Any] | None:
     """(identity, config) of the text side the options name, told without building the model: the
-    weights file's and text folders' identities (``label_cache.files_identity``), the config and the
+    weights file's and text folders' identities (``user_cache.files_identity``), the config and the
     precision. None where it cannot be told so cheaply (a published model's name or checkpoint,
     ``--checkpoint`` with ``--model``, ``--untrained``): the text tower is then built as before."""
     from openclap.checkpoint import read_config
     from openclap.registry import bundled_weights
-    from openclap.text.label_cache import files_identity
     from openclap.text.tower import resolve_text_path
+    from openclap.user_cache import files_identity
 
     if getattr(args, "untrained", False) or (args.checkpoint is not None and args.model is not None):
         return None

@@ -8,7 +8,7 @@ openclap) does not make existing indexes refuse their model.
 
 It covers the text tower too (search embeds text with it), so a model built audio-only cannot compute it.
 Building an index embeds audio only, so ``FingerprintAliases`` remembers the fingerprint that the files a
-model was loaded from gave (their identity: ``openclap.text.label_cache.files_identity``): a later build
+model was loaded from gave (their identity: ``openclap.user_cache.files_identity``): a later build
 from the same unchanged files loads the model audio-only and passes the remembered fingerprint
 (``identify(..., fingerprint=)``), seconds faster to start.
 """
@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from openclap.atomic import atomic_write
 from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
+from openclap.user_cache import DigestAliases
 
 FINGERPRINTS_FILE = "fingerprints.json"  # FingerprintAliases' file in its folder
 KEEP_ALIASES = 64  # the most recently remembered aliases kept
@@ -97,41 +97,17 @@ def identify(
     return ModelIdentity(model.config.name, known, model.config.projection.dim, source, model.precision)
 
 
-class FingerprintAliases:
-    """Model fingerprints by the identity of the files a model was loaded from, in ``folder``'s
+class FingerprintAliases(DigestAliases):
+    """Model fingerprints (SHA-256) by the identity of the files a model was loaded from, in ``folder``'s
     ``fingerprints.json`` (the ``KEEP_ALIASES`` most recent). A damaged or unwritable file only costs the
     speed-up: lookups then miss and remembering does nothing."""
 
     def __init__(self, folder: str | Path) -> None:
-        self.file = Path(folder) / FINGERPRINTS_FILE
+        super().__init__(Path(folder) / FINGERPRINTS_FILE, 64, KEEP_ALIASES)
 
-    def _read(self) -> dict[str, str]:
-        try:
-            table = json.loads(self.file.read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(table, dict):
-            return {}
-        return {k: v for k, v in table.items() if isinstance(v, str) and _is_sha256(v)}
-
-    def lookup(self, files_identity: str) -> str | None:
-        """The fingerprint remembered for ``files_identity``, or None."""
-        return self._read().get(files_identity)
-
-    def remember(self, files_identity: str, fingerprint: str) -> None:
-        """Record that the files ``files_identity`` names gave ``fingerprint`` (most recent last)."""
-        table = self._read()
-        if table.get(files_identity) == fingerprint:
-            return
-        table.pop(files_identity, None)
-        table[files_identity] = fingerprint
-        kept = dict(list(table.items())[-KEEP_ALIASES:])
+    def remember(self, identity: str, digest: str) -> None:
         with contextlib.suppress(OSError):  # unwritable: the next build computes the fingerprint again
-            atomic_write(self.file, lambda tmp: tmp.write_text(json.dumps(kept, indent=0)))
-
-
-def _is_sha256(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+            super().remember(identity, digest)
 
 
 def reload_source(identity: ModelIdentity) -> tuple[str | None, str | None] | None:

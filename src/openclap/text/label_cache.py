@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,12 +34,11 @@ import torch
 from openclap.atomic import atomic_write
 from openclap.checkpoint import tensor_bytes
 from openclap.model import ClapModel
-from openclap.user_cache import default_cache_dir  # re-exported: its earlier home
+from openclap.user_cache import DigestAliases, default_cache_dir, files_identity  # re-exported
 
 __all__ = ["LabelCache", "default_cache_dir", "files_identity", "text_fingerprint"]
 
 ALIASES = "aliases.json"  # identity -> text fingerprint, in a LabelCache's folder
-_HEX = re.compile(r"[0-9a-f]{40}")
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[ClapModel, tuple[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
 
@@ -68,24 +66,6 @@ def text_fingerprint(model: ClapModel) -> str:
     return digest.hexdigest()
 
 
-def files_identity(paths: Sequence[str | os.PathLike[str]], **extra: object) -> str:
-    """Hex digest of each path's (resolved path, size, modification time in ns), a folder's regular files
-    in it (not below), and ``extra`` (JSON-able values: a config, a precision): what ``LabelCache``'s
-    aliases key on. A missing path counts as missing."""
-    stamps: list[object] = []
-    for path in paths:
-        where = Path(path).expanduser().resolve()
-        files = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where]
-        for file in files:
-            try:
-                info = file.stat()
-                stamps.append([str(file), info.st_size, info.st_mtime_ns])
-            except OSError:
-                stamps.append([str(file), None, None])
-    text = json.dumps({"files": stamps, "extra": extra}, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
-
-
 def _template_key(templates: Sequence[str]) -> str:
     return hashlib.blake2b(json.dumps(list(templates)).encode(), digest_size=8).hexdigest()
 
@@ -98,6 +78,8 @@ class LabelCache:
         self.tables: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self.hits = 0
         self.misses = 0
+        # identity -> text fingerprint (40 hex digits: blake2b, 20 bytes), beside the rows
+        self.aliases = None if self.folder is None else DigestAliases(self.folder / ALIASES, 40)
         #: Why the folder could not be written (the first such error), or None: the rows then stay in
         #: memory only and the next process embeds those labels again; nothing else fails.
         self.write_error: str | None = None
@@ -131,34 +113,21 @@ class LabelCache:
             with tmp.open("wb") as fh:  # a file object: np.savez would add ".npz" to a path
                 np.savez(fh, labels=labels, rows=rows)
 
-        self._save(file, write)
+        self._guarded(file, lambda: atomic_write(file, write))
 
-    def _save(self, file: Path, write: Callable[[Path], object]) -> None:
-        """``atomic_write``, an ``OSError`` (read-only or full disk, a file in the folder's place)
-        recorded in ``write_error`` instead of raised."""
+    def _guarded(self, file: Path, write: Callable[[], object]) -> None:
+        """Run ``write`` (of ``file``); an ``OSError`` (read-only or full disk, a file in the folder's
+        place) is recorded in ``write_error`` instead of raised."""
         try:
-            atomic_write(file, write)
+            write()
         except OSError as err:
             if self.write_error is None:
                 self.write_error = f"{file.parent}: cannot write the label cache ({err.strerror or err})"
 
-    def _aliases(self) -> dict[str, str]:
-        file = None if self.folder is None else self.folder / ALIASES
-        if file is None or not file.is_file():
-            return {}
-        try:
-            data = json.loads(file.read_text())
-        except (OSError, ValueError):  # damaged: rebuilt, never trusted
-            return {}
-        if not isinstance(data, dict):
-            return {}
-        # fingerprints name files: only hex digests are taken
-        return {str(k): v for k, v in data.items() if isinstance(v, str) and _HEX.fullmatch(v)}
-
     def lookup(self, identity: str, labels: Sequence[str], templates: Sequence[str]) -> torch.Tensor | None:
         """Rows [len(labels), D] when the folder knows ``identity``'s fingerprint and holds every label
         for ``templates``; else None (nothing counted)."""
-        fingerprint = self._aliases().get(identity)
+        fingerprint = self.aliases.lookup(identity) if self.aliases is not None else None
         if fingerprint is None:
             return None
         table = self._table((fingerprint, _template_key(templates)))
@@ -170,13 +139,9 @@ class LabelCache:
     def remember(self, identity: str, model: ClapModel) -> None:
         """Record that ``identity`` gave ``model``'s text fingerprint (atomically; a no-op without a
         folder)."""
-        if self.folder is None:
-            return
-        known, fingerprint = self._aliases(), text_fingerprint(model)
-        if known.get(identity) == fingerprint:
-            return  # already recorded (a run that missed on a new label): nothing to write
-        text = json.dumps(known | {identity: fingerprint}, indent=1, sort_keys=True)
-        self._save(self.folder / ALIASES, lambda tmp: tmp.write_text(text))
+        aliases = self.aliases
+        if aliases is not None:  # written only when new (a run that missed on a new label writes nothing)
+            self._guarded(aliases.file, lambda: aliases.remember(identity, text_fingerprint(model)))
 
     def rows(
         self,
