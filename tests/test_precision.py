@@ -183,14 +183,14 @@ def test_bf16_runs_a_float64_front_end_in_float32_and_fp32_keeps_it() -> None:
     assert model.config.audio.stft_dtype == "float64"
     wave = 0.1 * torch.randn(2, 44100)
     spectra: list[torch.dtype] = []
-    real = model.frontend.power_spectrogram
+    real = model.frontend.power_frames
 
     def record(x: torch.Tensor) -> torch.Tensor:
         out = real(x)
         spectra.append(out.dtype)
         return out
 
-    model.frontend.power_spectrogram = record  # type: ignore[method-assign]
+    model.frontend.power_frames = record  # type: ignore[method-assign]
     with torch.inference_mode():
         exact = model.frontend(wave)
         model.set_precision("bf16")

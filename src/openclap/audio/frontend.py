@@ -159,7 +159,7 @@ class LogMel(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def _mel_power(self, wave: torch.Tensor) -> torch.Tensor:
-        power = self.power_spectrogram(wave).transpose(1, 2)  # [B, T, F], contiguous (power_frames)
+        power = self.power_frames(wave)  # [B, T, F], contiguous
         # The mel product in float32 whatever the STFT's precision: it sums positive powers (nothing
         # cancels), so float32 moves the dB values by at most one float32 step of the output (1.9e-6 dB
         # against a float64 product), while float64's cancellation-free STFT is what stays exact.
