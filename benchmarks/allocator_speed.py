@@ -35,14 +35,14 @@ import torch
 from speedlib import run_child, serve_child
 
 from openclap import list_models
-from openclap.allocator import ALLOCATOR_ENV, ENV, MALLOC_ENV
+from openclap.allocator import ALLOCATOR_ENV, ENV, MALLOC_ENV, command_environment
 from openclap.cli_errors import positive_int
 
 CONFIGS = {
     "4k": {ENV: "0"},
     "huge": {ENV: "1"},
     "keep": {ENV: "0", **MALLOC_ENV},
-    "command": {ENV: "1", **MALLOC_ENV},
+    "command": command_environment(),
 }
 
 

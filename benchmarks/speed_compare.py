@@ -215,7 +215,7 @@ def files_list(n: int) -> list[str]:
 def main() -> None:
     if serve_child(measure_openclap):  # child mode
         return
-    from openclap.allocator import ALLOCATOR_ENV, ENV, MALLOC_ENV, thp_mode
+    from openclap.allocator import ALLOCATOR_ENV, command_environment
     from openclap.cli_errors import check_output_path, positive_int
     from openclap.openmp import SPIN_COUNT, SPIN_ENV, spin_decided_by
 
@@ -267,8 +267,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
     for name in ALLOCATOR_ENV:
         env.pop(name, None)
-    huge = thp_mode() in ("always", "madvise")
-    tuned = {**env, ENV: "1", **(MALLOC_ENV if huge else {})}  # as openclap.allocator.configure_allocator
+    tuned = {**env, **command_environment()}  # as openclap.allocator.configure_allocator
     if not spin_decided_by(env):  # as openclap.openmp.shorter_spin
         tuned[SPIN_ENV] = str(SPIN_COUNT)
     ours_env = env if args.allocator == "none" else tuned

@@ -123,6 +123,20 @@ def test_glibc_variables_in_the_environment_decide_first() -> None:
 
 @needs_thp
 @needs_glibc
+def test_the_command_environment_allocates_as_configure_allocator_does() -> None:
+    """A child given ``command_environment()`` (the benchmarks' children) keeps a freed tensor's memory
+    and uses huge pages without calling anything, as ``configure_allocator`` would have set it up."""
+    from openclap.allocator import command_environment
+
+    _, kept, released = released_mb("default", "default", **command_environment())
+    assert not kept  # nothing called in the child: the environment alone decided
+    assert released < 8
+    _, _, count = faults("default", **command_environment())
+    assert count < PAGES // 20
+
+
+@needs_thp
+@needs_glibc
 def test_the_command_sets_up_the_allocator() -> None:
     """``openclap.cli.entry`` asks for huge pages and keeps freed memory before its ``main`` runs."""
     code = (

@@ -91,6 +91,14 @@ def keep_freed_memory() -> bool:
     )
 
 
+def command_environment() -> dict[str, str]:
+    """The environment variables that make a new process allocate as ``configure_allocator`` does
+    (huge pages; glibc's thresholds where the kernel allows huge pages), for a child process that does
+    not call it: the benchmarks' children."""
+    huge = thp_mode() in ("always", "madvise")
+    return {ENV: "1", **(MALLOC_ENV if huge else {})}
+
+
 def configure_allocator() -> dict[str, bool]:
     """What the ``openclap`` command does before anything else: ``use_huge_pages()``, and where huge
     pages are in use ``keep_freed_memory()``; call it before creating tensors. Returns which took effect."""
