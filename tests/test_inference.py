@@ -175,6 +175,30 @@ def test_decoding_threads_or_processes_change_nothing_and_stay_a_bounded_distanc
     assert len(list(stream)) == len(paths) - 1
 
 
+def test_batches_side_by_side_give_the_same_embeddings_every_time(
+    tiny_model: ClapModel, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """Long files' windows span batches (3.5 s in 1 s windows, 3 clips a batch): their means are summed
+    in the batches' order whichever thread finished first."""
+    long = write(tmp_path / "long.wav", noise(int(3.5 * SR), seed=9), SR, "FLOAT")
+    paths = [*clips.values(), long, tmp_path / "missing.wav"] * 3
+    one = embed_audio_files(tiny_model, paths, batch_size=3, concurrent_batches=1)
+    assert len(one.paths) == 18 and len(one.errors) == 3
+    for threads in (2, 3):
+        first = embed_audio_files(tiny_model, paths, batch_size=3, concurrent_batches=threads)
+        again = embed_audio_files(tiny_model, paths, batch_size=3, concurrent_batches=threads)
+        assert first.paths == one.paths and first.errors == one.errors
+        assert np.array_equal(first.embeddings, again.embeddings)  # bit for bit, run to run
+        np.testing.assert_allclose(first.embeddings, one.embeddings, rtol=0, atol=1e-6)
+    # by default only an encoder measured to gain by it goes side by side (the default model's)
+    assert not tiny_model.cpu_batches_side_by_side() and inference.concurrent_batches_for(tiny_model) == 1
+    default = create_model("openclap-yamnet", pretrained=False, text=False)
+    assert inference.concurrent_batches_for(default) == torch.get_num_threads()
+    assert inference.concurrent_batches_for(default, 1) == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        embed_audio_files(tiny_model, paths, concurrent_batches=0)
+
+
 def test_same_file_twice_gives_identical_embeddings(tiny_model: ClapModel, clips: dict[str, Path]) -> None:
     paths = [clips["d"], clips["a"], clips["d"]]
     first = embed_audio_files(tiny_model, paths)

@@ -54,6 +54,10 @@ INDUCTOR_OPTIONS: dict[str, Any] = {"freezing": True, "emulate_precision_casts":
 # weights make a new package, and a published tower's is 65-330 MB.
 KEEP_PER_MODEL = 2
 AudioFn = Callable[[torch.Tensor], torch.Tensor]
+# Model instances in a loaded package: that many calls may run at once (``openclap.batch_threads`` runs
+# a batch per intra-op thread); more wait for a free one. They share the weights (msclap-2023 fp32
+# resident 1091 MB after a call with one instance or two).
+RUNNERS = max(1, min(8, os.cpu_count() or 1))
 
 
 def cache_dir() -> Path:
@@ -139,7 +143,7 @@ def load_package(path: Path) -> AudioFn:
     try:
         return NativePackage(path)
     except (OSError, ValueError, RuntimeError, zipfile.BadZipFile):
-        runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
+        runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, RUNNERS, -1)
         return lambda wave: runner.run([wave.contiguous()])[0]
 
 
@@ -151,8 +155,8 @@ _capsule.restype, _capsule.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes
 
 class NativePackage:
     """A package's one compiled library (weights inside), run through AOTInductor's C interface by ctypes,
-    which releases the GIL during the call. Raises ``ValueError`` for a package of another layout and
-    ``RuntimeError`` when the library refuses to start."""
+    which releases the GIL during the call; ``RUNNERS`` calls can run at once. Raises ``ValueError`` for a
+    package of another layout and ``RuntimeError`` when the library refuses to start."""
 
     def __init__(self, path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
@@ -175,7 +179,7 @@ class NativePackage:
         ]
         self._handle = ctypes.c_void_p()
         if lib.AOTInductorModelContainerCreateWithDevice(
-            ctypes.byref(self._handle), ctypes.c_size_t(1), b"cpu", None
+            ctypes.byref(self._handle), ctypes.c_size_t(RUNNERS), b"cpu", None
         ):
             raise RuntimeError(f"{path}: the compiled library did not start")
         weakref.finalize(self, lib.AOTInductorModelContainerDelete, self._handle)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from openclap.audio.clip import long_audio_clips, sliding_windows
 from openclap.audio.fusion import FusionBatch
 from openclap.audio.io import AudioError, audio_seconds, load_mono, prepare_array, silence_warning
+from openclap.batch_threads import in_order
 from openclap.model import ClapModel
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf")
@@ -85,42 +86,65 @@ def windowed_means(
     batch_size: int = 16,
     long_audio: str = "mean",
     device: torch.device | None = None,
+    threads: int = 1,
 ) -> dict[int, torch.Tensor]:
-    """``forward`` over the clips of ``(item, mono wave)`` pairs, at most ``batch_size`` clips at a time
+    """``forward`` over the clips of ``(item, mono wave)`` pairs, ``batch_size`` clips at a time
     (prepared by the model, on ``device``: default the model's), and each item's mean output row.
 
     An item's clips are ``long_audio_clips``: the windows of a long wave with ``long_audio="mean"``, else
     the wave itself. ``forward`` maps a prepared batch to [b, K] rows on the CPU (in their sum's dtype);
-    it runs under ``torch.inference_mode``. Embedding and the fine-tuning protocol's scoring share it.
+    it runs under ``torch.inference_mode``. With ``threads`` > 1 (a CPU model) up to that many batches
+    run at once, each on one intra-op thread (``openclap.batch_threads.in_order``), and at most
+    ``threads + 2`` batches of clips are held; else one batch. Rows are summed in the batches' order
+    either way. Embedding and the fine-tuning protocol's scoring share it.
     """
     if long_audio not in LONG_AUDIO_MODES:
         raise ValueError(f"long_audio={long_audio!r} is not valid; choose one of {list(LONG_AUDIO_MODES)}")
     device = model.logit_scale.device if device is None else device
-    pending: list[tuple[int, torch.Tensor]] = []  # (item, clip): at most batch_size clips in memory
+
+    def batches() -> Iterator[list[tuple[int, torch.Tensor]]]:
+        pending: list[tuple[int, torch.Tensor]] = []  # (item, clip)
+        for idx, wave in waves:
+            for clip in long_audio_clips(wave, model.config.audio, long_audio):
+                pending.append((idx, clip))
+                if len(pending) >= batch_size:
+                    yield pending
+                    pending = []
+        if pending:
+            yield pending
+
+    def run(batch: list[tuple[int, torch.Tensor]]) -> tuple[list[int], torch.Tensor]:
+        prepared = model.prepare_waveforms([clip for _, clip in batch]).to(device)
+        with torch.inference_mode():
+            return [idx for idx, _ in batch], forward(prepared)
+
     sums: dict[int, torch.Tensor] = {}
     counts: dict[int, int] = {}
-
-    def flush() -> None:
-        batch = model.prepare_waveforms([clip for _, clip in pending]).to(device)
-        with torch.inference_mode():
-            rows = forward(batch)
-        for (idx, _), row in zip(pending, rows, strict=True):
+    for idxs, rows in in_order(run, batches(), threads):
+        for idx, row in zip(idxs, rows, strict=True):
             sums[idx] = sums[idx] + row if idx in sums else row.clone()
             counts[idx] = counts.get(idx, 0) + 1
-        pending.clear()
-
-    for idx, wave in waves:
-        for clip in long_audio_clips(wave, model.config.audio, long_audio):
-            pending.append((idx, clip))
-            if len(pending) >= batch_size:
-                flush()
-    if pending:
-        flush()
     return {idx: total / counts[idx] for idx, total in sums.items()}
 
 
+def concurrent_batches_for(model: ClapModel, asked: int | None = None) -> int:
+    """Batches run at once: ``asked``, else torch's intra-op threads for a CPU model whose encoder runs
+    faster that way (``ClapModel.cpu_batches_side_by_side``; each batch then on one of them, see
+    ``openclap.batch_threads``), and 1 otherwise."""
+    if asked is not None:
+        if asked < 1:
+            raise ValueError(f"concurrent_batches must be at least 1, got {asked}")
+        return asked
+    on_cpu = model.logit_scale.device.type == "cpu"
+    return torch.get_num_threads() if on_cpu and model.cpu_batches_side_by_side() else 1
+
+
 def _embed_items(
-    model: ClapModel, items: Iterator[tuple[str, np.ndarray | Exception]], batch_size: int, long_audio: str
+    model: ClapModel,
+    items: Iterator[tuple[str, np.ndarray | Exception]],
+    batch_size: int,
+    long_audio: str,
+    concurrent_batches: int | None = None,
 ) -> EmbeddingResult:
     paths: list[str] = []
     errors: list[tuple[str, str]] = []
@@ -137,7 +161,8 @@ def _embed_items(
             yield len(paths) - 1, wave
 
     embed = lambda batch: model.encode_audio(batch).float().cpu()  # noqa: E731
-    means = windowed_means(model, good(), embed, batch_size, long_audio)
+    threads = concurrent_batches_for(model, concurrent_batches)
+    means = windowed_means(model, good(), embed, batch_size, long_audio, threads=threads)
     if not paths:
         return EmbeddingResult([], np.zeros((0, model.config.projection.dim), np.float32), errors)
     stacked = torch.stack([means[i] for i in range(len(paths))])
@@ -209,14 +234,18 @@ def embed_audio_files(
     progress: bool = False,
     workers: int | None = None,
     processes: bool = False,
+    concurrent_batches: int | None = None,
 ) -> EmbeddingResult:
     """Embed audio files; a bad file is reported in ``errors`` (path, problem) and skipped; a silent
     one is embedded and reported in ``warnings``.
 
     ``workers`` files are decoded at once (default ``default_workers()``), in threads or, with
-    ``processes``, in worker processes; the result depends on neither. Memory is bounded by the decoded
-    files held ahead (see ``decoded_files``) plus
-    ``batch_size`` clips.
+    ``processes``, in worker processes; the result depends on neither. ``concurrent_batches`` batches
+    run at once, each on one intra-op thread (default ``concurrent_batches_for``: torch's threads for a
+    CPU model whose encoder gains by it, else 1; see ``openclap.batch_threads``): the same result on
+    every run, and against ``concurrent_batches=1`` (one batch at a time on every thread) equal up to
+    the last float bits where a kernel splits its sums by thread. Memory is bounded by the decoded files
+    held ahead (see ``decoded_files``) plus ``concurrent_batches + 2`` batches of clips.
     """
     items: Iterable[tuple[str, np.ndarray | AudioError]] = decoded_files(
         paths, model.config.audio.sample_rate, workers, processes
@@ -225,7 +254,7 @@ def embed_audio_files(
         from tqdm import tqdm
 
         items = tqdm(items, total=len(paths), desc="embedding", unit="file")
-    return _embed_items(model, iter(items), batch_size, long_audio)
+    return _embed_items(model, iter(items), batch_size, long_audio, concurrent_batches)
 
 
 def embed_audio(

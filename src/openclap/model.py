@@ -213,6 +213,12 @@ class ClapModel(nn.Module):
             return compiled(wave.float())
         return self.project_audio(self.audio_features(wave), normalize)
 
+    def cpu_batches_side_by_side(self) -> bool:
+        """Whether this model's batches run faster side by side on a CPU, each on one intra-op thread
+        (``openclap.batch_threads``), than one at a time on every thread: the audio encoder's
+        ``cpu_batches_side_by_side`` (measured per architecture), else False."""
+        return bool(getattr(self.audio_encoder, "cpu_batches_side_by_side", False))
+
     def cpu_chunk(self) -> int:
         """Clips per forward pass of ``encode_audio`` on a CPU at inference: the audio encoder's
         ``cpu_chunk`` for the current precision, else ``CPU_CHUNK``."""

@@ -152,3 +152,25 @@ def test_another_model_is_refused(tiny_model: ClapModel, clip_dir: Path, tmp_pat
         SoundIndex.open(clip_dir)
     with pytest.raises(SoundIndexError, match="exists and is not an openclap index"):
         build_index([clip_dir], clip_dir, tiny_model)
+
+
+def test_windows_side_by_side_equal_one_batch_at_a_time(
+    tiny_model: ClapModel, clip_dir: Path, tmp_path: Path
+) -> None:
+    """``embed_windows`` with batches side by side: the same files in order, the same windows, a bad file
+    reported in its place."""
+    from openclap.index.windows import embed_windows
+
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    files = sorted(str(p) for p in clip_dir.rglob("*.flac"))
+    paths = [files[0], str(bad), *files[1:]]
+    one = list(embed_windows(tiny_model, paths, batch_size=3, concurrent_batches=1))
+    two = list(embed_windows(tiny_model, paths, batch_size=3, concurrent_batches=2))
+    assert [p for p, _ in two] == [p for p, _ in one] == paths
+    for (_, a), (_, b) in zip(one, two, strict=True):
+        if isinstance(a, Exception):
+            assert type(b) is type(a) and str(b) == str(a)
+            continue
+        assert a.starts == b.starts and a.ends == b.ends
+        np.testing.assert_allclose(b.matrix(), a.matrix(), rtol=0, atol=1e-6)

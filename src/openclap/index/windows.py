@@ -3,7 +3,8 @@
 clip is one padded window), and each window gets its own embedding and its start / end time.
 
 Decoding runs ahead in threads (``inference.decoded_files``); windows of consecutive files share
-forward batches, and each window's embedding does not depend on its batch.
+forward batches, and each window's embedding does not depend on its batch. A CPU model whose encoder
+gains by it runs batches side by side (``batch_threads.in_order``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import torch
 
 from openclap.audio.clip import sliding_windows
 from openclap.audio.io import AudioError
-from openclap.inference import decoded_files
+from openclap.batch_threads import in_order
+from openclap.inference import concurrent_batches_for, decoded_files
 from openclap.model import ClapModel
 
 
@@ -57,38 +59,46 @@ def embed_windows(
     hop_seconds: float | None = None,
     batch_size: int = 16,
     workers: int | None = None,
+    concurrent_batches: int | None = None,
 ) -> Iterator[tuple[str, FileWindows | AudioError]]:
-    """``(path, FileWindows)`` for each path in order, or ``(path, AudioError)`` for one that fails."""
+    """``(path, FileWindows)`` for each path in order, or ``(path, AudioError)`` for one that fails.
+    ``concurrent_batches`` as in ``inference.embed_audio_files``."""
     sample_rate = model.config.audio.sample_rate
     device = model.logit_scale.device
     open_files: deque[FileWindows | tuple[str, AudioError]] = deque()
-    pending: list[tuple[FileWindows, int, torch.Tensor]] = []
 
-    def flush() -> None:
-        batch = model.prepare_waveforms([clip for _, _, clip in pending]).to(device)
-        with torch.inference_mode():
-            emb = model.encode_audio(batch).float().cpu()
-        for (item, slot, _), row in zip(pending, emb, strict=True):
-            item.vectors[slot] = row
-        pending.clear()
-
-    def finished() -> Iterator[tuple[str, FileWindows | AudioError]]:
-        while open_files and (isinstance(open_files[0], tuple) or open_files[0].done):
-            head = open_files.popleft()
-            yield head if isinstance(head, tuple) else (head.path, head)
-
-    for path, wave in decoded_files(paths, sample_rate, workers):
-        if isinstance(wave, AudioError):
-            open_files.append((path, wave))
-        else:
+    def batches() -> Iterator[list[tuple[FileWindows, int, torch.Tensor]]]:
+        pending: list[tuple[FileWindows, int, torch.Tensor]] = []
+        for path, wave in decoded_files(paths, sample_rate, workers):
+            if isinstance(wave, AudioError):
+                open_files.append((path, wave))
+                continue
             windows, starts, ends = window_plan(wave, model, hop_seconds)
             item = FileWindows(path, len(wave) / sample_rate, starts, ends, [None] * len(starts))
             open_files.append(item)
             for slot, clip in enumerate(windows):
                 pending.append((item, slot, clip))
                 if len(pending) >= batch_size:
-                    flush()
+                    yield pending
+                    pending = []
+        if pending:
+            yield pending
+
+    Batch = list[tuple[FileWindows, int, torch.Tensor]]
+
+    def run(batch: Batch) -> tuple[Batch, torch.Tensor]:
+        prepared = model.prepare_waveforms([clip for _, _, clip in batch]).to(device)
+        with torch.inference_mode():
+            return batch, model.encode_audio(prepared).float().cpu()
+
+    def finished() -> Iterator[tuple[str, FileWindows | AudioError]]:
+        while open_files and (isinstance(open_files[0], tuple) or open_files[0].done):
+            head = open_files.popleft()
+            yield head if isinstance(head, tuple) else (head.path, head)
+
+    threads = concurrent_batches_for(model, concurrent_batches)
+    for batch, emb in in_order(run, batches(), threads):
+        for (item, slot, _), row in zip(batch, emb, strict=True):
+            item.vectors[slot] = row
         yield from finished()
-    if pending:
-        flush()
     yield from finished()

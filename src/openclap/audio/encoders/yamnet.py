@@ -232,6 +232,12 @@ class YamNet(nn.Module):
     #: batch 32, 2 threads, clips/s by chunk 16 / 8 / 4 (``benchmarks/chunk_size.py``): fp32 417.0 /
     #: 404.6 / 379.9 and 403.4 / 410.4 / 366.8 (a tie between 16 and 8), bf16 667.3 / 633.1 / 537.8.
     cpu_chunk: ClassVar[dict[str, int]] = {"fp32": 8, "bf16": 16}
+    #: Batches side by side on a CPU, each on one intra-op thread (``ClapModel.cpu_batches_side_by_side``):
+    #: ``embed_audio_files`` of 400 ESC-50 clips, compiled fp32, 2 threads, 1.13x files/s against one
+    #: batch at a time (``/work/notes/exp/cb_cmp.py``-style runs, docs/speed.md "Batches side by side").
+    #: Heavier encoders lose that way (Cnn14 fp32 0.67x, HTS-AT 0.95-0.98x): two batches' weights and
+    #: activations outgrow the shared cache.
+    cpu_batches_side_by_side: ClassVar[bool] = True
 
     def __init__(
         self, n_mels: int = 64, num_classes: int = NUM_CLASSES, patch_hop: int = PATCH_HOP_FRAMES
