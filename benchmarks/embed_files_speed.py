@@ -2,10 +2,13 @@
 
 Usage: .venv/bin/python benchmarks/embed_files_speed.py ../shared/data/esc50-fold4/audio \\
            [--model openclap-yamnet] [--device cpu] [--workers 1 2 4] [--copies 1] [--processes]
-           [--precision fp32] [--limit] [--compile]
+           [--precision fp32] [--limit] [--compile] [--concurrent-batches 0 1]
 ``--copies N`` embeds the found files N times over (to time many files from a few real ones). Every
 worker count (threads, and with ``--processes`` worker processes too) must give the same embeddings bit
-for bit as the first; the script says so per line. ``--limit`` first measures the CPU seconds per file of
+for bit as the first; the script says so per line. ``--concurrent-batches``: the batches run at once
+(0: the library's default; the default model on a CPU runs torch's threads' worth side by side, each
+thread decoding its own files, so ``--workers`` then changes nothing; 1: one batch at a time on every
+thread, decoding in ``--workers`` threads). ``--limit`` first measures the CPU seconds per file of
 decoding + resampling and of the model (one by one, one thread, the least of five timings each) and
 prints the files/s that this work allows when spread over all cores, and each line's share of it.
 ``--compile``: the model's audio path compiled (``create_model(..., compile=True)``); the warm-up embeds
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 
 from openclap import configure_allocator, create_model
-from openclap.inference import embed_audio_files, find_audio_files
+from openclap.inference import concurrent_batches_for, embed_audio_files, find_audio_files
 
 
 def main() -> None:
@@ -42,6 +45,13 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--limit", action="store_true", help="measure the CPU-work limit first")
     parser.add_argument("--compile", action="store_true", help="torch.compile the audio path first")
+    parser.add_argument(
+        "--concurrent-batches",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="batches run at once (embed_audio_files' concurrent_batches; 0: the library's default)",
+    )
     args = parser.parse_args()
     configure_allocator()  # before any tensor exists
     files = find_audio_files(args.paths) * args.copies
@@ -53,22 +63,30 @@ def main() -> None:
         f"{len(files)} files, batch {args.batch_size}"
     )
     first = None
-    for workers in args.workers:
-        for processes in (False, True) if args.processes else (False,):
-            start, cpu = time.perf_counter(), _cpu_seconds()
-            result = embed_audio_files(
-                model, files, batch_size=args.batch_size, workers=workers, processes=processes
-            )
-            seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
-            first = result.embeddings if first is None else first
-            same = np.array_equal(first, result.embeddings)
-            share = f"  {len(files) / seconds / limit:5.0%} of the limit" if limit else ""
-            kind = "processes" if processes else "threads"
-            print(
-                f"workers {workers:3d} {kind:9s}: {len(files) / seconds:8.1f} files/s{share}, "
-                f"CPU {cpu / len(files) * 1e3:.1f} ms/file; identical to the first: {same}",
-                flush=True,
-            )
+    for asked in args.concurrent_batches:
+        batches = concurrent_batches_for(model, asked or None)
+        for workers in args.workers:
+            for processes in (False, True) if args.processes else (False,):
+                start, cpu = time.perf_counter(), _cpu_seconds()
+                result = embed_audio_files(
+                    model,
+                    files,
+                    batch_size=args.batch_size,
+                    workers=workers,
+                    processes=processes,
+                    concurrent_batches=batches,
+                )
+                seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+                first = result.embeddings if first is None else first
+                same = np.array_equal(first, result.embeddings)
+                share = f"  {len(files) / seconds / limit:5.0%} of the limit" if limit else ""
+                kind = "processes" if processes else "threads"
+                print(
+                    f"batches at once {batches}, workers {workers:3d} {kind:9s}: {len(files) / seconds:8.1f}"
+                    f" files/s{share}, CPU {cpu / len(files) * 1e3:.1f} ms/file; identical to the first: "
+                    f"{same}",
+                    flush=True,
+                )
 
 
 def _cpu_seconds() -> float:

@@ -176,20 +176,26 @@ def test_decoding_threads_or_processes_change_nothing_and_stay_a_bounded_distanc
 
 
 def test_batches_side_by_side_give_the_same_embeddings_every_time(
-    tiny_model: ClapModel, clips: dict[str, Path], tmp_path: Path
+    tiny_model: ClapModel, clips: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Long files' windows span batches (3.5 s in 1 s windows, 3 clips a batch): their means are summed
-    in the batches' order whichever thread finished first."""
+    """Side by side, each thread decodes its own group of files (``processes``: decoding processes feed
+    batches side by side instead). Long files' windows span batches (3.5 s in 1 s windows, 3 clips a
+    batch); bad and silent files are reported in their place."""
     long = write(tmp_path / "long.wav", noise(int(3.5 * SR), seed=9), SR, "FLOAT")
-    paths = [*clips.values(), long, tmp_path / "missing.wav"] * 3
+    silent = write(tmp_path / "silent.wav", np.zeros(SR, np.float32), SR, "FLOAT")
+    paths = [*clips.values(), long, tmp_path / "missing.wav", silent] * 3
     one = embed_audio_files(tiny_model, paths, batch_size=3, concurrent_batches=1)
-    assert len(one.paths) == 18 and len(one.errors) == 3
-    for threads in (2, 3):
-        first = embed_audio_files(tiny_model, paths, batch_size=3, concurrent_batches=threads)
-        again = embed_audio_files(tiny_model, paths, batch_size=3, concurrent_batches=threads)
-        assert first.paths == one.paths and first.errors == one.errors
+    assert len(one.paths) == 21 and len(one.errors) == 3 and len(one.warnings) == 3
+    for threads, processes in ((2, False), (3, False), (2, True)):
+        first = embed_audio_files(tiny_model, paths, 3, concurrent_batches=threads, processes=processes)
+        again = embed_audio_files(tiny_model, paths, 3, concurrent_batches=threads, processes=processes)
+        assert (first.paths, first.errors, first.warnings) == (one.paths, one.errors, one.warnings)
         assert np.array_equal(first.embeddings, again.embeddings)  # bit for bit, run to run
         np.testing.assert_allclose(first.embeddings, one.embeddings, rtol=0, atol=1e-6)
+    shown = embed_audio_files(tiny_model, paths, batch_size=3, concurrent_batches=2, progress=True)
+    assert shown.paths == one.paths
+    np.testing.assert_allclose(shown.embeddings, one.embeddings, rtol=0, atol=1e-6)
+    assert f"{len(paths)}/{len(paths)}" in capsys.readouterr().err  # the bar counted every file
     # by default only an encoder measured to gain by it goes side by side (the default model's)
     assert not tiny_model.cpu_batches_side_by_side() and inference.concurrent_batches_for(tiny_model) == 1
     default = create_model("openclap-yamnet", pretrained=False, text=False)
@@ -197,6 +203,8 @@ def test_batches_side_by_side_give_the_same_embeddings_every_time(
     assert inference.concurrent_batches_for(default, 1) == 1
     with pytest.raises(ValueError, match="at least 1"):
         embed_audio_files(tiny_model, paths, concurrent_batches=0)
+    with pytest.raises(ValueError, match="long_audio='all' is not valid"):
+        embed_audio_files(tiny_model, paths, long_audio="all", concurrent_batches=2)
 
 
 def test_same_file_twice_gives_identical_embeddings(tiny_model: ClapModel, clips: dict[str, Path]) -> None:

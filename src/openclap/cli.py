@@ -76,7 +76,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="audio files decoded at once, in threads (default: the machine's cores, at most 8); "
-        "results do not depend on it",
+        "results do not depend on it. A CPU model whose batches run side by side (the default model's: "
+        "one per --threads thread) decodes in those threads instead, unless --processes is given",
     )
 
 

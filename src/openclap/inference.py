@@ -9,6 +9,7 @@ deterministic local chunks) is how they were published to embed long audio.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections import deque
@@ -79,6 +80,12 @@ def embed_texts(model: ClapModel, texts: Sequence[str], batch_size: int = 128) -
     return out.numpy()
 
 
+def check_long_audio(long_audio: str) -> None:
+    """A ValueError naming the valid modes unless ``long_audio`` is one of ``LONG_AUDIO_MODES``."""
+    if long_audio not in LONG_AUDIO_MODES:
+        raise ValueError(f"long_audio={long_audio!r} is not valid; choose one of {list(LONG_AUDIO_MODES)}")
+
+
 def windowed_means(
     model: ClapModel,
     waves: Iterable[tuple[int, np.ndarray]],
@@ -98,8 +105,7 @@ def windowed_means(
     ``threads + 2`` batches of clips are held; else one batch. Rows are summed in the batches' order
     either way. Embedding and the fine-tuning protocol's scoring share it.
     """
-    if long_audio not in LONG_AUDIO_MODES:
-        raise ValueError(f"long_audio={long_audio!r} is not valid; choose one of {list(LONG_AUDIO_MODES)}")
+    check_long_audio(long_audio)
     device = model.logit_scale.device if device is None else device
 
     def batches() -> Iterator[list[tuple[int, torch.Tensor]]]:
@@ -139,6 +145,18 @@ def concurrent_batches_for(model: ClapModel, asked: int | None = None) -> int:
     return torch.get_num_threads() if on_cpu and model.cpu_batches_side_by_side() else 1
 
 
+def _result(
+    model: ClapModel,
+    paths: list[str],
+    rows: list[torch.Tensor],
+    errors: list[tuple[str, str]],
+    warnings: list[tuple[str, str]],
+) -> EmbeddingResult:
+    if not paths:
+        return EmbeddingResult([], np.zeros((0, model.config.projection.dim), np.float32), errors)
+    return EmbeddingResult(paths, F.normalize(torch.stack(rows), dim=-1).numpy(), errors, warnings)
+
+
 def _embed_items(
     model: ClapModel,
     items: Iterator[tuple[str, np.ndarray | Exception]],
@@ -163,10 +181,81 @@ def _embed_items(
     embed = lambda batch: model.encode_audio(batch).float().cpu()  # noqa: E731
     threads = concurrent_batches_for(model, concurrent_batches)
     means = windowed_means(model, good(), embed, batch_size, long_audio, threads=threads)
-    if not paths:
-        return EmbeddingResult([], np.zeros((0, model.config.projection.dim), np.float32), errors)
-    stacked = torch.stack([means[i] for i in range(len(paths))])
-    return EmbeddingResult(paths, F.normalize(stacked, dim=-1).numpy(), errors, warnings)
+    return _result(model, paths, [means[i] for i in range(len(paths))], errors, warnings)
+
+
+def _file_groups(
+    model: ClapModel, paths: Sequence[str | os.PathLike[str]], batch_size: int, long_audio: str
+) -> Iterator[list[str]]:
+    """Consecutive files whose clips, counted from their headers (one where a header says nothing or
+    one clip is all a file gives), make about ``batch_size``."""
+    cfg = model.config.audio
+    windows = long_audio == "mean" and cfg.fusion_shrink is None
+    group: list[str] = []
+    clips = 0
+    for path in paths:
+        group.append(str(path))
+        seconds = audio_seconds(path) if windows else None
+        clips += max(1, math.ceil(seconds / cfg.clip_seconds)) if seconds else 1
+        if clips >= batch_size:
+            yield group
+            group, clips = [], 0
+    if group:
+        yield group
+
+
+FileRow = tuple[str, torch.Tensor | None, str | None]  # (path, mean row or None, error or warning)
+
+
+def _embed_group(model: ClapModel, group: list[str], batch_size: int, long_audio: str) -> list[FileRow]:
+    """Decode a group of files and embed them, in the calling thread."""
+    loaded = [_load(path, model.config.audio.sample_rate) for path in group]
+    waves = [(i, wave) for i, (_, wave) in enumerate(loaded) if not isinstance(wave, AudioError)]
+    embed = lambda batch: model.encode_audio(batch).float().cpu()  # noqa: E731
+    means = windowed_means(model, iter(waves), embed, batch_size, long_audio)
+    return [
+        (name, None, str(wave)) if isinstance(wave, AudioError) else (name, means[i], silence_warning(wave))
+        for i, (name, wave) in enumerate(loaded)
+    ]
+
+
+def _embed_side_by_side(
+    model: ClapModel,
+    paths: Sequence[str | os.PathLike[str]],
+    batch_size: int,
+    long_audio: str,
+    threads: int,
+    progress: bool,
+) -> EmbeddingResult:
+    """``threads`` threads, each decoding a group of files (``_file_groups``) and embedding it on one
+    intra-op thread (``batch_threads.in_order``): no decoding thread shares a core with the model."""
+    check_long_audio(long_audio)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), desc="embedding", unit="file")
+    names: list[str] = []
+    rows: list[torch.Tensor] = []
+    errors: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
+    run = lambda group: _embed_group(model, group, batch_size, long_audio)  # noqa: E731
+    try:
+        for done in in_order(run, _file_groups(model, paths, batch_size, long_audio), threads):
+            for name, row, message in done:
+                if row is None:
+                    errors.append((name, str(message)))
+                    continue
+                names.append(name)
+                rows.append(row)
+                if message is not None:
+                    warnings.append((name, message))
+            if bar is not None:
+                bar.update(len(done))
+    finally:
+        if bar is not None:
+            bar.close()
+    return _result(model, names, rows, errors, warnings)
 
 
 AHEAD_SECONDS = 600.0  # decoded audio that decoded_files may hold ahead of its consumer (beyond one file)
@@ -242,11 +331,16 @@ def embed_audio_files(
     ``workers`` files are decoded at once (default ``default_workers()``), in threads or, with
     ``processes``, in worker processes; the result depends on neither. ``concurrent_batches`` batches
     run at once, each on one intra-op thread (default ``concurrent_batches_for``: torch's threads for a
-    CPU model whose encoder gains by it, else 1; see ``openclap.batch_threads``): the same result on
-    every run, and against ``concurrent_batches=1`` (one batch at a time on every thread) equal up to
-    the last float bits where a kernel splits its sums by thread. Memory is bounded by the decoded files
-    held ahead (see ``decoded_files``) plus ``concurrent_batches + 2`` batches of clips.
+    CPU model whose encoder gains by it, else 1; see ``openclap.batch_threads``); without ``processes``
+    each of those threads then decodes its own group of consecutive files (about a batch of clips by
+    their headers) and ``workers`` is not used. The result is the same on every run, and against
+    ``concurrent_batches=1`` equal up to the last float bits where a kernel splits its sums by thread.
+    Memory is bounded by the decoded files held ahead (see ``decoded_files``; side by side, the groups
+    being embedded) plus ``concurrent_batches + 2`` batches of clips.
     """
+    threads = concurrent_batches_for(model, concurrent_batches)
+    if threads > 1 and not processes:
+        return _embed_side_by_side(model, paths, batch_size, long_audio, threads, progress)
     items: Iterable[tuple[str, np.ndarray | AudioError]] = decoded_files(
         paths, model.config.audio.sample_rate, workers, processes
     )
@@ -254,7 +348,7 @@ def embed_audio_files(
         from tqdm import tqdm
 
         items = tqdm(items, total=len(paths), desc="embedding", unit="file")
-    return _embed_items(model, iter(items), batch_size, long_audio, concurrent_batches)
+    return _embed_items(model, iter(items), batch_size, long_audio, threads)
 
 
 def embed_audio(
