@@ -142,7 +142,7 @@ def main() -> None:
             }
             result[precision]["check"] = {"audio": unit_rows(audio(clips[:2]))}
             if spec.get("files"):
-                seconds, out = timed_call(lambda: files(spec["files"]))
+                seconds, out = timed_call(lambda: files(spec["files"]), spec["repeats"])
                 result[precision]["files_per_s"] = len(spec["files"]) / seconds
                 result[precision]["check"]["files"] = unit_rows(out)
     result["peak_rss_mb"] = peak_rss_mb()

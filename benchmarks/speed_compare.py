@@ -5,26 +5,26 @@ Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... 
            [--workers 1 2] [--reference-python /work/benchenv-h21/bin/python] [--compile]
            [--allocator openclap|both|none]
 
-For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the
-process, FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's
-matrix-product rate (measured in the same run, fp32 and bf16, 2048^3 and 3072^3 products, the fastest of
-torch's BLAS and oneDNN: MKL's fp32 runs at half oneDNN's on AVX-512 AMD CPUs) that the model reaches;
-with ``--files N``, files/s from N real files (``../shared/data/audiocaps-demo``, resampled) to
-embeddings: openclap's ``embed_audio_files`` with each ``--workers`` count of decoding threads, the
-reference's own file path once. Every measurement runs in its own process (peak memory is per process);
-openclap and the reference alternate per family so both see the same machine load. References: msclap's
+For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the process,
+FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's matrix-product
+rate (measured in the same run, fp32 and bf16, 2048^3 and 3072^3 products, the fastest of torch's BLAS and
+oneDNN: MKL's fp32 runs at half oneDNN's on AVX-512 AMD CPUs) that the model reaches; with ``--files N``,
+files/s from N real files (``../shared/data/audiocaps-demo``, resampled) to embeddings: openclap's
+``embed_audio_files`` with each ``--workers`` count of decoding threads, the reference's own file path,
+each the fastest of ``--repeats`` runs after a warm-up (and the CPU-work limit's decoding and model
+timings the same way). Every measurement runs in its own process (peak memory is per process); openclap
+and the reference alternate per family so both see the same machine load. References: msclap's
 ``CLAPWrapper`` for msclap-2022 (Cnn14) / msclap-2023 (HTS-AT) and laion_clap's ``CLAP_Module`` for
 laion-htsat-tiny-unfused (HTS-AT; model call and ``get_audio_embedding_from_filelist``), both in the
 benchmark-only environment of ``reference_env/build.sh``; transformers' ``ClapModel`` for hf-clap (in
-openclap's venv). openclap-small and openclap-yamnet (the shipped default) have no reference. Both
-sides also return their L2-normalised embeddings of the first 2 clips (and files): the table gives the
-largest absolute difference. ``--compile``: openclap's side runs ``compile_towers`` (its wait is kept as
+openclap's venv). openclap-small and openclap-yamnet (the shipped default) have no reference. Both sides
+also return their L2-normalised embeddings of the first 2 clips (and files): the table gives the largest
+absolute difference. ``--compile``: openclap's side runs ``compile_towers`` (its wait is kept as
 ``compile_seconds`` in the JSON, not in the rates). openclap's children allocate as its command does
-(``openclap.allocator``: freed memory kept in glibc's heap, large tensors on huge pages; ``openclap.openmp``:
-libgomp's shorter spin; set through the environment: ``THP_MEM_ALLOC_ENABLE=1``,
+(``openclap.allocator``: freed memory kept in glibc's heap, large tensors on huge pages;
+``openclap.openmp``: libgomp's shorter spin; set through the environment: ``THP_MEM_ALLOC_ENABLE=1``,
 ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``GOMP_SPINCOUNT``); ``--allocator both`` gives
-the references the same, ``none`` neither. See docs/speed.md for a recorded
-run and how to read it.
+the references the same, ``none`` neither. See docs/speed.md for a recorded run and how to read it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ import torch
 from speedlib import (
     batch_rows,
     matmul_gflops,
-    median_seconds,
     peak_rss_mb,
     run_child,
     serve_child,
@@ -118,49 +117,51 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
             result[precision]["compile_seconds"] = waited
             check = {"audio": unit_rows(model.encode_audio(clips[:2]))}
             if spec.get("files"):
-                result[precision].update(files_per_s(model, spec["files"], spec["workers"]))
+                result[precision].update(files_per_s(model, spec["files"], spec["workers"], spec["repeats"]))
                 check.update(result[precision]["check"])
             result[precision]["check"] = check
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
-def files_per_s(model: Any, files: list[str], workers: list[int]) -> dict[str, Any]:
-    """Files/s of ``embed_audio_files`` per decoding-worker count, and the first files' embeddings."""
+def files_per_s(model: Any, files: list[str], workers: list[int], repeats: int) -> dict[str, Any]:
+    """Files/s of ``embed_audio_files`` per decoding-worker count (the fastest of ``repeats`` runs), and
+    the first files' embeddings."""
     from openclap import embed_audio_files
 
     out: dict[str, Any] = {"files_per_s_by_workers": {}}
     for n in workers:
         seconds, result = timed_call(
-            lambda n=n: embed_audio_files(model, files, long_audio="crop", workers=n)  # type: ignore[misc]
+            lambda n=n: embed_audio_files(model, files, long_audio="crop", workers=n),  # type: ignore[misc]
+            repeats,
         )
         out["files_per_s_by_workers"][str(n)] = len(files) / seconds
     out["check"] = {"files": unit_rows(torch.from_numpy(result.embeddings))}
-    out["cpu_work_limit"] = cpu_work_limit(model, files)
+    out["cpu_work_limit"] = cpu_work_limit(model, files, repeats=repeats)
     return out
 
 
-def cpu_work_limit(model: Any, files: list[str], batch: int = 32) -> dict[str, float]:
+def cpu_work_limit(model: Any, files: list[str], batch: int = 32, repeats: int = 2) -> dict[str, float]:
     """The files/s that the CPU work per file allows when spread over every core: decoding and resampling
     each file, then the model's share of a ``batch``-clip call, all on one thread (the work, not the
-    wall time of a parallel run): ``cores / (decode_s + model_s)``."""
+    wall time of a parallel run), each the fastest of ``repeats`` timings after a warm-up (as the file
+    path's own timing): ``cores / (decode_s + model_s)``."""
     from openclap.audio.io import load_mono
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         cfg = model.config.audio
-        start = time.perf_counter()
-        waves = [load_mono(path, cfg.sample_rate) for path in files]
-        decode = (time.perf_counter() - start) / len(files)
+        decode, waves = timed_call(lambda: [load_mono(path, cfg.sample_rate) for path in files], repeats)
         clips = torch.zeros(batch, cfg.clip_samples)
         for i in range(batch):
             wave = torch.from_numpy(waves[i % len(waves)][: cfg.clip_samples])
             clips[i, : len(wave)] = wave
-        per_clip = median_seconds(lambda: model.encode_audio(clips), 2) / batch
+        per_clip = timed_call(lambda: model.encode_audio(clips), repeats)[0] / batch
     finally:
         torch.set_num_threads(threads)
     cores = os.cpu_count() or 1
+    decode /= len(files)
     return {
         "decode_s": decode,
         "model_s": per_clip,
@@ -230,7 +231,10 @@ def main() -> None:
     )
     parser.add_argument("--batch-sizes", nargs="+", type=positive_int, default=[1, 32])
     parser.add_argument("--threads", type=positive_int, default=2)
-    parser.add_argument("--repeats", type=positive_int, default=2)
+    parser.add_argument(
+        "--repeats", type=positive_int, default=2, help="timed calls per figure (the median of batch calls, "
+        "the fastest of file runs)"
+    )
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--files", type=int, default=0, help="also time N real files to embeddings")
     parser.add_argument(

@@ -185,10 +185,10 @@ def _embed_items(
 
 
 def _file_groups(
-    model: ClapModel, paths: Sequence[str | os.PathLike[str]], batch_size: int, long_audio: str
+    model: ClapModel, paths: Sequence[str | os.PathLike[str]], clips_per_group: int, long_audio: str
 ) -> Iterator[list[str]]:
     """Consecutive files whose clips, counted from their headers (one where a header says nothing or
-    one clip is all a file gives), make about ``batch_size``."""
+    one clip is all a file gives), make about ``clips_per_group``."""
     cfg = model.config.audio
     windows = long_audio == "mean" and cfg.fusion_shrink is None
     group: list[str] = []
@@ -197,19 +197,21 @@ def _file_groups(
         group.append(str(path))
         seconds = audio_seconds(path) if windows else None
         clips += max(1, math.ceil(seconds / cfg.clip_seconds)) if seconds else 1
-        if clips >= batch_size:
+        if clips >= clips_per_group:
             yield group
             group, clips = [], 0
     if group:
         yield group
 
 
+GROUPS_PER_THREAD = 4  # side by side, a short job's files are cut into this many groups per thread
 FileRow = tuple[str, torch.Tensor | None, str | None]  # (path, mean row or None, error or warning)
 
 
 def _embed_group(model: ClapModel, group: list[str], batch_size: int, long_audio: str) -> list[FileRow]:
-    """Decode a group of files and embed them, in the calling thread."""
-    loaded = [_load(path, model.config.audio.sample_rate) for path in group]
+    """Decode a group of files and embed them, with the calling thread's intra-op threads: one file at a
+    time on one, else that many at once (the last group, or a lone one, has every core)."""
+    loaded = list(decoded_files(group, model.config.audio.sample_rate, torch.get_num_threads()))
     waves = [(i, wave) for i, (_, wave) in enumerate(loaded) if not isinstance(wave, AudioError)]
     embed = lambda batch: model.encode_audio(batch).float().cpu()  # noqa: E731
     means = windowed_means(model, iter(waves), embed, batch_size, long_audio)
@@ -240,8 +242,11 @@ def _embed_side_by_side(
     errors: list[tuple[str, str]] = []
     warnings: list[tuple[str, str]] = []
     run = lambda group: _embed_group(model, group, batch_size, long_audio)  # noqa: E731
+    # at least GROUPS_PER_THREAD groups per thread where the files allow: the last ones, which no other
+    # group overlaps, are then a small part of the work
+    clips = max(1, min(batch_size, math.ceil(len(paths) / (GROUPS_PER_THREAD * threads))))
     try:
-        for done in in_order(run, _file_groups(model, paths, batch_size, long_audio), threads):
+        for done in in_order(run, _file_groups(model, paths, clips, long_audio), threads):
             for name, row, message in done:
                 if row is None:
                     errors.append((name, str(message)))
