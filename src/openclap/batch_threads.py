@@ -3,8 +3,10 @@
 A model call spread over every core by OpenMP waits at each parallel region's barrier for its slowest
 thread; when decoding threads share those cores (``embed_audio_files``), every such wait is lost work.
 Whole batches in as many threads as torch may use, each batch on one intra-op thread, have no barrier
-to wait at: the default model's files/s over 400 real clips rose 1.16x in fp32 and bf16 (compiled), 1.08x
-eager, with the same embeddings (docs/speed.md, "Batches side by side").
+to wait at: 2 such threads beside 2 decoding threads embedded 400 real clips with the default model
+1.09-1.18x as fast as one batch at a time (compiled fp32 and bf16, eager fp32), with the same embeddings
+(docs/speed.md, "Batches side by side for the default model's files/s"). Heavy encoders lose that way,
+so an encoder opts in (``ClapModel.cpu_batches_side_by_side``).
 
 Which batch runs on how many threads depends only on its position (every batch on one, the last on all of
 them, a lone batch in the calling thread as before), never on timing, so a run's outputs are the same

@@ -233,8 +233,9 @@ class YamNet(nn.Module):
     #: 404.6 / 379.9 and 403.4 / 410.4 / 366.8 (a tie between 16 and 8), bf16 667.3 / 633.1 / 537.8.
     cpu_chunk: ClassVar[dict[str, int]] = {"fp32": 8, "bf16": 16}
     #: Batches side by side on a CPU, each on one intra-op thread (``ClapModel.cpu_batches_side_by_side``):
-    #: ``embed_audio_files`` of 400 ESC-50 clips, compiled fp32, 2 threads, 1.13x files/s against one
-    #: batch at a time (``/work/notes/exp/cb_cmp.py``-style runs, docs/speed.md "Batches side by side").
+    #: ``embed_audio_files`` of 400 ESC-50 clips, 2 threads, 1.03-1.20x files/s against one batch at a
+    #: time over three runs of ``benchmarks/embed_files_speed.py --concurrent-batches 1 0 1 0`` (fp32 and
+    #: bf16, eager and compiled; docs/speed.md "Batches side by side for the default model's files/s").
     #: Heavier encoders lose that way (Cnn14 fp32 0.67x, HTS-AT 0.95-0.98x): two batches' weights and
     #: activations outgrow the shared cache.
     cpu_batches_side_by_side: ClassVar[bool] = True
