@@ -4,7 +4,7 @@ A model call spread over every core by OpenMP waits at each parallel region's ba
 thread; when decoding threads share those cores (``embed_audio_files``), every such wait is lost work.
 Whole batches in as many threads as torch may use, each batch on one intra-op thread, have no barrier
 to wait at: 2 such threads beside 2 decoding threads embedded 400 real clips with the default model
-1.09-1.18x as fast as one batch at a time (compiled fp32 and bf16, eager fp32), with the same embeddings
+1.08-1.16x as fast as one batch at a time (compiled fp32 and bf16, eager fp32), with the same embeddings
 (docs/speed.md, "Batches side by side for the default model's files/s"). Heavy encoders lose that way,
 so an encoder opts in (``ClapModel.cpu_batches_side_by_side``).
 

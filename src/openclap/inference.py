@@ -338,7 +338,8 @@ def embed_audio_files(
     run at once, each on one intra-op thread (default ``concurrent_batches_for``: torch's threads for a
     CPU model whose encoder gains by it, else 1; see ``openclap.batch_threads``); without ``processes``
     each of those threads then decodes its own group of consecutive files (about a batch of clips by
-    their headers) and ``workers`` is not used. The result is the same on every run, and against
+    their headers; fewer in a short job, so that each thread gets ``GROUPS_PER_THREAD`` groups) and
+    ``workers`` is not used. The result is the same on every run, and against
     ``concurrent_batches=1`` equal up to the last float bits where a kernel splits its sums by thread.
     Memory is bounded by the decoded files held ahead (see ``decoded_files``; side by side, the groups
     being embedded) plus ``concurrent_batches + 2`` batches of clips.
