@@ -207,6 +207,34 @@ def test_batches_side_by_side_give_the_same_embeddings_every_time(
         embed_audio_files(tiny_model, paths, long_audio="all", concurrent_batches=2)
 
 
+def test_side_by_side_groups_follow_the_headers_and_cut_short_jobs_finer(
+    tiny_model: ClapModel, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Groups are consecutive files of about a batch of clips by their headers (a 3.5 s file is 4 clips
+    of 1 s in "mean" mode, 1 in "crop"; a file without a readable header counts 1), and a short job gets
+    GROUPS_PER_THREAD groups per thread."""
+    long = write(tmp_path / "long.wav", noise(int(3.5 * SR), seed=9), SR, "FLOAT")
+    paths = [clips["a"], long, tmp_path / "missing.wav", clips["b"], clips["c"], long, clips["d"]]
+    names = [str(p) for p in paths]
+    groups = list(inference._file_groups(tiny_model, paths, 4, "mean"))
+    assert groups == [names[:2], names[2:6], names[6:]]  # 1 + 4 | 1 + 1 + 1 + 4 | 2 (1.5 s)
+    assert list(inference._file_groups(tiny_model, paths, 4, "crop")) == [names[:4], names[4:]]
+    seen: list[list[str]] = []
+    real = inference._embed_group
+
+    def recording(model, group, batch_size, long_audio):  # type: ignore[no-untyped-def]
+        seen.append(group)
+        return real(model, group, batch_size, long_audio)
+
+    monkeypatch.setattr(inference, "_embed_group", recording)
+    many = [clips["a"]] * 40
+    embed_audio_files(tiny_model, many, batch_size=16, long_audio="crop", concurrent_batches=2)
+    assert [len(g) for g in seen] == [5] * 8  # 40 files / (4 groups x 2 threads), not 16-file groups
+    seen.clear()
+    embed_audio_files(tiny_model, many * 10, batch_size=16, long_audio="crop", concurrent_batches=2)
+    assert [len(g) for g in seen] == [16] * 25  # a long job: whole batches
+
+
 def test_same_file_twice_gives_identical_embeddings(tiny_model: ClapModel, clips: dict[str, Path]) -> None:
     paths = [clips["d"], clips["a"], clips["d"]]
     first = embed_audio_files(tiny_model, paths)
