@@ -216,9 +216,9 @@ def test_side_by_side_groups_follow_the_headers_and_cut_short_jobs_finer(
     long = write(tmp_path / "long.wav", noise(int(3.5 * SR), seed=9), SR, "FLOAT")
     paths = [clips["a"], long, tmp_path / "missing.wav", clips["b"], clips["c"], long, clips["d"]]
     names = [str(p) for p in paths]
-    groups = list(inference._file_groups(tiny_model, paths, 4, "mean"))
+    groups = list(inference.file_groups(paths, 4, tiny_model.config.audio.clip_seconds))
     assert groups == [names[:2], names[2:6], names[6:]]  # 1 + 4 | 1 + 1 + 1 + 4 | 2 (1.5 s)
-    assert list(inference._file_groups(tiny_model, paths, 4, "crop")) == [names[:4], names[4:]]
+    assert list(inference.file_groups(paths, 4, None)) == [names[:4], names[4:]]
     seen: list[list[str]] = []
     real = inference._embed_group
 

@@ -184,24 +184,29 @@ def _embed_items(
     return _result(model, paths, [means[i] for i in range(len(paths))], errors, warnings)
 
 
-def _file_groups(
-    model: ClapModel, paths: Sequence[str | os.PathLike[str]], clips_per_group: int, long_audio: str
+def file_groups(
+    paths: Sequence[str | os.PathLike[str]], clips_per_group: int, seconds_per_clip: float | None
 ) -> Iterator[list[str]]:
-    """Consecutive files whose clips, counted from their headers (one where a header says nothing or
-    one clip is all a file gives), make about ``clips_per_group``."""
-    cfg = model.config.audio
-    windows = long_audio == "mean" and cfg.fusion_shrink is None
+    """Consecutive files whose clips, counted from their headers, make about ``clips_per_group``: a
+    file gives ``ceil(seconds / seconds_per_clip)`` clips (windows), or one where ``seconds_per_clip`` is
+    None (one clip a file) or its header says nothing."""
     group: list[str] = []
     clips = 0
     for path in paths:
         group.append(str(path))
-        seconds = audio_seconds(path) if windows else None
-        clips += max(1, math.ceil(seconds / cfg.clip_seconds)) if seconds else 1
+        seconds = audio_seconds(path) if seconds_per_clip else None
+        clips += max(1, math.ceil(seconds / seconds_per_clip)) if seconds and seconds_per_clip else 1
         if clips >= clips_per_group:
             yield group
             group, clips = [], 0
     if group:
         yield group
+
+
+def clips_per_group(files: int, batch_size: int, threads: int) -> int:
+    """A batch of clips a group, fewer in a short job: at least ``GROUPS_PER_THREAD`` groups per thread
+    where the files allow, so that the last groups, which no other overlaps, are a small part of it."""
+    return max(1, min(batch_size, math.ceil(files / (GROUPS_PER_THREAD * threads))))
 
 
 GROUPS_PER_THREAD = 4  # side by side, a short job's files are cut into this many groups per thread
@@ -229,7 +234,7 @@ def _embed_side_by_side(
     threads: int,
     progress: bool,
 ) -> EmbeddingResult:
-    """``threads`` threads, each decoding a group of files (``_file_groups``) and embedding it on one
+    """``threads`` threads, each decoding a group of files (``file_groups``) and embedding it on one
     intra-op thread (``batch_threads.in_order``): no decoding thread shares a core with the model."""
     check_long_audio(long_audio)
     bar = None
@@ -242,11 +247,12 @@ def _embed_side_by_side(
     errors: list[tuple[str, str]] = []
     warnings: list[tuple[str, str]] = []
     run = lambda group: _embed_group(model, group, batch_size, long_audio)  # noqa: E731
-    # at least GROUPS_PER_THREAD groups per thread where the files allow: the last ones, which no other
-    # group overlaps, are then a small part of the work
-    clips = max(1, min(batch_size, math.ceil(len(paths) / (GROUPS_PER_THREAD * threads))))
+    cfg = model.config.audio
+    windows = long_audio == "mean" and cfg.fusion_shrink is None
+    per_group = clips_per_group(len(paths), batch_size, threads)
+    groups = file_groups(paths, per_group, cfg.clip_seconds if windows else None)
     try:
-        for done in in_order(run, _file_groups(model, paths, clips, long_audio), threads):
+        for done in in_order(run, groups, threads):
             for name, row, message in done:
                 if row is None:
                     errors.append((name, str(message)))

@@ -4,7 +4,8 @@ clip is one padded window), and each window gets its own embedding and its start
 
 Decoding runs ahead in threads (``inference.decoded_files``); windows of consecutive files share
 forward batches, and each window's embedding does not depend on its batch. A CPU model whose encoder
-gains by it runs batches side by side (``batch_threads.in_order``).
+gains by it runs batches side by side instead (``batch_threads.in_order``), each thread decoding and
+embedding its own group of files.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from openclap.audio.clip import sliding_windows
 from openclap.audio.io import AudioError
 from openclap.batch_threads import in_order
-from openclap.inference import concurrent_batches_for, decoded_files
+from openclap.inference import clips_per_group, concurrent_batches_for, decoded_files, file_groups
 from openclap.model import ClapModel
 
 
@@ -62,43 +63,88 @@ def embed_windows(
     concurrent_batches: int | None = None,
 ) -> Iterator[tuple[str, FileWindows | AudioError]]:
     """``(path, FileWindows)`` for each path in order, or ``(path, AudioError)`` for one that fails.
-    ``concurrent_batches`` as in ``inference.embed_audio_files``."""
+    ``concurrent_batches`` as in ``inference.embed_audio_files``: above 1, each of that many threads
+    decodes a group of consecutive files and embeds their windows on one intra-op thread (``workers``
+    is then not used); else ``workers`` threads decode ahead of one batch at a time."""
+    threads = concurrent_batches_for(model, concurrent_batches)
+    if threads > 1:
+        yield from _side_by_side(model, paths, hop_seconds, batch_size, threads)
+        return
     sample_rate = model.config.audio.sample_rate
-    device = model.logit_scale.device
     open_files: deque[FileWindows | tuple[str, AudioError]] = deque()
-
-    def batches() -> Iterator[list[tuple[FileWindows, int, torch.Tensor]]]:
-        pending: list[tuple[FileWindows, int, torch.Tensor]] = []
-        for path, wave in decoded_files(paths, sample_rate, workers):
-            if isinstance(wave, AudioError):
-                open_files.append((path, wave))
-                continue
-            windows, starts, ends = window_plan(wave, model, hop_seconds)
-            item = FileWindows(path, len(wave) / sample_rate, starts, ends, [None] * len(starts))
-            open_files.append(item)
-            for slot, clip in enumerate(windows):
-                pending.append((item, slot, clip))
-                if len(pending) >= batch_size:
-                    yield pending
-                    pending = []
-        if pending:
-            yield pending
-
-    Batch = list[tuple[FileWindows, int, torch.Tensor]]
-
-    def run(batch: Batch) -> tuple[Batch, torch.Tensor]:
-        prepared = model.prepare_waveforms([clip for _, _, clip in batch]).to(device)
-        with torch.inference_mode():
-            return batch, model.encode_audio(prepared).float().cpu()
+    pending: list[tuple[FileWindows, int, torch.Tensor]] = []
 
     def finished() -> Iterator[tuple[str, FileWindows | AudioError]]:
         while open_files and (isinstance(open_files[0], tuple) or open_files[0].done):
             head = open_files.popleft()
             yield head if isinstance(head, tuple) else (head.path, head)
 
-    threads = concurrent_batches_for(model, concurrent_batches)
-    for batch, emb in in_order(run, batches(), threads):
-        for (item, slot, _), row in zip(batch, emb, strict=True):
-            item.vectors[slot] = row
+    for path, wave in decoded_files(paths, sample_rate, workers):
+        if isinstance(wave, AudioError):
+            open_files.append((path, wave))
+        else:
+            item, windows = _file_windows(model, path, wave, hop_seconds)
+            open_files.append(item)
+            for slot, clip in enumerate(windows):
+                pending.append((item, slot, clip))
+                if len(pending) >= batch_size:
+                    _embed_batch(model, pending)
+                    pending = []
         yield from finished()
+    if pending:
+        _embed_batch(model, pending)
     yield from finished()
+
+
+def _file_windows(
+    model: ClapModel, path: str, wave: np.ndarray, hop_seconds: float | None
+) -> tuple[FileWindows, torch.Tensor]:
+    """A decoded file's ``FileWindows`` (no vectors yet) and its windows [W, clip_samples]."""
+    windows, starts, ends = window_plan(wave, model, hop_seconds)
+    duration = len(wave) / model.config.audio.sample_rate
+    return FileWindows(path, duration, starts, ends, [None] * len(starts)), windows
+
+
+def _embed_batch(model: ClapModel, batch: list[tuple[FileWindows, int, torch.Tensor]]) -> None:
+    """Embed a batch of windows into their files' slots."""
+    prepared = model.prepare_waveforms([clip for _, _, clip in batch]).to(model.logit_scale.device)
+    with torch.inference_mode():
+        emb = model.encode_audio(prepared).float().cpu()
+    for (item, slot, _), row in zip(batch, emb, strict=True):
+        item.vectors[slot] = row
+
+
+def _embed_group(
+    model: ClapModel, group: list[str], hop_seconds: float | None, batch_size: int
+) -> list[tuple[str, FileWindows | AudioError]]:
+    """Decode a group of files and embed their windows, with the calling thread's intra-op threads (one
+    file decoded at a time on one thread, else that many at once)."""
+    loaded = list(decoded_files(group, model.config.audio.sample_rate, torch.get_num_threads()))
+    out: list[tuple[str, FileWindows | AudioError]] = []
+    pending: list[tuple[FileWindows, int, torch.Tensor]] = []
+    for path, wave in loaded:
+        if isinstance(wave, AudioError):
+            out.append((path, wave))
+            continue
+        item, windows = _file_windows(model, path, wave, hop_seconds)
+        out.append((path, item))
+        for slot, clip in enumerate(windows):
+            pending.append((item, slot, clip))
+            if len(pending) >= batch_size:
+                _embed_batch(model, pending)
+                pending = []
+    if pending:
+        _embed_batch(model, pending)
+    return out
+
+
+def _side_by_side(
+    model: ClapModel, paths: Sequence[str], hop_seconds: float | None, batch_size: int, threads: int
+) -> Iterator[tuple[str, FileWindows | AudioError]]:
+    """``threads`` threads, each decoding and embedding a group of consecutive files (about a batch of
+    windows by their headers, fewer in a short job: ``inference.file_groups``)."""
+    hop = hop_seconds or model.config.audio.clip_seconds
+    groups = file_groups(paths, clips_per_group(len(paths), batch_size, threads), hop)
+    run = lambda group: _embed_group(model, group, hop_seconds, batch_size)  # noqa: E731
+    for done in in_order(run, groups, threads):
+        yield from done
