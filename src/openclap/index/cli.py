@@ -63,7 +63,9 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=None,
-        help="audio files decoded at once, in threads (default: the machine's cores, at most 8)",
+        help="audio files decoded at once, in threads (default: the machine's cores, at most 8); a CPU "
+        "model whose batches run side by side (the default model's: one per torch thread) decodes in those "
+        "threads instead",
     )
     parser.add_argument(
         "--commit-every",
