@@ -201,6 +201,10 @@ def test_batches_side_by_side_give_the_same_embeddings_every_time(
     default = create_model("openclap-yamnet", pretrained=False, text=False)
     assert inference.concurrent_batches_for(default) == torch.get_num_threads()
     assert inference.concurrent_batches_for(default, 1) == 1
+    from_generator = embed_audio_files(tiny_model, (p for p in paths), 3, concurrent_batches=2)
+    as_list = embed_audio_files(tiny_model, paths, 3, concurrent_batches=2)
+    assert from_generator.paths == as_list.paths  # paths may come as any iterable
+    assert np.array_equal(from_generator.embeddings, as_list.embeddings)
     with pytest.raises(ValueError, match="at least 1"):
         embed_audio_files(tiny_model, paths, concurrent_batches=0)
     with pytest.raises(ValueError, match="long_audio='all' is not valid"):

@@ -350,6 +350,7 @@ def embed_audio_files(
     Memory is bounded by the decoded files held ahead (see ``decoded_files``; side by side, the groups
     being embedded) plus ``concurrent_batches + 2`` batches of clips.
     """
+    paths = list(paths)  # any iterable of paths, counted once
     threads = concurrent_batches_for(model, concurrent_batches)
     if threads > 1 and not processes:
         return _embed_side_by_side(model, paths, batch_size, long_audio, threads, progress)
