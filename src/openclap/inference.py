@@ -157,6 +157,11 @@ def _result(
     return EmbeddingResult(paths, F.normalize(torch.stack(rows), dim=-1).numpy(), errors, warnings)
 
 
+def _audio_rows(model: ClapModel) -> Callable[[torch.Tensor | FusionBatch], torch.Tensor]:
+    """``windowed_means``' forward for embedding: the model's audio embeddings, float32 on the CPU."""
+    return lambda batch: model.encode_audio(batch).float().cpu()
+
+
 def _embed_items(
     model: ClapModel,
     items: Iterator[tuple[str, np.ndarray | Exception]],
@@ -178,9 +183,8 @@ def _embed_items(
                 warnings.append((name, warning))
             yield len(paths) - 1, wave
 
-    embed = lambda batch: model.encode_audio(batch).float().cpu()  # noqa: E731
     threads = concurrent_batches_for(model, concurrent_batches)
-    means = windowed_means(model, good(), embed, batch_size, long_audio, threads=threads)
+    means = windowed_means(model, good(), _audio_rows(model), batch_size, long_audio, threads=threads)
     return _result(model, paths, [means[i] for i in range(len(paths))], errors, warnings)
 
 
@@ -218,8 +222,7 @@ def _embed_group(model: ClapModel, group: list[str], batch_size: int, long_audio
     time on one, else that many at once (the last group, or a lone one, has every core)."""
     loaded = list(decoded_files(group, model.config.audio.sample_rate, torch.get_num_threads()))
     waves = [(i, wave) for i, (_, wave) in enumerate(loaded) if not isinstance(wave, AudioError)]
-    embed = lambda batch: model.encode_audio(batch).float().cpu()  # noqa: E731
-    means = windowed_means(model, iter(waves), embed, batch_size, long_audio)
+    means = windowed_means(model, iter(waves), _audio_rows(model), batch_size, long_audio)
     return [
         (name, None, str(wave)) if isinstance(wave, AudioError) else (name, means[i], silence_warning(wave))
         for i, (name, wave) in enumerate(loaded)

@@ -11,7 +11,7 @@ embedding its own group of files.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,7 +70,18 @@ def embed_windows(
     if threads > 1:
         yield from _side_by_side(model, paths, hop_seconds, batch_size, threads)
         return
-    sample_rate = model.config.audio.sample_rate
+    loaded = decoded_files(paths, model.config.audio.sample_rate, workers)
+    yield from _windowed(model, loaded, hop_seconds, batch_size)
+
+
+def _windowed(
+    model: ClapModel,
+    loaded: Iterable[tuple[str, np.ndarray | AudioError]],
+    hop_seconds: float | None,
+    batch_size: int,
+) -> Iterator[tuple[str, FileWindows | AudioError]]:
+    """``(path, FileWindows | AudioError)`` for decoded files in their order, each as soon as its windows
+    are embedded; windows of consecutive files share batches of ``batch_size``."""
     open_files: deque[FileWindows | tuple[str, AudioError]] = deque()
     pending: list[tuple[FileWindows, int, torch.Tensor]] = []
 
@@ -79,7 +90,7 @@ def embed_windows(
             head = open_files.popleft()
             yield head if isinstance(head, tuple) else (head.path, head)
 
-    for path, wave in decoded_files(paths, sample_rate, workers):
+    for path, wave in loaded:
         if isinstance(wave, AudioError):
             open_files.append((path, wave))
         else:
@@ -119,23 +130,8 @@ def _embed_group(
 ) -> list[tuple[str, FileWindows | AudioError]]:
     """Decode a group of files and embed their windows, with the calling thread's intra-op threads (one
     file decoded at a time on one thread, else that many at once)."""
-    loaded = list(decoded_files(group, model.config.audio.sample_rate, torch.get_num_threads()))
-    out: list[tuple[str, FileWindows | AudioError]] = []
-    pending: list[tuple[FileWindows, int, torch.Tensor]] = []
-    for path, wave in loaded:
-        if isinstance(wave, AudioError):
-            out.append((path, wave))
-            continue
-        item, windows = _file_windows(model, path, wave, hop_seconds)
-        out.append((path, item))
-        for slot, clip in enumerate(windows):
-            pending.append((item, slot, clip))
-            if len(pending) >= batch_size:
-                _embed_batch(model, pending)
-                pending = []
-    if pending:
-        _embed_batch(model, pending)
-    return out
+    loaded = decoded_files(group, model.config.audio.sample_rate, torch.get_num_threads())
+    return list(_windowed(model, loaded, hop_seconds, batch_size))
 
 
 def _side_by_side(
