@@ -52,6 +52,13 @@ def test_build_search_update_and_errors(
         assert main(argv) == 2, argv
         last = capsys.readouterr().err.strip().splitlines()[-1]  # after a random-weights warning, if any
         assert last.startswith("error: ") and message in last, (argv, last)
+    for option in ("--batch-size", "--workers", "--commit-every"):  # refused before any work is done
+        argv = ["index", "build", str(clip_dir), "--out", str(tmp_path / "y"), "--model", "tiny-test"]
+        argv += [option, "0"]
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == 2 and f"{option}: must be at least 1, got 0" in capsys.readouterr().err
+        assert not (tmp_path / "y").exists()
 
 
 BUILD = """

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from openclap.cli_errors import positive_int
 from openclap.registry import DEFAULT_MODEL
 
 
@@ -58,10 +59,12 @@ def resolve_precision(args: argparse.Namespace, index: str | None) -> None:
 
 
 def _embed_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default: 16)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=16, help="windows per forward pass (default: 16)"
+    )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=None,
         help="audio files decoded at once, in threads (default: the machine's cores, at most 8); a CPU "
         "model whose batches run side by side (the default model's: one per torch thread) decodes in those "
@@ -69,7 +72,7 @@ def _embed_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--commit-every",
-        type=int,
+        type=positive_int,
         default=32,
         help="files embedded between two commits: an interrupted run redoes at most this many (default: 32)",
     )
