@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from openclap import configure_allocator, create_model
+from openclap.cli_errors import positive_int
 from openclap.inference import concurrent_batches_for, embed_audio_files, find_audio_files
 
 
@@ -38,9 +39,9 @@ def main() -> None:
     parser.add_argument("paths", nargs="+", help="audio files or folders")
     parser.add_argument("--model", default="openclap-yamnet")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--copies", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--workers", type=positive_int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--copies", type=positive_int, default=1)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--processes", action="store_true", help="also time decoding in worker processes")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--limit", action="store_true", help="measure the CPU-work limit first")
@@ -53,6 +54,9 @@ def main() -> None:
         help="batches run at once (embed_audio_files' concurrent_batches; 0: the library's default)",
     )
     args = parser.parse_args()
+    lowest = min(args.concurrent_batches)
+    if lowest < 0:  # before the model loads and the warm-up runs
+        parser.error(f"--concurrent-batches: must be 0 (the default) or more, got {lowest}")
     configure_allocator()  # before any tensor exists
     files = find_audio_files(args.paths) * args.copies
     model = create_model(args.model, device=args.device, precision=args.precision, compile=args.compile)
