@@ -103,7 +103,7 @@ class FingerprintAliases(DigestAliases):
     speed-up: lookups then miss and remembering does nothing."""
 
     def __init__(self, folder: str | Path) -> None:
-        super().__init__(Path(folder) / FINGERPRINTS_FILE, 64, KEEP_ALIASES)
+        super().__init__(Path(folder) / FINGERPRINTS_FILE, digest_chars=64, keep=KEEP_ALIASES)  # SHA-256 hex
 
     def remember(self, identity: str, digest: str) -> None:
         with contextlib.suppress(OSError):  # unwritable: the next build computes the fingerprint again
