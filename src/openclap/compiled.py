@@ -29,12 +29,13 @@ import tempfile
 import warnings
 import weakref
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from openclap import kernels
 from openclap.checkpoint import tensor_bytes
 from openclap.user_cache import default_cache_dir
 
@@ -68,11 +69,12 @@ def cache_dir() -> Path:
 @functools.cache
 def source_digest() -> str:
     """Hash of the source of the code a package is traced from (``openclap.audio``, the model, the
-    layers and this module), so a package built by other code is never loaded."""
+    layers, this module and the native kernels), so a package built by other code is never loaded."""
     root = Path(__file__).resolve().parent
     files = sorted((root / "audio").rglob("*.py")) + [
         root / n for n in ("model.py", "layers.py", "compiled.py")
     ]
+    files += sorted((root / "kernels").glob("*.py")) + sorted((root / "kernels").glob("*.cpp"))
     digest = hashlib.blake2b(digest_size=16)
     for path in files:
         digest.update(str(path.relative_to(root)).encode())
@@ -122,15 +124,53 @@ def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None =
     example = torch.zeros(2, samples)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.pt2")  # inductor wants the .pt2 suffix
+    configs = dict(INDUCTOR_OPTIONS if options is None else options)
+    fuse = _native_kernels(model)
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # torch's own deprecation notices about its internals
-        program = torch.export.export(_EncodeAudio(model).eval(), (example,), dynamic_shapes=({0: batch},))
+        tracing = kernels.fused_window_attention() if fuse else contextlib.nullcontext()
+        with tracing:
+            module = _EncodeAudio(model).eval()
+            program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+        linked = fuse and kernels.uses_window_attention(program)
+        if linked:
+            configs.update(kernels.inductor_options())
         try:
-            configs = INDUCTOR_OPTIONS if options is None else options
-            aoti_compile_and_package(program, package_path=str(tmp), inductor_configs=configs)
+            with _library_path(kernels.cache_dir()) if linked else contextlib.nullcontext():
+                aoti_compile_and_package(program, package_path=str(tmp), inductor_configs=configs)
             os.replace(tmp, path)  # atomic: a reader sees no package or a whole one
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def _native_kernels(model: ClapModel) -> bool:
+    """Whether the package may call ``openclap.kernels`` (an fp32 encoder that asks for them, e.g.
+    HTS-AT's window attention, and the library builds here)."""
+    wants = getattr(model.audio_encoder, "native_kernels", False) and model.precision == "fp32"
+    return bool(wants) and kernels.available()
+
+
+@contextlib.contextmanager
+def _library_path(folder: Path) -> Iterator[None]:
+    """``folder`` on the linker's search path (``LIBRARY_PATH``) while inductor links a package."""
+    before = os.environ.get("LIBRARY_PATH")
+    os.environ["LIBRARY_PATH"] = os.pathsep.join(p for p in (str(folder), before) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LIBRARY_PATH", None)
+        else:
+            os.environ["LIBRARY_PATH"] = before
+
+
+def _needs_kernels(path: Path) -> bool:
+    """Whether a package's compiled code calls ``openclap.kernels``' library (its wrapper source says)."""
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".wrapper.cpp") and kernels.C_SHIM_NAME.encode() in archive.read(name):
+                return True
+    return False
 
 
 def load_package(path: Path) -> AudioFn:
@@ -139,7 +179,10 @@ def load_package(path: Path) -> AudioFn:
     The package's compiled library is called through its C entry point with the GIL released
     (``NativePackage``): torch's own loader holds the GIL for the whole call, so a server's other threads
     stood still meanwhile (a Python thread ran at 1 % of its speed beside it, 76 % beside this). A package
-    of another layout goes through torch's loader, which also reports a damaged one."""
+    of another layout goes through torch's loader, which also reports a damaged one. A package linked to
+    ``openclap.kernels``' library loads it first (building it if it is not cached)."""
+    if _needs_kernels(path):
+        kernels.load()
     try:
         return NativePackage(path)
     except (OSError, ValueError, RuntimeError, zipfile.BadZipFile):

@@ -1,0 +1,176 @@
+"""Native CPU kernels that torch lacks, compiled on this machine at first use and cached.
+
+One so far: ``openclap::swin_window_attention`` (``window_attention.cpp``), HTS-AT's window attention in
+one pass per (window, head): scores, relative-position bias, shift mask, softmax and the value product,
+reading the qkv linear's output in place. Compiled audio packages of float32 HTS-AT towers call it
+(``openclap.compiled`` traces the model inside ``fused_window_attention()`` and links the package to the
+library); eager code never does, so eager outputs, ONNX graphs and FLOP counts are those of the plain
+modules. It needs what inductor needs anyway: a C++ compiler and torch's headers.
+
+The library is built with ``-march=native`` into ``$OPENCLAP_CACHE_DIR/kernels`` (default
+``~/.cache/openclap/kernels``), named by a hash of its source, torch's version and the CPU's instruction
+set, so a build for another machine or torch is never loaded; the build (about 6 s) is atomic.
+``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns them off (packages built then use torch's ops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from openclap.user_cache import default_cache_dir
+
+SOURCE = Path(__file__).with_name("window_attention.cpp")
+FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c++17"]
+#: the C shim an AOTInductor package calls (inductor's ``config.aot_inductor.custom_ops_to_c_shims``)
+C_SHIM_NAME = "aoti_torch_cpu_swin_window_attention"
+C_SHIM = (
+    f"AOTITorchError {C_SHIM_NAME}(AtenTensorHandle qkv, AtenTensorHandle bias, "
+    "AtenTensorHandle* mask, int64_t heads, double scale, AtenTensorHandle* ret0)"
+)
+WINDOW_TOKENS = (16, 32, 64)  # what the kernel handles: tokens per window
+MAX_HEAD_WIDTH = 32  # and channels per head
+
+ENV = "OPENCLAP_NATIVE_KERNELS"
+_fusing = False
+
+
+class KernelUnavailable(RuntimeError):
+    """The native library cannot be built or loaded here (no compiler, no headers, not x86-64 / Linux)."""
+
+
+def cache_dir() -> Path:
+    """``kernels/`` in openclap's cache folder."""
+    return default_cache_dir() / "kernels"
+
+
+@functools.cache
+def library_name() -> str:
+    """``openclap_kernels_<hash>.so``: the hash covers the source, the flags, torch and the CPU."""
+    digest = hashlib.blake2b(SOURCE.read_bytes(), digest_size=8)
+    meta = [torch.__version__, torch.backends.cpu.get_cpu_capability(), platform.machine(), *FLAGS]
+    digest.update(repr(meta).encode())
+    return f"openclap_kernels_{digest.hexdigest()}.so"
+
+
+def library_path() -> Path:
+    return cache_dir() / library_name()
+
+
+def _build(path: Path) -> None:
+    """Compile ``SOURCE`` into ``path`` (atomic) against the running torch."""
+    from torch.utils import cpp_extension
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch_lib = Path(torch.__file__).parent / "lib"
+    command = [
+        os.environ.get("CXX", "g++"),
+        *FLAGS,
+        f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}",
+        *(f"-I{p}" for p in cpp_extension.include_paths()),
+        f"-I{sysconfig.get_paths()['include']}",
+        str(SOURCE),
+        "-o",
+        str(tmp),
+        f"-L{torch_lib}",
+        "-lc10",
+        "-ltorch_cpu",
+        f"-Wl,-soname,{path.name}",
+        f"-Wl,-rpath,{torch_lib}",
+    ]
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        os.replace(tmp, path)
+    except FileNotFoundError as error:
+        raise KernelUnavailable(f"no C++ compiler ({command[0]}): {error}") from None
+    except subprocess.CalledProcessError as error:
+        raise KernelUnavailable(f"building {SOURCE.name} failed:\n{error.stderr[-2000:]}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load() -> Path:
+    """Build the library if it is not cached, load it into torch (``torch.ops.openclap``) and return its
+    path. Raises ``KernelUnavailable`` where it cannot be built or ``OPENCLAP_NATIVE_KERNELS`` is ``0``."""
+    if os.environ.get(ENV, "1") == "0":
+        raise KernelUnavailable(f"native kernels are off ({ENV}=0)")
+    return _load()
+
+
+@functools.cache
+def _load() -> Path:
+    if sys.platform != "linux" or platform.machine().lower() not in ("x86_64", "amd64"):
+        raise KernelUnavailable(f"native kernels are built for x86-64 Linux only, not {platform.machine()}")
+    path = library_path()
+    if not path.is_file():
+        _build(path)
+    torch.ops.load_library(str(path))
+    torch.library.register_fake("openclap::swin_window_attention")(_window_attention_shape)
+    return path
+
+
+def available() -> bool:
+    """Whether the library is (or can be) built and loaded here."""
+    try:
+        load()
+    except KernelUnavailable:
+        return False
+    return True
+
+
+def _window_attention_shape(
+    qkv: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor | None, heads: int, scale: float
+) -> torch.Tensor:
+    return qkv.new_empty(qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3)
+
+
+@contextlib.contextmanager
+def fused_window_attention() -> Iterator[None]:
+    """While active (tracing a compiled package), HTS-AT's float32 window attention calls the fused op."""
+    global _fusing
+    before, _fusing = _fusing, True
+    try:
+        yield
+    finally:
+        _fusing = before
+
+
+def fusing() -> bool:
+    return _fusing
+
+
+def window_attention_fits(tokens: int, head_width: int, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether the fused op computes this attention (float32 on the CPU, no autocast, a window of 16, 32
+    or 64 tokens, heads at most 32 wide)."""
+    return (
+        dtype == torch.float32
+        and device.type == "cpu"
+        and not torch.is_autocast_enabled("cpu")
+        and tokens in WINDOW_TOKENS
+        and 1 <= head_width <= MAX_HEAD_WIDTH
+    )
+
+
+def uses_window_attention(program: torch.export.ExportedProgram) -> bool:
+    """Whether an exported program calls the fused op (its package must then link the library)."""
+    target = torch.ops.openclap.swin_window_attention.default
+    return any(node.target is target for node in program.graph.nodes)
+
+
+def inductor_options() -> dict[str, object]:
+    """Inductor options that make a package call the library's C shim directly (no proxy executor)."""
+    return {
+        "aot_inductor.custom_ops_to_c_shims": {torch.ops.openclap.swin_window_attention.default: [C_SHIM]},
+        "aot_inductor.custom_op_libs": [f":{library_name()}"],
+    }

@@ -1,0 +1,186 @@
+// Fused window attention for Swin / HTS-AT blocks on the CPU, float32: for each (window, head) the scores
+// q k^T * scale + relative-position bias (+ shift mask), their softmax and the product with the values, read
+// from the qkv linear's output [B * nW, N, 3 * C] in place and written as the proj linear's input
+// [B * nW, N, C]. One pass per window-head keeps its 64 x 64 scores in the core's cache, where torch runs
+// a batched product, a softmax kernel and another product over the whole tensor.
+//
+// Registered as torch operator openclap::swin_window_attention (for torch.export) and exported as the C
+// function aoti_torch_cpu_swin_window_attention, which an AOTInductor package calls directly (inductor's
+// config.aot_inductor.custom_ops_to_c_shims), so the package runs without a proxy executor.
+// Vectors are GCC vector types: the compiler (-march=native, this machine) picks AVX-512 or AVX2.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <torch/csrc/inductor/aoti_torch/utils.h>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int i16 __attribute__((vector_size(64)));
+constexpr int L = 16;
+constexpr int NMAX = 64;
+constexpr int DMAX = 32;
+
+static inline v16 splat(float x) { return v16{} + x; }
+
+static inline v16 vexp(v16 x) {
+  x = x < splat(-87.f) ? splat(-87.f) : x;
+  x = x > splat(88.f) ? splat(88.f) : x;
+  v16 fx = x * splat(1.44269504088896341f);
+  i16 n = __builtin_convertvector(fx + ((fx >= splat(0.f)) ? splat(0.5f) : splat(-0.5f)), i16);
+  v16 nf = __builtin_convertvector(n, v16);
+  v16 r = x - nf * splat(0.693359375f);
+  r = r - nf * splat(-2.12194440e-4f);
+  v16 p = splat(1.9875691500E-4f);
+  p = p * r + splat(1.3981999507E-3f);
+  p = p * r + splat(8.3334519073E-3f);
+  p = p * r + splat(4.1665795894E-2f);
+  p = p * r + splat(1.6666665459E-1f);
+  p = p * r + splat(5.0000001201E-1f);
+  p = p * r * r + r + splat(1.f);
+  i16 bits = (n + 127) << 23;
+  return p * (v16)bits;
+}
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline float hmax(v16 v) { return _mm512_reduce_max_ps((__m512)v); }
+static inline float hsum(v16 v) { return _mm512_reduce_add_ps((__m512)v); }
+#else
+static inline float hmax(v16 v) { float m = v[0]; for (int i = 1; i < L; ++i) m = v[i] > m ? v[i] : m; return m; }
+static inline float hsum(v16 v) { float s = 0; for (int i = 0; i < L; ++i) s += v[i]; return s; }
+#endif
+
+static inline v16 loadu(const float* p) { v16 t; std::memcpy(&t, p, sizeof(t)); return t; }
+
+// scores of rows [0, N) into s: softmax(scale * q k^T + bias + mask)
+template <int NV>
+static void scores(const float* base, int64_t c3, int64_t d, const float* brow, const float* mrow, float sc,
+                   const float (*kt)[NMAX], float (*s)[NMAX]) {
+  constexpr int N = NV * L;
+  for (int i0 = 0; i0 < N; i0 += 4) {
+    v16 acc[4][NV];
+    for (int r = 0; r < 4; ++r) for (int v = 0; v < NV; ++v) acc[r][v] = splat(0.f);
+    const float* q0 = base + i0 * c3;
+    for (int64_t e = 0; e < d; ++e) {
+      v16 kv[NV];
+      for (int v = 0; v < NV; ++v) kv[v] = *(const v16*)&kt[e][v * L];
+      for (int r = 0; r < 4; ++r) {
+        v16 qb = splat(q0[r * c3 + e]);
+        for (int v = 0; v < NV; ++v) acc[r][v] += qb * kv[v];
+      }
+    }
+    v16 mx[4];
+    for (int r = 0; r < 4; ++r) {
+      mx[r] = splat(-INFINITY);
+      for (int v = 0; v < NV; ++v) {
+        v16 x = acc[r][v] * splat(sc) + loadu(brow + (i0 + r) * N + v * L);
+        if (mrow) x += loadu(mrow + (i0 + r) * N + v * L);
+        acc[r][v] = x;
+        mx[r] = x > mx[r] ? x : mx[r];
+      }
+    }
+    v16 sum[4];
+    for (int r = 0; r < 4; ++r) {
+      const v16 rowmax = splat(hmax(mx[r]));
+      sum[r] = splat(0.f);
+      for (int v = 0; v < NV; ++v) { acc[r][v] = vexp(acc[r][v] - rowmax); sum[r] += acc[r][v]; }
+    }
+    for (int r = 0; r < 4; ++r) {
+      const v16 inv = splat(1.f / hsum(sum[r]));
+      for (int v = 0; v < NV; ++v) *(v16*)&s[i0 + r][v * L] = acc[r][v] * inv;
+    }
+  }
+}
+
+// out rows [0, N) = p v
+template <int NV>
+static void values(const float (*s)[NMAX], const float (*vp)[DMAX], float* dst, int64_t c, int64_t d) {
+  constexpr int N = NV * L;
+  for (int i0 = 0; i0 < N; i0 += 8) {
+    v16 o[8][2];
+    for (int r = 0; r < 8; ++r) o[r][0] = o[r][1] = splat(0.f);
+    for (int j = 0; j < N; ++j) {
+      const v16 v0 = *(const v16*)&vp[j][0], v1 = *(const v16*)&vp[j][L];
+      for (int r = 0; r < 8; ++r) {
+        const v16 p = splat(s[i0 + r][j]);
+        o[r][0] += p * v0;
+        o[r][1] += p * v1;
+      }
+    }
+    for (int r = 0; r < 8; ++r) {
+      alignas(64) float tmp[DMAX];
+      *(v16*)&tmp[0] = o[r][0];
+      *(v16*)&tmp[L] = o[r][1];
+      std::memcpy(dst + (i0 + r) * c, tmp, d * sizeof(float));
+    }
+  }
+}
+
+at::Tensor swin_window_attention(const at::Tensor& qkv, const at::Tensor& bias, const std::optional<at::Tensor>& mask,
+                                 int64_t heads, double scale) {
+  TORCH_CHECK(qkv.dim() == 3 && qkv.scalar_type() == at::kFloat && qkv.device().is_cpu(),
+              "swin_window_attention: qkv must be a float32 CPU tensor [B * nW, N, 3 * C]");
+  const int64_t bw = qkv.size(0), n = qkv.size(1), c = qkv.size(2) / 3, d = heads > 0 ? c / heads : 0;
+  TORCH_CHECK(heads > 0 && qkv.size(2) == 3 * c && c == heads * d && d >= 1 && d <= DMAX,
+              "swin_window_attention: qkv's last size must be 3 x heads x a head width of 1 to ", DMAX);
+  TORCH_CHECK(n == 16 || n == 32 || n == 64, "swin_window_attention: a window of 16, 32 or 64 tokens, got ", n);
+  TORCH_CHECK(bias.scalar_type() == at::kFloat && bias.sizes() == at::IntArrayRef({heads, n, n}),
+              "swin_window_attention: bias must be float32 [heads, N, N]");
+  const at::Tensor q = qkv.contiguous(), b = bias.contiguous();
+  at::Tensor m;
+  int64_t nw = 1;
+  if (mask.has_value() && mask->defined()) {
+    m = mask->contiguous();
+    nw = m.size(0);
+    TORCH_CHECK(m.scalar_type() == at::kFloat && m.dim() == 3 && m.size(1) == n && m.size(2) == n && nw > 0 && bw % nw == 0,
+                "swin_window_attention: mask must be float32 [nW, N, N] with nW dividing the windows");
+  }
+  at::Tensor out = at::empty({bw, n, c}, qkv.options());
+  const float* src = q.data_ptr<float>();
+  const float* bp = b.data_ptr<float>();
+  const float* mp = m.defined() ? m.data_ptr<float>() : nullptr;
+  float* dst = out.data_ptr<float>();
+  const float sc = static_cast<float>(scale);
+  at::parallel_for(0, bw * heads, 1, [&](int64_t begin, int64_t end) {
+    alignas(64) float kt[DMAX][NMAX];  // keys, transposed
+    alignas(64) float vp[NMAX][DMAX];  // values, zero beyond the head width
+    alignas(64) float s[NMAX][NMAX];   // probabilities
+    std::memset(vp, 0, sizeof(vp));
+    for (int64_t wh = begin; wh < end; ++wh) {
+      const int64_t w = wh / heads, h = wh % heads;
+      const float* base = src + w * n * 3 * c + h * d;
+      for (int64_t j = 0; j < n; ++j) {
+        const float* kr = base + j * 3 * c + c;
+        for (int64_t e = 0; e < d; ++e) kt[e][j] = kr[e];
+        std::memcpy(vp[j], base + j * 3 * c + 2 * c, d * sizeof(float));
+      }
+      const float* brow = bp + h * n * n;
+      const float* mrow = mp ? mp + (w % nw) * n * n : nullptr;
+      float* o = dst + w * n * c + h * d;
+      if (n == 64) { scores<4>(base, 3 * c, d, brow, mrow, sc, kt, s); values<4>(s, vp, o, c, d); }
+      else if (n == 32) { scores<2>(base, 3 * c, d, brow, mrow, sc, kt, s); values<2>(s, vp, o, c, d); }
+      else { scores<1>(base, 3 * c, d, brow, mrow, sc, kt, s); values<1>(s, vp, o, c, d); }
+    }
+  });
+  return out;
+}
+
+TORCH_LIBRARY(openclap, m) {
+  m.def("swin_window_attention(Tensor qkv, Tensor bias, Tensor? mask, int heads, float scale) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(openclap, CPU, m) { m.impl("swin_window_attention", &swin_window_attention); }
+
+extern "C" AOTITorchError aoti_torch_cpu_swin_window_attention(AtenTensorHandle qkv, AtenTensorHandle bias,
+                                                              AtenTensorHandle* mask, int64_t heads, double scale,
+                                                              AtenTensorHandle* ret0) {
+  AOTI_TORCH_CONVERT_EXCEPTION_TO_ERROR_CODE({
+    std::optional<at::Tensor> m;
+    if (mask != nullptr && *mask != nullptr) m = *torch::aot_inductor::tensor_handle_to_tensor_pointer(*mask);
+    at::Tensor out = swin_window_attention(*torch::aot_inductor::tensor_handle_to_tensor_pointer(qkv),
+                                           *torch::aot_inductor::tensor_handle_to_tensor_pointer(bias), m, heads, scale);
+    *ret0 = torch::aot_inductor::new_tensor_handle(std::move(out));
+  });
+}

@@ -1,0 +1,139 @@
+"""``openclap.kernels``: the native fused window attention, built on this machine with its C++ compiler.
+
+The op against torch's own products and softmax (windows of 16, 32 and 64 tokens, heads 1 to 32 wide, with
+and without the shift mask), inside a whole HTS-AT encoder, its checks on bad inputs, the switch that turns
+it off, and a compiled HTS-AT package that calls it through its C shim (real AOTInductor build) or, with
+the kernels off, is built without it."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from openclap import compiled, create_model, kernels
+from openclap.audio.encoders.htsat import HTSAT, shifted_window_mask
+from openclap.config import ClapConfig
+from openclap.registry import get_config
+
+HAS_COMPILER = any(shutil.which(name) for name in ("g++", "c++"))
+pytestmark = pytest.mark.skipif(not HAS_COMPILER, reason="needs a C++ compiler")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one build for the module (the library's name is its hash; the build takes a few seconds)
+    monkeypatch.setenv("OPENCLAP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kernels-cache"))
+
+
+def _reference(qkv: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor | None, heads: int) -> torch.Tensor:
+    bw, n, c3 = qkv.shape
+    c = c3 // 3
+    q, k, v = qkv.reshape(bw, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
+    attn = (q * (c // heads) ** -0.5) @ k.transpose(-2, -1) + bias
+    if mask is not None:
+        nw = mask.shape[0]
+        attn = (attn.view(bw // nw, nw, heads, n, n) + mask[None, :, None]).view(bw, heads, n, n)
+    return (attn.softmax(-1) @ v).transpose(1, 2).reshape(bw, n, c)
+
+
+SHAPES = [(8, 4, 24, 4), (8, 32, 24, 0), (4, 2, 8, 2), (4, 3, 32, 0), (8, 1, 1, 2)]
+
+
+@pytest.mark.parametrize(("window", "heads", "width", "shift"), SHAPES)
+def test_fused_attention_equals_torchs_products_and_softmax(
+    window: int, heads: int, width: int, shift: int
+) -> None:
+    kernels.load()
+    n = window * window
+    side = 2 * window  # 4 windows a map
+    mask = shifted_window_mask(side, side, window, shift) if shift else None
+    g = torch.Generator().manual_seed(0)
+    qkv = torch.randn(3 * 4, n, 3 * heads * width, generator=g)  # 3 maps of 4 windows
+    bias = torch.randn(heads, n, n, generator=g)
+    got = torch.ops.openclap.swin_window_attention(qkv, bias, mask, heads, width**-0.5)
+    torch.testing.assert_close(got, _reference(qkv, bias, mask, heads), rtol=0, atol=5e-6)
+
+
+def test_a_whole_htsat_encoder_with_the_fused_attention_equals_the_modules() -> None:
+    torch.manual_seed(0)
+    model = HTSAT(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=5).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    mel = torch.randn(2, 64, 1001) * 10 - 40
+    with torch.no_grad():
+        plain = model.forward_features(mel)["embedding"]
+        with kernels.fused_window_attention():
+            fused = model.forward_features(mel)["embedding"]
+    assert not kernels.fusing()
+    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-5)
+
+
+def test_bad_inputs_are_refused_with_the_reason() -> None:
+    kernels.load()
+    op = torch.ops.openclap.swin_window_attention
+    bias = torch.zeros(2, 64, 64)
+    with pytest.raises(RuntimeError, match="float32 CPU tensor"):
+        op(torch.zeros(4, 64, 48, dtype=torch.float64), bias, None, 2, 0.2)
+    with pytest.raises(RuntimeError, match="a window of 16, 32 or 64 tokens, got 48"):
+        op(torch.zeros(4, 48, 48), torch.zeros(2, 48, 48), None, 2, 0.2)
+    with pytest.raises(RuntimeError, match="head width of 1 to 32"):
+        op(torch.zeros(4, 64, 3 * 2 * 40), bias, None, 2, 0.2)
+    with pytest.raises(RuntimeError, match=r"bias must be float32 \[heads, N, N\]"):
+        op(torch.zeros(4, 64, 48), torch.zeros(3, 64, 64), None, 2, 0.2)
+    with pytest.raises(RuntimeError, match="nW dividing the windows"):
+        op(torch.zeros(4, 64, 48), bias, torch.zeros(3, 64, 64), 2, 0.2)
+    fits, cpu = kernels.window_attention_fits, torch.device("cpu")
+    assert fits(64, 24, torch.float32, cpu)
+    assert not fits(64, 24, torch.bfloat16, cpu) and not fits(49, 24, torch.float32, cpu)
+
+
+def test_the_environment_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(kernels.ENV, "0")
+    assert not kernels.available()
+    with pytest.raises(kernels.KernelUnavailable, match="OPENCLAP_NATIVE_KERNELS=0"):
+        kernels.load()
+
+
+def _tiny_htsat() -> ClapConfig:
+    data = get_config("tiny-test").to_dict()
+    data["name"] = "tiny-htsat-test"
+    data["audio"].update(n_fft=512, n_mels=64)
+    data["audio_encoder"] = {
+        "type": "htsat",
+        "params": {"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 2, 2, 4], "num_classes": 5},
+    }
+    return ClapConfig.from_dict(data)
+
+
+def _calls_kernel(package: Path) -> bool:
+    with zipfile.ZipFile(package) as archive:
+        return any(
+            kernels.C_SHIM_NAME.encode() in archive.read(n) for n in archive.namelist() if n.endswith(".cpp")
+        )
+
+
+@pytest.mark.slow
+def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    eager = create_model(_tiny_htsat(), pretrained=False, text=False)
+    for p in eager.audio_encoder.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    model = create_model(_tiny_htsat(), pretrained=False, text=False)
+    model.load_state_dict(eager.state_dict())
+    model.compile_towers()
+    (package,) = compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")
+    assert _calls_kernel(package)  # linked to the library, called without a proxy executor
+    g = torch.Generator().manual_seed(1)
+    with torch.inference_mode():
+        for n in (3, 1):
+            wave = 0.1 * torch.randn(n, eager.config.audio.clip_samples, generator=g)
+            torch.testing.assert_close(model.encode_audio(wave), eager.encode_audio(wave), rtol=0, atol=2e-5)
+    monkeypatch.setenv(kernels.ENV, "0")  # off: the fp32 package cannot load, so it is built without it
+    package.unlink()
+    model.compile_towers()
+    (plain,) = compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")
+    assert not _calls_kernel(plain)
