@@ -125,7 +125,7 @@ def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None =
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.pt2")  # inductor wants the .pt2 suffix
     configs = dict(INDUCTOR_OPTIONS if options is None else options)
-    fuse = _native_kernels(model)
+    fuse = native_kernels(model)
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # torch's own deprecation notices about its internals
         tracing = kernels.fused_window_attention() if fuse else contextlib.nullcontext()
@@ -143,7 +143,7 @@ def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None =
             tmp.unlink(missing_ok=True)
 
 
-def _native_kernels(model: ClapModel) -> bool:
+def native_kernels(model: ClapModel) -> bool:
     """Whether the package may call ``openclap.kernels`` (an fp32 encoder that asks for them, e.g.
     HTS-AT's window attention, and the library builds here)."""
     wants = getattr(model.audio_encoder, "native_kernels", False) and model.precision == "fp32"
