@@ -56,11 +56,27 @@ def cache_dir() -> Path:
 
 @functools.cache
 def library_name() -> str:
-    """``openclap_kernels_<hash>.so``: the hash covers the source, the flags, torch and the CPU."""
+    """``openclap_kernels_<hash>.so``: the hash covers the source, the flags, torch and the CPU (its
+    instruction-set flags: ``-march=native`` may use any of them)."""
     digest = hashlib.blake2b(SOURCE.read_bytes(), digest_size=8)
-    meta = [torch.__version__, torch.backends.cpu.get_cpu_capability(), platform.machine(), *FLAGS]
+    meta = [
+        torch.__version__,
+        torch.backends.cpu.get_cpu_capability(),
+        platform.machine(),
+        *FLAGS,
+        _cpu_flags(),
+    ]
     digest.update(repr(meta).encode())
     return f"openclap_kernels_{digest.hexdigest()}.so"
+
+
+def _cpu_flags() -> str:
+    """The first ``flags`` line of ``/proc/cpuinfo`` (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            return next((line for line in info if line.startswith("flags")), "")
+    except OSError:
+        return ""
 
 
 def library_path() -> Path:
