@@ -3,7 +3,7 @@
 The op against torch's own products and softmax (windows of 16, 32 and 64 tokens, heads 1 to 32 wide, with
 and without the shift mask), inside a whole HTS-AT encoder, its checks on bad inputs, the switch that turns
 it off, and a compiled HTS-AT package that calls it through its C shim (real AOTInductor build) or, with
-the kernels off, is built without it."""
+the kernels off, is built without it; and a bf16 package, which calls it on autocast's bf16 output."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def test_fused_attention_equals_torchs_products_and_softmax(
     bias = torch.randn(heads, n, n, generator=g)
     got = torch.ops.openclap.swin_window_attention(qkv, bias, mask, heads, width**-0.5)
     torch.testing.assert_close(got, _reference(qkv, bias, mask, heads), rtol=0, atol=5e-6)
+    half = qkv.bfloat16()  # bf16 in and out, float32 inside: within the output's rounding
+    got = torch.ops.openclap.swin_window_attention(half, bias, mask, heads, width**-0.5)
+    want = _reference(half.float(), bias, mask, heads)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want, rtol=2**-8, atol=1e-6)
 
 
 def test_a_whole_htsat_encoder_with_the_fused_attention_equals_the_modules() -> None:
@@ -76,7 +81,7 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
     kernels.load()
     op = torch.ops.openclap.swin_window_attention
     bias = torch.zeros(2, 64, 64)
-    with pytest.raises(RuntimeError, match="float32 CPU tensor"):
+    with pytest.raises(RuntimeError, match="float32 or bfloat16 CPU tensor"):
         op(torch.zeros(4, 64, 48, dtype=torch.float64), bias, None, 2, 0.2)
     with pytest.raises(RuntimeError, match="a window of 16, 32 or 64 tokens, got 48"):
         op(torch.zeros(4, 48, 48), torch.zeros(2, 48, 48), None, 2, 0.2)
@@ -88,7 +93,8 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
         op(torch.zeros(4, 64, 48), bias, torch.zeros(3, 64, 64), 2, 0.2)
     fits, cpu = kernels.window_attention_fits, torch.device("cpu")
     assert fits(64, 24, torch.float32, cpu)
-    assert not fits(64, 24, torch.bfloat16, cpu) and not fits(49, 24, torch.float32, cpu)
+    assert fits(64, 24, torch.bfloat16, cpu)  # bf16 autocast's linear output
+    assert not fits(64, 24, torch.float16, cpu) and not fits(49, 24, torch.float32, cpu)
 
 
 def test_the_environment_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,8 +138,40 @@ def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch:
         for n in (3, 1):
             wave = 0.1 * torch.randn(n, eager.config.audio.clip_samples, generator=g)
             torch.testing.assert_close(model.encode_audio(wave), eager.encode_audio(wave), rtol=0, atol=2e-5)
+        model.set_precision("bf16").compile_towers()
+        eager.set_precision("bf16")
+        got, want = model.encode_audio(wave), eager.encode_audio(wave)
+    (bf16,) = compiled.cache_dir().glob("tiny-htsat-test-bf16-*.pt2")
+    assert _calls_kernel(bf16)  # bf16 autocast's linear output, float32 inside
+    assert torch.nn.functional.cosine_similarity(got, want).min() > 0.999
+    model.set_precision("fp32")
     monkeypatch.setenv(kernels.ENV, "0")  # off: the fp32 package cannot load, so it is built without it
     package.unlink()
     model.compile_towers()
     (plain,) = compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")
     assert not _calls_kernel(plain)
+
+
+class _Attention(torch.nn.Module):  # the op alone, as a package's graph
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.randn(2, 16, 16))
+
+    def forward(self, qkv: torch.Tensor) -> torch.Tensor:
+        return torch.ops.openclap.swin_window_attention(qkv, self.bias, None, 2, 0.25)
+
+
+@pytest.mark.slow
+def test_a_package_calling_the_op_through_a_proxy_executor_runs_through_torchs_loader(tmp_path: Path) -> None:
+    from torch._inductor import aoti_compile_and_package
+
+    kernels.load()
+    module, qkv = _Attention().eval(), torch.randn(3, 16, 3 * 2 * 8)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    with torch.inference_mode():
+        program = torch.export.export(module, (qkv,), dynamic_shapes=({0: batch},))
+        path = aoti_compile_and_package(program, package_path=str(tmp_path / "op.pt2"))  # no C shim
+        with pytest.raises(ValueError, match="proxy executor"):
+            compiled.NativePackage(Path(path))
+        run = compiled.load_package(Path(path))
+        torch.testing.assert_close(run(qkv), module(qkv), rtol=0, atol=1e-6)

@@ -144,10 +144,9 @@ def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None =
 
 
 def native_kernels(model: ClapModel) -> bool:
-    """Whether the package may call ``openclap.kernels`` (an fp32 encoder that asks for them, e.g.
-    HTS-AT's window attention, and the library builds here)."""
-    wants = getattr(model.audio_encoder, "native_kernels", False) and model.precision == "fp32"
-    return bool(wants) and kernels.available()
+    """Whether the package may call ``openclap.kernels`` (an encoder that asks for them, e.g. HTS-AT's
+    window attention, and the library builds here)."""
+    return bool(getattr(model.audio_encoder, "native_kernels", False)) and kernels.available()
 
 
 @contextlib.contextmanager
@@ -171,6 +170,16 @@ def _needs_kernels(path: Path) -> bool:
             if name.endswith(".wrapper.cpp") and kernels.C_SHIM_NAME.encode() in archive.read(name):
                 return True
     return False
+
+
+def _extern_nodes(archive: zipfile.ZipFile) -> int:
+    """How many operators the package's code calls through AOTInductor's proxy executor (its
+    ``*.wrapper.json``), which the C entry point is not given."""
+    count = 0
+    for name in archive.namelist():
+        if name.endswith(".wrapper.json"):
+            count += len(json.loads(archive.read(name)).get("nodes", []))
+    return count
 
 
 def load_package(path: Path) -> AudioFn:
@@ -199,7 +208,8 @@ _capsule.restype, _capsule.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes
 class NativePackage:
     """A package's one compiled library (weights inside), run through AOTInductor's C interface by ctypes,
     which releases the GIL during the call; ``RUNNERS`` calls can run at once. Raises ``ValueError`` for a
-    package of another layout and ``RuntimeError`` when the library refuses to start."""
+    package of another layout or one whose code calls operators through a proxy executor, and
+    ``RuntimeError`` when the library refuses to start."""
 
     def __init__(self, path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
@@ -208,6 +218,8 @@ class NativePackage:
                 "/data/aotinductor/model/" + Path(libraries[0]).name
             ):
                 raise ValueError(f"{path}: expected one compiled library, found {libraries}")
+            if _extern_nodes(archive):  # ops that only torch's loader runs (through its proxy executor)
+                raise ValueError(f"{path}: calls operators through a proxy executor")
             with tempfile.TemporaryDirectory() as tmp:  # the mapped library outlives its file
                 self._lib = ctypes.CDLL(archive.extract(libraries[0], tmp))
         lib = self._lib

@@ -2,7 +2,8 @@
 
 One so far: ``openclap::swin_window_attention`` (``window_attention.cpp``), HTS-AT's window attention in
 one pass per (window, head): scores, relative-position bias, shift mask, softmax and the value product,
-reading the qkv linear's output in place. Compiled audio packages of float32 HTS-AT towers call it
+reading the qkv linear's output (float32, or bfloat16 under bf16 autocast; the arithmetic float32) in
+place. Compiled audio packages of HTS-AT towers (fp32 and bf16) call it
 (``openclap.compiled`` traces the model inside ``fused_window_attention()`` and links the package to the
 library); eager code never does, so eager outputs, ONNX graphs and FLOP counts are those of the plain
 modules. It needs what inductor needs anyway: a C++ compiler and torch's headers.
@@ -153,7 +154,7 @@ def _window_attention_shape(
 
 @contextlib.contextmanager
 def fused_window_attention() -> Iterator[None]:
-    """While active (tracing a compiled package), HTS-AT's float32 window attention calls the fused op."""
+    """While active (tracing a compiled package), HTS-AT's window attention calls the fused op."""
     global _fusing
     before, _fusing = _fusing, True
     try:
@@ -167,21 +168,25 @@ def fusing() -> bool:
 
 
 def window_attention_fits(tokens: int, head_width: int, dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether the fused op computes this attention (float32 on the CPU, no autocast, a window of 16, 32
-    or 64 tokens, heads at most 32 wide)."""
+    """Whether the fused op computes this attention: qkv float32 or bfloat16 (bf16 autocast's linear output)
+    on the CPU, a window of 16, 32 or 64 tokens, heads at most 32 wide."""
     return (
-        dtype == torch.float32
+        dtype in (torch.float32, torch.bfloat16)
         and device.type == "cpu"
-        and not torch.is_autocast_enabled("cpu")
         and tokens in WINDOW_TOKENS
         and 1 <= head_width <= MAX_HEAD_WIDTH
     )
 
 
 def uses_window_attention(program: torch.export.ExportedProgram) -> bool:
-    """Whether an exported program calls the fused op (its package must then link the library)."""
+    """Whether an exported program calls the fused op, in its graph or a nested one (bf16 autocast's
+    regions are subgraphs): its package must then link the library."""
     target = torch.ops.openclap.swin_window_attention.default
-    return any(node.target is target for node in program.graph.nodes)
+    for module in program.graph_module.modules():
+        graph = getattr(module, "graph", None)
+        if isinstance(graph, torch.fx.Graph) and any(node.target is target for node in graph.nodes):
+            return True
+    return False
 
 
 def inductor_options() -> dict[str, object]:

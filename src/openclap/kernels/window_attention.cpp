@@ -1,4 +1,5 @@
-// Fused window attention for Swin / HTS-AT blocks on the CPU, float32: for each (window, head) the scores
+// Fused window attention for Swin / HTS-AT blocks on the CPU (float32 arithmetic; qkv and the output float32
+// or bfloat16): for each (window, head) the scores
 // q k^T * scale + relative-position bias (+ shift mask), their softmax and the product with the values, read
 // from the qkv linear's output [B * nW, N, 3 * C] in place and written as the proj linear's input
 // [B * nW, N, C]. One pass per window-head keeps its 64 x 64 scores in the core's cache, where torch runs
@@ -55,19 +56,19 @@ static inline float hsum(v16 v) { float s = 0; for (int i = 0; i < L; ++i) s += 
 static inline v16 loadu(const float* p) { v16 t; std::memcpy(&t, p, sizeof(t)); return t; }
 
 // scores of rows [0, N) into s: softmax(scale * q k^T + bias + mask)
-template <int NV>
-static void scores(const float* base, int64_t c3, int64_t d, const float* brow, const float* mrow, float sc,
+template <int NV, typename T>
+static void scores(const T* base, int64_t c3, int64_t d, const float* brow, const float* mrow, float sc,
                    const float (*kt)[NMAX], float (*s)[NMAX]) {
   constexpr int N = NV * L;
   for (int i0 = 0; i0 < N; i0 += 4) {
     v16 acc[4][NV];
     for (int r = 0; r < 4; ++r) for (int v = 0; v < NV; ++v) acc[r][v] = splat(0.f);
-    const float* q0 = base + i0 * c3;
+    const T* q0 = base + i0 * c3;
     for (int64_t e = 0; e < d; ++e) {
       v16 kv[NV];
       for (int v = 0; v < NV; ++v) kv[v] = *(const v16*)&kt[e][v * L];
       for (int r = 0; r < 4; ++r) {
-        v16 qb = splat(q0[r * c3 + e]);
+        v16 qb = splat(static_cast<float>(q0[r * c3 + e]));
         for (int v = 0; v < NV; ++v) acc[r][v] += qb * kv[v];
       }
     }
@@ -95,8 +96,8 @@ static void scores(const float* base, int64_t c3, int64_t d, const float* brow, 
 }
 
 // out rows [0, N) = p v
-template <int NV>
-static void values(const float (*s)[NMAX], const float (*vp)[DMAX], float* dst, int64_t c, int64_t d) {
+template <int NV, typename T>
+static void values(const float (*s)[NMAX], const float (*vp)[DMAX], T* dst, int64_t c, int64_t d) {
   constexpr int N = NV * L;
   for (int i0 = 0; i0 < N; i0 += 8) {
     v16 o[8][2];
@@ -113,15 +114,53 @@ static void values(const float (*s)[NMAX], const float (*vp)[DMAX], float* dst, 
       alignas(64) float tmp[DMAX];
       *(v16*)&tmp[0] = o[r][0];
       *(v16*)&tmp[L] = o[r][1];
-      std::memcpy(dst + (i0 + r) * c, tmp, d * sizeof(float));
+      T* row = dst + (i0 + r) * c;
+      for (int64_t e = 0; e < d; ++e) row[e] = static_cast<T>(tmp[e]);
     }
   }
 }
 
+// every (window, head) of qkv (float or bfloat16; the arithmetic is float32) into out, of qkv's type
+template <typename T>
+static void attention(const at::Tensor& q, const at::Tensor& b, const at::Tensor& m, int64_t heads, float sc,
+                      at::Tensor& out) {
+  const int64_t bw = q.size(0), n = q.size(1), c = q.size(2) / 3, d = c / heads;
+  const int64_t nw = m.defined() ? m.size(0) : 1;
+  const T* src = q.data_ptr<T>();
+  const float* bp = b.data_ptr<float>();
+  const float* mp = m.defined() ? m.data_ptr<float>() : nullptr;
+  T* dst = out.data_ptr<T>();
+  at::parallel_for(0, bw * heads, 1, [&](int64_t begin, int64_t end) {
+    alignas(64) float kt[DMAX][NMAX];  // keys, transposed
+    alignas(64) float vp[NMAX][DMAX];  // values, zero beyond the head width
+    alignas(64) float s[NMAX][NMAX];   // probabilities
+    std::memset(vp, 0, sizeof(vp));
+    for (int64_t wh = begin; wh < end; ++wh) {
+      const int64_t w = wh / heads, h = wh % heads;
+      const T* base = src + w * n * 3 * c + h * d;
+      for (int64_t j = 0; j < n; ++j) {
+        const T* kr = base + j * 3 * c + c;
+        const T* vr = kr + c;
+        for (int64_t e = 0; e < d; ++e) {
+          kt[e][j] = static_cast<float>(kr[e]);
+          vp[j][e] = static_cast<float>(vr[e]);
+        }
+      }
+      const float* brow = bp + h * n * n;
+      const float* mrow = mp ? mp + (w % nw) * n * n : nullptr;
+      T* o = dst + w * n * c + h * d;
+      if (n == 64) { scores<4>(base, 3 * c, d, brow, mrow, sc, kt, s); values<4>(s, vp, o, c, d); }
+      else if (n == 32) { scores<2>(base, 3 * c, d, brow, mrow, sc, kt, s); values<2>(s, vp, o, c, d); }
+      else { scores<1>(base, 3 * c, d, brow, mrow, sc, kt, s); values<1>(s, vp, o, c, d); }
+    }
+  });
+}
+
 at::Tensor swin_window_attention(const at::Tensor& qkv, const at::Tensor& bias, const std::optional<at::Tensor>& mask,
                                  int64_t heads, double scale) {
-  TORCH_CHECK(qkv.dim() == 3 && qkv.scalar_type() == at::kFloat && qkv.device().is_cpu(),
-              "swin_window_attention: qkv must be a float32 CPU tensor [B * nW, N, 3 * C]");
+  TORCH_CHECK(qkv.dim() == 3 && (qkv.scalar_type() == at::kFloat || qkv.scalar_type() == at::kBFloat16) &&
+                  qkv.device().is_cpu(),
+              "swin_window_attention: qkv must be a float32 or bfloat16 CPU tensor [B * nW, N, 3 * C]");
   const int64_t bw = qkv.size(0), n = qkv.size(1), c = qkv.size(2) / 3, d = heads > 0 ? c / heads : 0;
   TORCH_CHECK(heads > 0 && qkv.size(2) == 3 * c && c == heads * d && d >= 1 && d <= DMAX,
               "swin_window_attention: qkv's last size must be 3 x heads x a head width of 1 to ", DMAX);
@@ -130,40 +169,15 @@ at::Tensor swin_window_attention(const at::Tensor& qkv, const at::Tensor& bias, 
               "swin_window_attention: bias must be float32 [heads, N, N]");
   const at::Tensor q = qkv.contiguous(), b = bias.contiguous();
   at::Tensor m;
-  int64_t nw = 1;
   if (mask.has_value() && mask->defined()) {
     m = mask->contiguous();
-    nw = m.size(0);
-    TORCH_CHECK(m.scalar_type() == at::kFloat && m.dim() == 3 && m.size(1) == n && m.size(2) == n && nw > 0 && bw % nw == 0,
+    TORCH_CHECK(m.scalar_type() == at::kFloat && m.dim() == 3 && m.size(1) == n && m.size(2) == n && m.size(0) > 0 &&
+                    bw % m.size(0) == 0,
                 "swin_window_attention: mask must be float32 [nW, N, N] with nW dividing the windows");
   }
   at::Tensor out = at::empty({bw, n, c}, qkv.options());
-  const float* src = q.data_ptr<float>();
-  const float* bp = b.data_ptr<float>();
-  const float* mp = m.defined() ? m.data_ptr<float>() : nullptr;
-  float* dst = out.data_ptr<float>();
-  const float sc = static_cast<float>(scale);
-  at::parallel_for(0, bw * heads, 1, [&](int64_t begin, int64_t end) {
-    alignas(64) float kt[DMAX][NMAX];  // keys, transposed
-    alignas(64) float vp[NMAX][DMAX];  // values, zero beyond the head width
-    alignas(64) float s[NMAX][NMAX];   // probabilities
-    std::memset(vp, 0, sizeof(vp));
-    for (int64_t wh = begin; wh < end; ++wh) {
-      const int64_t w = wh / heads, h = wh % heads;
-      const float* base = src + w * n * 3 * c + h * d;
-      for (int64_t j = 0; j < n; ++j) {
-        const float* kr = base + j * 3 * c + c;
-        for (int64_t e = 0; e < d; ++e) kt[e][j] = kr[e];
-        std::memcpy(vp[j], base + j * 3 * c + 2 * c, d * sizeof(float));
-      }
-      const float* brow = bp + h * n * n;
-      const float* mrow = mp ? mp + (w % nw) * n * n : nullptr;
-      float* o = dst + w * n * c + h * d;
-      if (n == 64) { scores<4>(base, 3 * c, d, brow, mrow, sc, kt, s); values<4>(s, vp, o, c, d); }
-      else if (n == 32) { scores<2>(base, 3 * c, d, brow, mrow, sc, kt, s); values<2>(s, vp, o, c, d); }
-      else { scores<1>(base, 3 * c, d, brow, mrow, sc, kt, s); values<1>(s, vp, o, c, d); }
-    }
-  });
+  if (q.scalar_type() == at::kFloat) attention<float>(q, b, m, heads, static_cast<float>(scale), out);
+  else attention<c10::BFloat16>(q, b, m, heads, static_cast<float>(scale), out);
   return out;
 }
 

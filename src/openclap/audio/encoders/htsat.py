@@ -77,11 +77,12 @@ class WindowAttention(nn.Module):
         bw, n, c = x.shape  # [B * nW, N, C]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(n, n, -1).permute(2, 0, 1).contiguous()  # [heads, N, N]
-        if kernels.fusing() and kernels.window_attention_fits(n, c // self.num_heads, x.dtype, x.device):
+        qkv = self.qkv(x)
+        if kernels.fusing() and kernels.window_attention_fits(n, c // self.num_heads, qkv.dtype, qkv.device):
             # a compiled package's trace: the same attention in one native pass (openclap.kernels)
             attention = torch.ops.openclap.swin_window_attention
-            return self.proj(attention(self.qkv(x), bias, mask, self.num_heads, self.scale))
-        qkv = self.qkv(x).reshape(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+            return self.proj(attention(qkv, bias, mask, self.num_heads, self.scale))
+        qkv = qkv.reshape(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B * nW, heads, N, d]
         attn = (q * self.scale) @ k.transpose(-2, -1) + bias
         if mask is not None:
@@ -258,7 +259,7 @@ class HTSAT(nn.Module):
     #: chunks of 16 -> 4 (``benchmarks/chunk_size.py``): msclap-2023 fp32 22.8 -> 25.5, bf16 40.7 -> 46.1;
     #: hf-clap-htsat-unfused fp32 20.9 -> 23.1, bf16 40.5 -> 47.5.
     cpu_chunk: ClassVar[dict[str, int]] = {"fp32": 4, "bf16": 4}
-    #: A compiled fp32 package computes the window attention with ``openclap.kernels`` (one native pass per
+    #: A compiled package computes the window attention with ``openclap.kernels`` (one native pass per
     #: window and head instead of two batched products and a softmax; docs/speed.md)
     native_kernels: ClassVar[bool] = True
 
