@@ -23,7 +23,8 @@ constexpr int L = 16;
 constexpr int NMAX = 64;
 constexpr int DMAX = 32;
 
-static inline v16 splat(float x) { return v16{} + x; }
+// every lane x (not v16{} + x, which the compiler must compute as an add: -0.0 + 0.0 is +0.0)
+static inline v16 splat(float x) { return v16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 
 static inline v16 vexp(v16 x) {
   x = x < splat(-87.f) ? splat(-87.f) : x;
