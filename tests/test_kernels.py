@@ -20,7 +20,8 @@ from openclap.config import ClapConfig
 from openclap.registry import get_config
 
 HAS_COMPILER = any(shutil.which(name) for name in ("g++", "c++"))
-pytestmark = pytest.mark.skipif(not HAS_COMPILER, reason="needs a C++ compiler")
+AVX512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+pytestmark = pytest.mark.skipif(not (HAS_COMPILER and AVX512), reason="needs a C++ compiler and AVX-512")
 
 
 @pytest.fixture(autouse=True)
@@ -102,6 +103,13 @@ def test_the_environment_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) 
     assert not kernels.available()
     with pytest.raises(kernels.KernelUnavailable, match="OPENCLAP_NATIVE_KERNELS=0"):
         kernels.load()
+
+
+def test_without_avx512_the_kernels_are_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    with pytest.raises(kernels.KernelUnavailable, match="need AVX-512; torch finds AVX2"):
+        kernels.load()
+    assert not kernels.available()
 
 
 def _tiny_htsat() -> ClapConfig:

@@ -8,10 +8,12 @@ place. Compiled audio packages of HTS-AT towers (fp32 and bf16) call it
 library); eager code never does, so eager outputs, ONNX graphs and FLOP counts are those of the plain
 modules. It needs what inductor needs anyway: a C++ compiler and torch's headers.
 
-The library is built with ``-march=native`` into ``$OPENCLAP_CACHE_DIR/kernels`` (default
-``~/.cache/openclap/kernels``), named by a hash of its source, torch's version and the CPU's instruction
-set, so a build for another machine or torch is never loaded; the build (about 6 s) is atomic.
-``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns them off (packages built then use torch's ops).
+They need an x86-64 CPU with AVX-512 (elsewhere torch's ops run as before: the kernel's 16-float vectors
+lowered to AVX2 ran 9x slower than them). The library is built with ``-march=native`` into
+``$OPENCLAP_CACHE_DIR/kernels`` (default ``~/.cache/openclap/kernels``), named by a hash of its source,
+torch's version, the flags and the CPU's instruction-set flags, so a build for another machine or torch
+is never loaded; the build (about 6 s) is atomic. ``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns
+them off (packages built then use torch's ops).
 """
 
 from __future__ import annotations
@@ -119,16 +121,20 @@ def _build(path: Path) -> None:
 
 def load() -> Path:
     """Build the library if it is not cached, load it into torch (``torch.ops.openclap``) and return its
-    path. Raises ``KernelUnavailable`` where it cannot be built or ``OPENCLAP_NATIVE_KERNELS`` is ``0``."""
+    path. Raises ``KernelUnavailable`` where it cannot be built (no compiler, not x86-64 Linux, no AVX-512)
+    or ``OPENCLAP_NATIVE_KERNELS`` is ``0``."""
     if os.environ.get(ENV, "1") == "0":
         raise KernelUnavailable(f"native kernels are off ({ENV}=0)")
+    if sys.platform != "linux" or platform.machine().lower() not in ("x86_64", "amd64"):
+        raise KernelUnavailable(f"native kernels are built for x86-64 Linux only, not {platform.machine()}")
+    capability = torch.backends.cpu.get_cpu_capability()
+    if not capability.startswith("AVX512"):  # lowered to AVX2 the kernel ran 9x slower than torch's ops
+        raise KernelUnavailable(f"native kernels need AVX-512; torch finds {capability} on this CPU")
     return _load()
 
 
 @functools.cache
 def _load() -> Path:
-    if sys.platform != "linux" or platform.machine().lower() not in ("x86_64", "amd64"):
-        raise KernelUnavailable(f"native kernels are built for x86-64 Linux only, not {platform.machine()}")
     path = library_path()
     if not path.is_file():
         _build(path)

@@ -8,7 +8,8 @@
 // Registered as torch operator openclap::swin_window_attention (for torch.export) and exported as the C
 // function aoti_torch_cpu_swin_window_attention, which an AOTInductor package calls directly (inductor's
 // config.aot_inductor.custom_ops_to_c_shims), so the package runs without a proxy executor.
-// Vectors are GCC vector types: the compiler (-march=native, this machine) picks AVX-512 or AVX2.
+// Vectors are GCC vector types of 16 floats, built for AVX-512 only (-march=native on a CPU that has it):
+// lowered to AVX2 they ran 9x slower than torch's ops, so openclap.kernels offers the op only with AVX-512.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -16,6 +17,10 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+
+#ifndef __AVX512F__
+#error "openclap's native kernels need AVX-512 (-march=native on a CPU with avx512f)"
+#endif
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef int i16 __attribute__((vector_size(64)));
