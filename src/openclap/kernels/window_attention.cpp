@@ -15,6 +15,7 @@
 #include <torch/library.h>
 #include <torch/csrc/inductor/aoti_torch/utils.h>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 
@@ -61,6 +62,33 @@ static inline float hsum(v16 v) { float s = 0; for (int i = 0; i < L; ++i) s += 
 
 static inline v16 loadu(const float* p) { v16 t; std::memcpy(&t, p, sizeof(t)); return t; }
 
+// rows i0 .. i0 + 3 of the scores in acc: scaled, biased, masked, their softmax written to s
+template <int NV>
+static inline void softmax_rows(v16 (&acc)[4][NV], int i0, const float* brow, const float* mrow, float sc,
+                                float (*s)[NMAX]) {
+  constexpr int N = NV * L;
+  v16 mx[4];
+  for (int r = 0; r < 4; ++r) {
+    mx[r] = splat(-INFINITY);
+    for (int v = 0; v < NV; ++v) {
+      v16 x = acc[r][v] * splat(sc) + loadu(brow + (i0 + r) * N + v * L);
+      if (mrow) x += loadu(mrow + (i0 + r) * N + v * L);
+      acc[r][v] = x;
+      mx[r] = x > mx[r] ? x : mx[r];
+    }
+  }
+  v16 sum[4];
+  for (int r = 0; r < 4; ++r) {
+    const v16 rowmax = splat(hmax(mx[r]));
+    sum[r] = splat(0.f);
+    for (int v = 0; v < NV; ++v) { acc[r][v] = vexp(acc[r][v] - rowmax); sum[r] += acc[r][v]; }
+  }
+  for (int r = 0; r < 4; ++r) {
+    const v16 inv = splat(1.f / hsum(sum[r]));
+    for (int v = 0; v < NV; ++v) *(v16*)&s[i0 + r][v * L] = acc[r][v] * inv;
+  }
+}
+
 // scores of rows [0, N) into s: softmax(scale * q k^T + bias + mask)
 template <int NV, typename T>
 static void scores(const T* base, int64_t c3, int64_t d, const float* brow, const float* mrow, float sc,
@@ -78,26 +106,7 @@ static void scores(const T* base, int64_t c3, int64_t d, const float* brow, cons
         for (int v = 0; v < NV; ++v) acc[r][v] += qb * kv[v];
       }
     }
-    v16 mx[4];
-    for (int r = 0; r < 4; ++r) {
-      mx[r] = splat(-INFINITY);
-      for (int v = 0; v < NV; ++v) {
-        v16 x = acc[r][v] * splat(sc) + loadu(brow + (i0 + r) * N + v * L);
-        if (mrow) x += loadu(mrow + (i0 + r) * N + v * L);
-        acc[r][v] = x;
-        mx[r] = x > mx[r] ? x : mx[r];
-      }
-    }
-    v16 sum[4];
-    for (int r = 0; r < 4; ++r) {
-      const v16 rowmax = splat(hmax(mx[r]));
-      sum[r] = splat(0.f);
-      for (int v = 0; v < NV; ++v) { acc[r][v] = vexp(acc[r][v] - rowmax); sum[r] += acc[r][v]; }
-    }
-    for (int r = 0; r < 4; ++r) {
-      const v16 inv = splat(1.f / hsum(sum[r]));
-      for (int v = 0; v < NV; ++v) *(v16*)&s[i0 + r][v * L] = acc[r][v] * inv;
-    }
+    softmax_rows<NV>(acc, i0, brow, mrow, sc, s);
   }
 }
 
@@ -162,6 +171,111 @@ static void attention(const at::Tensor& q, const at::Tensor& b, const at::Tensor
   });
 }
 
+#ifdef __AVX512BF16__
+// bfloat16 qkv with AVX512-BF16 dot products (pairs of bf16 multiplied exactly, summed in float32), the
+// probabilities rounded to bf16 before the value product, as bf16 autocast's two batched products do
+typedef uint32_t pair_t;  // two bf16, the lower element in the low half
+
+static inline pair_t pair_at(const c10::BFloat16* row, int64_t e, int64_t d) {  // (row[e], row[e + 1] or 0)
+  const uint32_t lo = row[e].x, hi = e + 1 < d ? row[e + 1].x : 0;
+  return lo | (hi << 16);
+}
+
+template <int NV>
+static void scores_bf16(const pair_t (*qp)[DMAX / 2], const pair_t (*kp)[NMAX], int64_t pairs, const float* brow,
+                        const float* mrow, float sc, float (*s)[NMAX], uint16_t (*pb)[NMAX]) {
+  constexpr int N = NV * L;
+  for (int i0 = 0; i0 < N; i0 += 4) {
+    v16 acc[4][NV];
+    for (int r = 0; r < 4; ++r) for (int v = 0; v < NV; ++v) acc[r][v] = splat(0.f);
+    for (int64_t e = 0; e < pairs; ++e) {
+      __m512bh kv[NV];
+      for (int v = 0; v < NV; ++v) kv[v] = (__m512bh)_mm512_load_si512((const void*)&kp[e][v * L]);
+      for (int r = 0; r < 4; ++r) {
+        const __m512bh qb = (__m512bh)_mm512_set1_epi32((int)qp[i0 + r][e]);
+        for (int v = 0; v < NV; ++v) acc[r][v] = (v16)_mm512_dpbf16_ps((__m512)acc[r][v], qb, kv[v]);
+      }
+    }
+    softmax_rows<NV>(acc, i0, brow, mrow, sc, s);
+    for (int r = 0; r < 4; ++r)
+      for (int v = 0; v < NV; v += 2) {  // 32 probabilities a store (16 with one vector a row)
+        const __m512 lo = *(const __m512*)&s[i0 + r][v * L];
+        const __m512 hi = v + 1 < NV ? *(const __m512*)&s[i0 + r][(v + 1) * L] : _mm512_setzero_ps();
+        _mm512_storeu_si512((void*)&pb[i0 + r][v * L], (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+      }
+  }
+}
+
+template <int NV>
+static void values_bf16(const uint16_t (*pb)[NMAX], const pair_t (*vp)[DMAX], c10::BFloat16* dst, int64_t c,
+                        int64_t d) {
+  constexpr int N = NV * L;
+  for (int i0 = 0; i0 < N; i0 += 8) {
+    __m512 o[8][2];
+    for (int r = 0; r < 8; ++r) o[r][0] = o[r][1] = _mm512_setzero_ps();
+    for (int j = 0; j < N / 2; ++j) {
+      const __m512bh v0 = (__m512bh)_mm512_load_si512((const void*)&vp[j][0]);
+      const __m512bh v1 = (__m512bh)_mm512_load_si512((const void*)&vp[j][L]);
+      for (int r = 0; r < 8; ++r) {
+        uint32_t w;
+        std::memcpy(&w, &pb[i0 + r][2 * j], sizeof(w));
+        const __m512bh p = (__m512bh)_mm512_set1_epi32((int)w);
+        o[r][0] = _mm512_dpbf16_ps(o[r][0], p, v0);
+        o[r][1] = _mm512_dpbf16_ps(o[r][1], p, v1);
+      }
+    }
+    for (int r = 0; r < 8; ++r) {
+      alignas(64) float tmp[DMAX];
+      _mm512_store_ps(&tmp[0], o[r][0]);
+      _mm512_store_ps(&tmp[L], o[r][1]);
+      c10::BFloat16* row = dst + (i0 + r) * c;
+      for (int64_t e = 0; e < d; ++e) row[e] = static_cast<c10::BFloat16>(tmp[e]);
+    }
+  }
+}
+
+static void attention_bf16(const at::Tensor& q, const at::Tensor& b, const at::Tensor& m, int64_t heads, float sc,
+                           at::Tensor& out) {
+  const int64_t bw = q.size(0), n = q.size(1), c = q.size(2) / 3, d = c / heads, pairs = (d + 1) / 2;
+  const int64_t nw = m.defined() ? m.size(0) : 1;
+  const c10::BFloat16* src = q.data_ptr<c10::BFloat16>();
+  const float* bp = b.data_ptr<float>();
+  const float* mp = m.defined() ? m.data_ptr<float>() : nullptr;
+  c10::BFloat16* dst = out.data_ptr<c10::BFloat16>();
+  at::parallel_for(0, bw * heads, 1, [&](int64_t begin, int64_t end) {
+    alignas(64) pair_t qp[NMAX][DMAX / 2];  // queries, pairs along the head width
+    alignas(64) pair_t kp[DMAX / 2][NMAX];  // keys, pairs along the head width, transposed
+    alignas(64) pair_t vp[NMAX / 2][DMAX];  // values, pairs along the tokens, zero beyond the head width
+    alignas(64) float s[NMAX][NMAX];        // probabilities
+    alignas(64) uint16_t pb[NMAX][NMAX];    // and as bf16
+    std::memset(vp, 0, sizeof(vp));
+    for (int64_t wh = begin; wh < end; ++wh) {
+      const int64_t w = wh / heads, h = wh % heads;
+      const c10::BFloat16* base = src + w * n * 3 * c + h * d;
+      for (int64_t j = 0; j < n; ++j) {
+        const c10::BFloat16* qr = base + j * 3 * c;
+        const c10::BFloat16* kr = qr + c;
+        for (int64_t e = 0; e < pairs; ++e) {
+          qp[j][e] = pair_at(qr, 2 * e, d);
+          kp[e][j] = pair_at(kr, 2 * e, d);
+        }
+      }
+      for (int64_t j = 0; j < n; j += 2) {
+        const c10::BFloat16* v0 = base + j * 3 * c + 2 * c;
+        const c10::BFloat16* v1 = v0 + 3 * c;
+        for (int64_t e = 0; e < d; ++e) vp[j / 2][e] = uint32_t(v0[e].x) | (uint32_t(v1[e].x) << 16);
+      }
+      const float* brow = bp + h * n * n;
+      const float* mrow = mp ? mp + (w % nw) * n * n : nullptr;
+      c10::BFloat16* o = dst + w * n * c + h * d;
+      if (n == 64) { scores_bf16<4>(qp, kp, pairs, brow, mrow, sc, s, pb); values_bf16<4>(pb, vp, o, c, d); }
+      else if (n == 32) { scores_bf16<2>(qp, kp, pairs, brow, mrow, sc, s, pb); values_bf16<2>(pb, vp, o, c, d); }
+      else { scores_bf16<1>(qp, kp, pairs, brow, mrow, sc, s, pb); values_bf16<1>(pb, vp, o, c, d); }
+    }
+  });
+}
+#endif
+
 at::Tensor swin_window_attention(const at::Tensor& qkv, const at::Tensor& bias, const std::optional<at::Tensor>& mask,
                                  int64_t heads, double scale) {
   TORCH_CHECK(qkv.dim() == 3 && (qkv.scalar_type() == at::kFloat || qkv.scalar_type() == at::kBFloat16) &&
@@ -183,7 +297,11 @@ at::Tensor swin_window_attention(const at::Tensor& qkv, const at::Tensor& bias, 
   }
   at::Tensor out = at::empty({bw, n, c}, qkv.options());
   if (q.scalar_type() == at::kFloat) attention<float>(q, b, m, heads, static_cast<float>(scale), out);
+#ifdef __AVX512BF16__
+  else attention_bf16(q, b, m, heads, static_cast<float>(scale), out);
+#else
   else attention<c10::BFloat16>(q, b, m, heads, static_cast<float>(scale), out);
+#endif
   return out;
 }
 
