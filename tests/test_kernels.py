@@ -179,6 +179,7 @@ class _Attention(torch.nn.Module):  # the op alone, as a package's graph
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")  # torch's own, from inside its export
 def test_a_package_calling_the_op_through_a_proxy_executor_runs_through_torchs_loader(tmp_path: Path) -> None:
     from torch._inductor import aoti_compile_and_package
 
