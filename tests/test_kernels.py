@@ -162,10 +162,9 @@ def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch:
     assert _calls_kernel(bf16)  # bf16 autocast's linear output, float32 inside
     assert torch.nn.functional.cosine_similarity(got, want).min() > 0.999
     model.set_precision("fp32")
-    monkeypatch.setenv(kernels.ENV, "0")  # off: the fp32 package cannot load, so it is built without it
-    package.unlink()
+    monkeypatch.setenv(kernels.ENV, "0")  # off: another package (its key says so), built without it
     model.compile_towers()
-    (plain,) = compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")
+    (plain,) = set(compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")) - {package}
     assert not _calls_kernel(plain)
 
 

@@ -84,7 +84,7 @@ def source_digest() -> str:
 
 def package_key(model: ClapModel) -> str:
     """Hash of what the compiled code depends on (weights, config, precision, openclap's audio source,
-    torch, CPU, Python)."""
+    torch, CPU, Python, whether it calls ``openclap.kernels``)."""
     digest = hashlib.blake2b(digest_size=16)
     meta = {
         "source": source_digest(),
@@ -96,6 +96,7 @@ def package_key(model: ClapModel) -> str:
         "python": sys.version_info[:2],
         "max_batch": MAX_BATCH,
         "inductor": INDUCTOR_OPTIONS,
+        "native_kernels": native_kernels(model),  # on and off build different code
     }
     digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for module in (model.frontend, model.audio_encoder, model.audio_projection):
