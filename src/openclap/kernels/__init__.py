@@ -13,7 +13,7 @@ lowered to AVX2 ran 9x slower than them). The library is built with ``-march=nat
 ``$OPENCLAP_CACHE_DIR/kernels`` (default ``~/.cache/openclap/kernels``), named by a hash of its source,
 torch's version, the flags and the CPU's instruction-set flags, so a build for another machine or torch
 is never loaded; the build (about 6 s) is atomic. ``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns
-them off (packages built then use torch's ops).
+them off (packages built then use torch's ops; a package's key says which kind it is).
 """
 
 from __future__ import annotations
