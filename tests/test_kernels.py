@@ -3,11 +3,14 @@
 The op against torch's own products and softmax (windows of 16, 32 and 64 tokens, heads 1 to 32 wide, with
 and without the shift mask), inside a whole HTS-AT encoder, its checks on bad inputs, the switch that turns
 it off, and a compiled HTS-AT package that calls it through its C shim (real AOTInductor build) or, with
-the kernels off, is built without it; and a bf16 package, which calls it on autocast's bf16 output."""
+the kernels off, is built without it; a later process that loads the package (rebuilding a deleted
+library first); and a bf16 package, which calls it on autocast's bf16 output."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import torch
 from openclap import compiled, create_model, kernels
 from openclap.audio.encoders.htsat import HTSAT, shifted_window_mask
 from openclap.config import ClapConfig
+from openclap.model import ClapModel
 from openclap.registry import get_config
 
 HAS_COMPILER = any(shutil.which(name) for name in ("g++", "c++"))
@@ -139,15 +143,32 @@ def _calls_kernel(package: Path) -> bool:
         )
 
 
-@pytest.mark.slow
-def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+def _seeded_pair() -> tuple[ClapModel, ClapModel]:
+    """A tiny HTS-AT model in eager mode and the same weights compiled."""
     torch.manual_seed(0)
     eager = create_model(_tiny_htsat(), pretrained=False, text=False)
     for p in eager.audio_encoder.parameters():
         torch.nn.init.normal_(p, std=0.2)
     model = create_model(_tiny_htsat(), pretrained=False, text=False)
     model.load_state_dict(eager.state_dict())
-    model.compile_towers()
+    return eager, model.compile_towers()
+
+
+def _later_process() -> None:
+    """A later run: it loads the package (rebuilding the library if it went) and gets eager's numbers."""
+    before = {p: p.stat().st_size for p in compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")}
+    eager, model = _seeded_pair()
+    assert {p: p.stat().st_size for p in compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")} == before
+    wave = 0.1 * torch.randn(2, eager.config.audio.clip_samples, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        torch.testing.assert_close(model.encode_audio(wave), eager.encode_audio(wave), rtol=0, atol=2e-5)
+    assert kernels.library_path().is_file()
+    print("later process: loaded, equal")
+
+
+@pytest.mark.slow
+def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    eager, model = _seeded_pair()
     (package,) = compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")
     assert _calls_kernel(package)  # linked to the library, called without a proxy executor
     g = torch.Generator().manual_seed(1)
@@ -155,6 +176,14 @@ def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch:
         for n in (3, 1):
             wave = 0.1 * torch.randn(n, eager.config.audio.clip_samples, generator=g)
             torch.testing.assert_close(model.encode_audio(wave), eager.encode_audio(wave), rtol=0, atol=2e-5)
+    kernels.library_path().unlink()  # a later process: the library rebuilt, then the package loaded
+    script = "from tests.test_kernels import _later_process; _later_process()"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and "loaded, equal" in done.stdout, done.stderr[-3000:]
+    with torch.inference_mode():
         model.set_precision("bf16").compile_towers()
         eager.set_precision("bf16")
         got, want = model.encode_audio(wave), eager.encode_audio(wave)
