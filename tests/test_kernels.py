@@ -154,10 +154,16 @@ def _seeded_pair() -> tuple[ClapModel, ClapModel]:
     return eager, model.compile_towers()
 
 
-def _later_process() -> None:
+def _later_process(weights: str) -> None:
     """A later run: it loads the package (rebuilding the library if it went) and gets eager's numbers."""
+    from safetensors.torch import load_file
+
     before = {p: p.stat().st_size for p in compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")}
-    eager, model = _seeded_pair()
+    eager = create_model(_tiny_htsat(), pretrained=False, text=False)
+    eager.load_state_dict(load_file(weights))
+    model = create_model(_tiny_htsat(), pretrained=False, text=False)
+    model.load_state_dict(eager.state_dict())
+    model.compile_towers()
     assert {p: p.stat().st_size for p in compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")} == before
     wave = 0.1 * torch.randn(2, eager.config.audio.clip_samples, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
@@ -167,7 +173,11 @@ def _later_process() -> None:
 
 
 @pytest.mark.slow
-def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from safetensors.torch import save_file
+
     eager, model = _seeded_pair()
     (package,) = compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")
     assert _calls_kernel(package)  # linked to the library, called without a proxy executor
@@ -177,7 +187,9 @@ def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(monkeypatch:
             wave = 0.1 * torch.randn(n, eager.config.audio.clip_samples, generator=g)
             torch.testing.assert_close(model.encode_audio(wave), eager.encode_audio(wave), rtol=0, atol=2e-5)
     kernels.library_path().unlink()  # a later process: the library rebuilt, then the package loaded
-    script = "from tests.test_kernels import _later_process; _later_process()"
+    weights = tmp_path / "weights.safetensors"
+    save_file({k: v.contiguous() for k, v in eager.state_dict().items()}, str(weights))
+    script = f"from tests.test_kernels import _later_process; _later_process({str(weights)!r})"
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300
