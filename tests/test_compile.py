@@ -226,9 +226,9 @@ def test_the_package_keeps_the_split_precision_input_convolution(tmp_path: Path)
         exact = layer.conv._conv_forward(x, layer.conv.weight, layer.conv.bias)  # float32, no autocast
         eager = layer(x)
         program = torch.export.export(layer, (x,))
-        path = aoti_compile_and_package(
-            program, package_path=str(tmp_path / "l.pt2"), inductor_configs=compiled_module.INDUCTOR_OPTIONS
-        )
+        options = dict(compiled_module.INDUCTOR_OPTIONS)  # aoti_compile_and_package writes into it
+        target = str(tmp_path / "l.pt2")
+        path = aoti_compile_and_package(program, package_path=target, inductor_configs=options)
         got = compiled_module.load_package(Path(path))(x)
     scale = exact.abs().max()  # the output is bf16: its own rounding, 2^-8 relative, stays
     assert (eager - exact).abs().max() < 2e-2 * scale  # the split's accuracy, eager

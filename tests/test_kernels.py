@@ -180,6 +180,7 @@ def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(
 
     eager, model = _seeded_pair()
     (package,) = compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")
+    assert package.name.endswith(f"-{compiled.package_key(model)}.pt2")  # building changed no part of the key
     assert _calls_kernel(package)  # linked to the library, called without a proxy executor
     g = torch.Generator().manual_seed(1)
     with torch.inference_mode():

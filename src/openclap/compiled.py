@@ -29,8 +29,9 @@ import tempfile
 import warnings
 import weakref
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -50,7 +51,10 @@ MAX_BATCH = 4096  # the package's dynamic batch dimension allows 1 to this many 
 # Precision casts kept: inductor otherwise drops a float32 -> bf16 -> float32 round trip, which zeroes
 # the remainder of the split-precision input convolution (audio/encoders/input_conv.py): the default
 # model's bf16 package against eager bf16, min cosine 0.99988 without, 0.99997 with, same speed.
-INDUCTOR_OPTIONS: dict[str, Any] = {"freezing": True, "emulate_precision_casts": True}
+# Read-only: aoti_compile_and_package writes "aot_inductor.package" into the options it is given, and had
+# done so into this one, so a process's later package keys differed from a fresh process's (its packages
+# were rebuilt by every later run).
+INDUCTOR_OPTIONS: Mapping[str, Any] = MappingProxyType({"freezing": True, "emulate_precision_casts": True})
 # Packages kept per model name and precision (the most recently used): a new torch, new options or new
 # weights make a new package, and a published tower's is 65-330 MB.
 KEEP_PER_MODEL = 2
@@ -95,7 +99,7 @@ def package_key(model: ClapModel) -> str:
         "machine": platform.machine(),
         "python": sys.version_info[:2],
         "max_batch": MAX_BATCH,
-        "inductor": INDUCTOR_OPTIONS,
+        "inductor": dict(INDUCTOR_OPTIONS),
         "native_kernels": native_kernels(model),  # on and off build different code
     }
     digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
