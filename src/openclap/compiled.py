@@ -52,8 +52,8 @@ MAX_BATCH = 4096  # the package's dynamic batch dimension allows 1 to this many 
 # the remainder of the split-precision input convolution (audio/encoders/input_conv.py): the default
 # model's bf16 package against eager bf16, min cosine 0.99988 without, 0.99997 with, same speed.
 # Read-only: aoti_compile_and_package writes "aot_inductor.package" into the options it is given, and had
-# done so into this one, so a process's later package keys differed from a fresh process's (its packages
-# were rebuilt by every later run).
+# done so into this one, so a package built after another in one process (bf16 after fp32) was stored
+# under a key no fresh process computes, and a later run built it again.
 INDUCTOR_OPTIONS: Mapping[str, Any] = MappingProxyType({"freezing": True, "emulate_precision_casts": True})
 # Packages kept per model name and precision (the most recently used): a new torch, new options or new
 # weights make a new package, and a published tower's is 65-330 MB.
