@@ -125,6 +125,18 @@ def test_without_avx512_the_kernels_are_unavailable(monkeypatch: pytest.MonkeyPa
     assert not kernels.available()
 
 
+def test_an_unusable_cache_folder_leaves_the_kernels_off_and_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENCLAP_CACHE_DIR", "/etc/passwd/cache")  # under a file: no folder can be made
+    monkeypatch.setattr(kernels, "_load", kernels._load.__wrapped__)  # not the module's loaded library
+    with pytest.raises(kernels.KernelUnavailable, match="cannot create the kernels' cache folder /etc/"):
+        kernels.load()
+    assert not kernels.available()
+    with pytest.raises(ValueError, match="compiled-package cache /etc/passwd/cache/compiled"):
+        create_model(_tiny_htsat(), pretrained=False, text=False, compile=True)
+
+
 def _tiny_htsat() -> ClapConfig:
     data = get_config("tiny-test").to_dict()
     data["name"] = "tiny-htsat-test"

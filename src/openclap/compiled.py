@@ -29,7 +29,7 @@ import tempfile
 import warnings
 import weakref
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -141,7 +141,7 @@ def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None =
         if linked:
             configs.update(kernels.inductor_options())
         try:
-            with _library_path(kernels.cache_dir()) if linked else contextlib.nullcontext():
+            with kernels.on_link_path() if linked else contextlib.nullcontext():
                 aoti_compile_and_package(program, package_path=str(tmp), inductor_configs=configs)
             os.replace(tmp, path)  # atomic: a reader sees no package or a whole one
         finally:
@@ -152,20 +152,6 @@ def native_kernels(model: ClapModel) -> bool:
     """Whether the package may call ``openclap.kernels`` (an encoder that asks for them, e.g. HTS-AT's
     window attention, and the library builds here)."""
     return bool(getattr(model.audio_encoder, "native_kernels", False)) and kernels.available()
-
-
-@contextlib.contextmanager
-def _library_path(folder: Path) -> Iterator[None]:
-    """``folder`` on the linker's search path (``LIBRARY_PATH``) while inductor links a package."""
-    before = os.environ.get("LIBRARY_PATH")
-    os.environ["LIBRARY_PATH"] = os.pathsep.join(p for p in (str(folder), before) if p)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("LIBRARY_PATH", None)
-        else:
-            os.environ["LIBRARY_PATH"] = before
 
 
 def _needs_kernels(path: Path) -> bool:

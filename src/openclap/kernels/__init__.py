@@ -49,7 +49,8 @@ _fusing = False
 
 
 class KernelUnavailable(RuntimeError):
-    """The native library cannot be built or loaded here (no compiler, no headers, not x86-64 / Linux)."""
+    """The native library cannot be built or loaded here (no compiler, no headers, not x86-64 / Linux, no
+    AVX-512, an unusable cache folder)."""
 
 
 def cache_dir() -> Path:
@@ -90,7 +91,12 @@ def _build(path: Path) -> None:
     """Compile ``SOURCE`` into ``path`` (atomic) against the running torch."""
     from torch.utils import cpp_extension
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # the package is then built without the kernels
+        problem = (error.strerror or str(error)).lower()
+        folder = path.parent
+        raise KernelUnavailable(f"cannot create the kernels' cache folder {folder} ({problem})") from None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch_lib = Path(torch.__file__).parent / "lib"
     command = [
@@ -195,8 +201,24 @@ def uses_window_attention(program: torch.export.ExportedProgram) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def on_link_path() -> Iterator[None]:
+    """The library's folder on the linker's search path (``LIBRARY_PATH``) while inductor links a package
+    to it (``inductor_options`` names the library)."""
+    before = os.environ.get("LIBRARY_PATH")
+    os.environ["LIBRARY_PATH"] = os.pathsep.join(p for p in (str(cache_dir()), before) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LIBRARY_PATH", None)
+        else:
+            os.environ["LIBRARY_PATH"] = before
+
+
 def inductor_options() -> dict[str, object]:
-    """Inductor options that make a package call the library's C shim directly (no proxy executor)."""
+    """Inductor options that make a package call the library's C shim directly (no proxy executor); link it
+    inside ``on_link_path()``."""
     return {
         "aot_inductor.custom_ops_to_c_shims": {torch.ops.openclap.swin_window_attention.default: [C_SHIM]},
         "aot_inductor.custom_op_libs": [f":{library_name()}"],
