@@ -166,6 +166,26 @@ def fold_batch_norm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, 
     return conv.weight * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
 
 
+# In a compiled graph on a CPU, a 1x1 convolution of at least this many input channels runs as a matrix
+# product over the pixels: inductor's packed oneDNN linear beat its oneDNN convolution on YAMNet's maps of
+# 64-1024 channels (channels-last, 40 patches, 2 threads, fp32 1.03-1.80x, bf16 1.02-1.76x; 1.5-1.8x on
+# the 3 x 2 maps of the last layers), lost on the 32 -> 64 one (0.41x fp32) and lost eager (0.49-0.72x
+# fp32: eager linear is a BLAS call), so eager keeps the convolution (docs/speed.md).
+POINTWISE_AS_LINEAR_MIN_CHANNELS = 64
+
+
+def _pointwise_as_linear(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    """Whether ``conv`` (a folded 1x1 convolution) runs as a linear on ``x``'s pixels; see above."""
+    return (
+        torch.compiler.is_compiling()
+        and x.device.type == "cpu"
+        and conv.kernel_size == (1, 1)
+        and conv.stride == (1, 1)
+        and conv.groups == 1
+        and x.shape[1] >= POINTWISE_AS_LINEAR_MIN_CHANNELS
+    )
+
+
 def _conv_bn_relu(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """``relu(bn(conv(x)))`` with 'SAME' padding (``conv.padding`` is the stride-1 case's; at stride 2
     the padding is TensorFlow's uneven one). At inference (``bn`` in eval mode) the batch norm is folded
@@ -183,6 +203,10 @@ def _conv_bn_relu(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch
         x = _same_pad(x, stride)
     elif stride != 1:
         weight, padding = same_as_conv_padding(weight, x, stride)
+    if _pointwise_as_linear(conv, x):
+        n, c, h, w = x.shape  # channels-last: [N, H, W, C] in memory, so the permute is a view
+        y = F.linear(x.permute(0, 2, 3, 1).reshape(-1, c), weight.flatten(1), bias)
+        return F.relu(y, inplace=True).reshape(n, h, w, -1).permute(0, 3, 1, 2)  # channels-last again
     if isinstance(conv, InputConv2d):
         y = conv.convolve(x, weight, bias, padding=padding)
     else:
