@@ -109,7 +109,7 @@ def main() -> None:
     rates = matmul_gflops(torch.float32 if args.precision == "fp32" else torch.bfloat16, repeats=5)
     rate = rates["best"]
     bound = flops * batch / (rate * 1e9)
-    fused = kernels.fused_window_attention() if native_kernels(model) else contextlib.nullcontext()
+    fused = kernels.fused() if native_kernels(model) else contextlib.nullcontext()
     with torch.inference_mode(), fused:  # as the package is traced (the flag is read while tracing)
         compiled(wave)
         compiled(wave)

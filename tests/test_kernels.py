@@ -1,9 +1,12 @@
-"""``openclap.kernels``: the native fused window attention, built on this machine with its C++ compiler.
+"""``openclap.kernels``: the native fused window attention and one-pass spectrogram, built on this machine
+with its C++ compiler.
 
-The op against torch's own products and softmax (windows of 16, 32 and 64 tokens, heads 1 to 32 wide, with
-and without the shift mask), inside a whole HTS-AT encoder, its checks on bad inputs, the switch that turns
-it off, and a compiled HTS-AT package that calls it through its C shim (real AOTInductor build) or, with
-the kernels off, is built without it; a later process that loads the package (rebuilding a deleted
+The spectrogram against a float64 FFT (FFT sizes 16 to 4096, frames past the waveform's end, magnitude and
+power, sparse and dense filterbanks), inside YAMNet's front end on real clips, and its refusals. The
+attention against torch's own products and softmax (windows of 16, 32 and 64 tokens, heads 1 to 32 wide,
+with and without the shift mask), inside a whole HTS-AT encoder, its checks on bad inputs, the switch that
+turns it off, and a compiled HTS-AT package that calls it through its C shim (real AOTInductor build) or,
+with the kernels off, is built without it; a later process that loads the package (rebuilding a deleted
 library first); and a bf16 package, which calls it on autocast's bf16 output."""
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def test_a_whole_htsat_encoder_with_the_fused_attention_equals_the_modules() -> 
     mel = torch.randn(2, 64, 1001) * 10 - 40
     with torch.no_grad():
         plain = model.forward_features(mel)["embedding"]
-        with kernels.fused_window_attention():
+        with kernels.fused():
             fused = model.forward_features(mel)["embedding"]
     assert not kernels.fusing()
     torch.testing.assert_close(fused, plain, rtol=0, atol=1e-5)
@@ -105,10 +108,86 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
         op(torch.zeros(4, 64, 48), torch.zeros(3, 64, 64), None, 2, 0.2)
     with pytest.raises(RuntimeError, match="nW dividing the windows"):
         op(torch.zeros(4, 64, 48), bias, torch.zeros(3, 64, 64), 2, 0.2)
+    spectrogram, wave, fb = torch.ops.openclap.frame_rfft_mel, torch.zeros(2, 1000), torch.zeros(257, 8)
+    with pytest.raises(RuntimeError, match=r"wave must be a float32 CPU tensor \[B, N\]"):
+        spectrogram(wave.double(), torch.ones(512), fb, 160, 1, 4)
+    with pytest.raises(RuntimeError, match="n_fft a power of two from 16 to 4096"):
+        spectrogram(wave, torch.ones(400), fb, 160, 1, 4)
+    with pytest.raises(RuntimeError, match=r"mel_fb must be float32 \[n_fft / 2 \+ 1, mels\]"):
+        spectrogram(wave, torch.ones(512), torch.zeros(256, 8), 160, 1, 4)
+    with pytest.raises(RuntimeError, match="exponent 1 \\(magnitude\\) or 2 \\(power\\), got 3"):
+        spectrogram(wave, torch.ones(512), fb, 160, 3, 4)
+    with pytest.raises(RuntimeError, match="frames must be 1 to 2"):
+        spectrogram(wave, torch.ones(512), fb, 160, 1, 0)
+    with pytest.raises(RuntimeError, match="hop must be 1"):
+        spectrogram(wave, torch.ones(512), fb, 0, 1, 4)
+    assert kernels.spectrogram_fits(512, torch.float32, torch.device("cpu"))
+    assert not kernels.spectrogram_fits(400, torch.float32, torch.device("cpu"))
+    assert not kernels.spectrogram_fits(512, torch.float64, torch.device("cpu"))
     fits, cpu = kernels.window_attention_fits, torch.device("cpu")
     assert fits(64, 24, torch.float32, cpu)
     assert fits(64, 24, torch.bfloat16, cpu)  # bf16 autocast's linear output
     assert not fits(64, 24, torch.float16, cpu) and not fits(49, 24, torch.float32, cpu)
+
+
+def _spectrogram_reference(
+    wave: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, hop: int, exponent: int, frames: int
+) -> torch.Tensor:
+    n = window.numel()
+    need = (frames - 1) * hop + n  # the waveform zero-extended to the last frame's end
+    wave = torch.nn.functional.pad(wave.double(), (0, max(0, need - wave.shape[1])))
+    spectrum = torch.fft.rfft(wave.unfold(-1, n, hop)[:, :frames] * window.double()).abs() ** exponent
+    return (spectrum @ fb.double()).float()
+
+
+# (n_fft, window length, hop, samples, frames, exponent): YAMNet's own (400 of 512, hop 160), the smallest and
+# largest FFTs, frames past the waveform's end (zeros), a frame count short of a group of 16, one frame
+SPECTROGRAMS = [
+    (512, 400, 160, 16000, 98, 1),
+    (512, 400, 160, 8000, 60, 1),
+    (16, 16, 4, 100, 30, 2),
+    (4096, 4096, 1024, 20000, 17, 2),
+    (1024, 1000, 320, 3000, 1, 1),
+]
+
+
+@pytest.mark.parametrize(("n_fft", "width", "hop", "samples", "frames", "exponent"), SPECTROGRAMS)
+def test_the_spectrogram_equals_a_float64_reference(
+    n_fft: int, width: int, hop: int, samples: int, frames: int, exponent: int
+) -> None:
+    from openclap.audio.encoders.yamnet import tf_mel_matrix
+
+    kernels.load()
+    g = torch.Generator().manual_seed(0)
+    wave = torch.randn(3, samples, generator=g)
+    window = torch.nn.functional.pad(torch.hann_window(width, periodic=True), (0, n_fft - width))
+    fbs = {  # YAMNet's triangles (zeros skipped); a dense random one with a column of zeros
+        "mel": torch.from_numpy(tf_mel_matrix(16000, n_fft, 8, 125.0, 7500.0)).float(),
+        "dense": torch.rand(n_fft // 2 + 1, 5, generator=g) * (torch.arange(5) != 2),
+    }
+    for fb in fbs.values():
+        got = torch.ops.openclap.frame_rfft_mel(wave, window, fb, hop, exponent, frames)
+        want = _spectrogram_reference(wave, window, fb, hop, exponent, frames)
+        assert got.shape == (3, frames, fb.shape[1])
+        torch.testing.assert_close(got, want, rtol=2e-5, atol=1e-5 * float(want.abs().max()))
+
+
+def test_yamnets_front_end_with_the_native_spectrogram_equals_torchs_on_real_audio() -> None:
+    from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamnetLogMel
+    from openclap.audio.io import load_audio, resample, to_mono
+    from tests.helpers import ESC50_AUDIO
+
+    clips = []
+    for path in sorted(ESC50_AUDIO.glob("*.flac"))[:3]:  # 5 s at 44.1 kHz
+        wave, rate = load_audio(path)
+        clips.append(torch.from_numpy(resample(to_mono(wave), rate, 16000)[: 5 * 16000].copy()))
+    wave = torch.stack(clips).float()
+    front = YamnetLogMel(YAMNET_FRONTEND)
+    plain = front(wave)
+    with kernels.fused():
+        fused = front(wave)
+    assert fused.shape == plain.shape
+    torch.testing.assert_close(fused, plain, rtol=0, atol=2e-4)  # ln(mel + 0.001): float32 rounding
 
 
 def test_the_environment_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,11 +227,9 @@ def _tiny_htsat() -> ClapConfig:
     return ClapConfig.from_dict(data)
 
 
-def _calls_kernel(package: Path) -> bool:
+def _calls_kernel(package: Path, shim: str = "aoti_torch_cpu_swin_window_attention") -> bool:
     with zipfile.ZipFile(package) as archive:
-        return any(
-            kernels.C_SHIM_NAME.encode() in archive.read(n) for n in archive.namelist() if n.endswith(".cpp")
-        )
+        return any(shim.encode() in archive.read(n) for n in archive.namelist() if n.endswith(".cpp"))
 
 
 def _seeded_pair() -> tuple[ClapModel, ClapModel]:

@@ -133,11 +133,11 @@ def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None =
     fuse = native_kernels(model)
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # torch's own deprecation notices about its internals
-        tracing = kernels.fused_window_attention() if fuse else contextlib.nullcontext()
+        tracing = kernels.fused() if fuse else contextlib.nullcontext()
         with tracing:
             module = _EncodeAudio(model).eval()
             program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
-        linked = fuse and kernels.uses_window_attention(program)
+        linked = fuse and kernels.uses_native_ops(program)
         if linked:
             configs.update(kernels.inductor_options())
         try:
@@ -149,17 +149,20 @@ def build_package(model: ClapModel, path: Path, options: dict[str, Any] | None =
 
 
 def native_kernels(model: ClapModel) -> bool:
-    """Whether the package may call ``openclap.kernels`` (an encoder that asks for them, e.g. HTS-AT's
-    window attention, and the library builds here)."""
-    return bool(getattr(model.audio_encoder, "native_kernels", False)) and kernels.available()
+    """Whether the package may call ``openclap.kernels`` (a front end or an encoder that asks for them,
+    e.g. YAMNet's log-mel or HTS-AT's window attention, and the library builds here)."""
+    asks = any(getattr(module, "native_kernels", False) for module in (model.frontend, model.audio_encoder))
+    return asks and kernels.available()
 
 
 def _needs_kernels(path: Path) -> bool:
     """Whether a package's compiled code calls ``openclap.kernels``' library (its wrapper source says)."""
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
-            if name.endswith(".wrapper.cpp") and kernels.C_SHIM_NAME.encode() in archive.read(name):
-                return True
+            if name.endswith(".wrapper.cpp"):
+                code = archive.read(name)
+                if any(shim.encode() in code for shim in kernels.C_SHIM_NAMES):
+                    return True
     return False
 
 

@@ -1,18 +1,22 @@
 """Native CPU kernels that torch lacks, compiled on this machine at first use and cached.
 
-One so far: ``openclap::swin_window_attention`` (``window_attention.cpp``), HTS-AT's window attention in
-one pass per (window, head): scores, relative-position bias, shift mask, softmax and the value product,
-reading the qkv linear's output (float32, or bfloat16 under bf16 autocast; the arithmetic float32) in
-place. Compiled audio packages of HTS-AT towers (fp32 and bf16) call it
-(``openclap.compiled`` traces the model inside ``fused_window_attention()`` and links the package to the
-library); eager code never does, so eager outputs, ONNX graphs and FLOP counts are those of the plain
-modules. It needs what inductor needs anyway: a C++ compiler and torch's headers.
+- ``openclap::swin_window_attention`` (``window_attention.cpp``): HTS-AT's window attention in one pass
+  per (window, head): scores, relative-position bias, shift mask, softmax and the value product, reading
+  the qkv linear's output (float32, or bfloat16 under bf16 autocast; the arithmetic float32) in place.
+- ``openclap::frame_rfft_mel`` (``spectrogram.cpp``): a float32 mel spectrogram's framing (the waveform
+  zero-extended at its end), window, real FFT, magnitude (or power) and filterbank in one pass, sixteen
+  frames at a time (YAMNet's front end).
 
-They need an x86-64 CPU with AVX-512 (elsewhere torch's ops run as before: the kernel's 16-float vectors
-lowered to AVX2 ran 9x slower than them). The library is built with ``-march=native`` into
-``$OPENCLAP_CACHE_DIR/kernels`` (default ``~/.cache/openclap/kernels``), named by a hash of its source,
+Compiled audio packages (fp32 and bf16) call them: ``openclap.compiled`` traces the model inside
+``fused()``, where the modules that have a native op use it, and links the package to the library;
+eager code never does, so eager outputs, ONNX graphs and FLOP counts are those of the plain modules. It
+needs what inductor needs anyway: a C++ compiler and torch's headers.
+
+They need an x86-64 CPU with AVX-512 (elsewhere torch's ops run as before: the attention kernel's 16-float
+vectors lowered to AVX2 ran 9x slower than them). The library is built with ``-march=native`` into
+``$OPENCLAP_CACHE_DIR/kernels`` (default ``~/.cache/openclap/kernels``), named by a hash of its sources,
 torch's version, the flags and the CPU's instruction-set flags, so a build for another machine or torch
-is never loaded; the build (about 6 s) is atomic. ``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns
+is never loaded; the build (about 10 s) is atomic. ``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns
 them off (packages built then use torch's ops; a package's key says which kind it is).
 """
 
@@ -33,16 +37,20 @@ import torch
 
 from openclap.user_cache import default_cache_dir
 
-SOURCE = Path(__file__).with_name("window_attention.cpp")
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("window_attention.cpp", "spectrogram.cpp"))
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c++17"]
-#: the C shim an AOTInductor package calls (inductor's ``config.aot_inductor.custom_ops_to_c_shims``)
-C_SHIM_NAME = "aoti_torch_cpu_swin_window_attention"
-C_SHIM = (
-    f"AOTITorchError {C_SHIM_NAME}(AtenTensorHandle qkv, AtenTensorHandle bias, "
-    "AtenTensorHandle* mask, int64_t heads, double scale, AtenTensorHandle* ret0)"
-)
+#: the C shims an AOTInductor package calls (inductor's ``config.aot_inductor.custom_ops_to_c_shims``), by op
+C_SHIMS = {
+    "swin_window_attention": "AOTITorchError aoti_torch_cpu_swin_window_attention(AtenTensorHandle qkv, "
+    "AtenTensorHandle bias, AtenTensorHandle* mask, int64_t heads, double scale, AtenTensorHandle* ret0)",
+    "frame_rfft_mel": "AOTITorchError aoti_torch_cpu_frame_rfft_mel(AtenTensorHandle wave, "
+    "AtenTensorHandle window, AtenTensorHandle mel_fb, int64_t hop, int64_t exponent, "
+    "int64_t frames, AtenTensorHandle* ret0)",
+}
+C_SHIM_NAMES = tuple(f"aoti_torch_cpu_{op}" for op in C_SHIMS)
 WINDOW_TOKENS = (16, 32, 64)  # what the kernel handles: tokens per window
 MAX_HEAD_WIDTH = 32  # and channels per head
+FFT_SIZES = (16, 4096)  # the spectrogram's FFT: a power of two in this range
 
 ENV = "OPENCLAP_NATIVE_KERNELS"
 _fusing = False
@@ -62,7 +70,9 @@ def cache_dir() -> Path:
 def library_name() -> str:
     """``openclap_kernels_<hash>.so``: the hash covers the source, the flags, torch and the CPU (its
     instruction-set flags: ``-march=native`` may use any of them)."""
-    digest = hashlib.blake2b(SOURCE.read_bytes(), digest_size=8)
+    digest = hashlib.blake2b(digest_size=8)
+    for source in SOURCES:
+        digest.update(source.read_bytes())
     meta = [
         torch.__version__,
         torch.backends.cpu.get_cpu_capability(),
@@ -88,7 +98,7 @@ def library_path() -> Path:
 
 
 def _build(path: Path) -> None:
-    """Compile ``SOURCE`` into ``path`` (atomic) against the running torch."""
+    """Compile ``SOURCES`` into ``path`` (atomic) against the running torch."""
     from torch.utils import cpp_extension
 
     try:
@@ -105,7 +115,7 @@ def _build(path: Path) -> None:
         f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}",
         *(f"-I{p}" for p in cpp_extension.include_paths()),
         f"-I{sysconfig.get_paths()['include']}",
-        str(SOURCE),
+        *(str(source) for source in SOURCES),
         "-o",
         str(tmp),
         f"-L{torch_lib}",
@@ -120,7 +130,8 @@ def _build(path: Path) -> None:
     except FileNotFoundError as error:
         raise KernelUnavailable(f"no C++ compiler ({command[0]}): {error}") from None
     except subprocess.CalledProcessError as error:
-        raise KernelUnavailable(f"building {SOURCE.name} failed:\n{error.stderr[-2000:]}") from None
+        names = ", ".join(source.name for source in SOURCES)
+        raise KernelUnavailable(f"building {names} failed:\n{error.stderr[-2000:]}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -146,6 +157,7 @@ def _load() -> Path:
         _build(path)
     torch.ops.load_library(str(path))
     torch.library.register_fake("openclap::swin_window_attention")(_window_attention_shape)
+    torch.library.register_fake("openclap::frame_rfft_mel")(_spectrogram_shape)
     return path
 
 
@@ -164,9 +176,15 @@ def _window_attention_shape(
     return qkv.new_empty(qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3)
 
 
+def _spectrogram_shape(
+    wave: torch.Tensor, window: torch.Tensor, mel_fb: torch.Tensor, hop: int, exponent: int, frames: int
+) -> torch.Tensor:
+    return wave.new_empty(wave.shape[0], frames, mel_fb.shape[1])
+
+
 @contextlib.contextmanager
-def fused_window_attention() -> Iterator[None]:
-    """While active (tracing a compiled package), HTS-AT's window attention calls the fused op."""
+def fused() -> Iterator[None]:
+    """While active (tracing a compiled package), modules that have a native op call it where it fits."""
     global _fusing
     before, _fusing = _fusing, True
     try:
@@ -190,23 +208,38 @@ def window_attention_fits(tokens: int, head_width: int, dtype: torch.dtype, devi
     )
 
 
-def uses_window_attention(program: torch.export.ExportedProgram) -> bool:
-    """Whether an exported program calls the fused op, in its graph or a nested one (bf16 autocast's
-    regions are subgraphs): its package must then link the library."""
-    target = torch.ops.openclap.swin_window_attention.default
+def spectrogram_fits(n_fft: int, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether ``frame_rfft_mel`` computes this spectrogram: float32 on the CPU, ``n_fft`` a power of two
+    from 16 to 4096."""
+    low, high = FFT_SIZES
+    power_of_two = low <= n_fft <= high and n_fft & (n_fft - 1) == 0
+    return dtype == torch.float32 and device.type == "cpu" and power_of_two
+
+
+def _ops() -> list[torch._ops.OpOverload]:
+    return [getattr(torch.ops.openclap, op).default for op in C_SHIMS]
+
+
+def uses_native_ops(program: torch.export.ExportedProgram) -> bool:
+    """Whether an exported program calls one of the library's ops, in its graph or a nested one (bf16
+    autocast's regions are subgraphs): its package must then link the library."""
+    targets = set(_ops())
     for module in program.graph_module.modules():
         graph = getattr(module, "graph", None)
-        if isinstance(graph, torch.fx.Graph) and any(node.target is target for node in graph.nodes):
+        if isinstance(graph, torch.fx.Graph) and any(node.target in targets for node in graph.nodes):
             return True
     return False
 
 
 @contextlib.contextmanager
 def on_link_path() -> Iterator[None]:
-    """The library's folder on the linker's search path (``LIBRARY_PATH``) while inductor links a package
-    to it (``inductor_options`` names the library)."""
+    """The loaded library's folder on the linker's search path (``LIBRARY_PATH``) while inductor links a
+    package to it (``inductor_options`` names the library). The folder the library was loaded from, not
+    the cache folder now: a process that changed ``OPENCLAP_CACHE_DIR`` after loading it had linked
+    against a folder without it."""
+    folder = load().parent
     before = os.environ.get("LIBRARY_PATH")
-    os.environ["LIBRARY_PATH"] = os.pathsep.join(p for p in (str(cache_dir()), before) if p)
+    os.environ["LIBRARY_PATH"] = os.pathsep.join(p for p in (str(folder), before) if p)
     try:
         yield
     finally:
@@ -220,6 +253,6 @@ def inductor_options() -> dict[str, object]:
     """Inductor options that make a package call the library's C shim directly (no proxy executor); link it
     inside ``on_link_path()``."""
     return {
-        "aot_inductor.custom_ops_to_c_shims": {torch.ops.openclap.swin_window_attention.default: [C_SHIM]},
+        "aot_inductor.custom_ops_to_c_shims": {op: [C_SHIMS[op.name().split("::")[1]]] for op in _ops()},
         "aot_inductor.custom_op_libs": [f":{library_name()}"],
     }

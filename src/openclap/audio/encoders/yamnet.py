@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from openclap import kernels
 from openclap.audio.encoders.input_conv import InputConv2d
 from openclap.config import AudioFrontendConfig
 
@@ -87,10 +88,13 @@ def patch_samples(config: AudioFrontendConfig) -> tuple[int, int]:
 def pad_to_patches(wave: torch.Tensor, config: AudioFrontendConfig) -> torch.Tensor:
     """[B, N] -> [B, N'] zero-padded at the end to at least one patch plus a whole number of patch hops
     (YAMNet's ``pad_waveform``), so that every patch is complete and the last one reaches the end."""
+    return F.pad(wave, (0, padded_length(wave.shape[-1], config) - wave.shape[-1]))
+
+
+def padded_length(n: int, config: AudioFrontendConfig) -> int:
+    """The length ``pad_to_patches`` gives ``n`` samples."""
     first, hop = patch_samples(config)
-    n = wave.shape[-1]
-    target = first + hop * math.ceil(max(0, n - first) / hop)
-    return F.pad(wave, (0, target - n))
+    return first + hop * math.ceil(max(0, n - first) / hop)
 
 
 class YamnetLogMel(nn.Module):
@@ -115,9 +119,18 @@ class YamnetLogMel(nn.Module):
         self.register_buffer("fft_window", fft_window, persistent=False)
         self.register_buffer("mel_fb", torch.from_numpy(fb).to(dtype), persistent=False)
 
+    #: compiled packages compute it with ``openclap.kernels``' one-pass spectrogram (``frame_rfft_mel``)
+    native_kernels: ClassVar[bool] = True
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         dtype = torch.float32 if wave.device.type == "mps" else self.mel_fb.dtype
+        if kernels.fusing() and kernels.spectrogram_fits(cfg.n_fft, dtype, wave.device):
+            # a compiled package's trace: padding, frames, FFT, magnitude and mel in one native pass
+            frames = (padded_length(wave.shape[-1], cfg) - self.win_length) // cfg.hop_length + 1
+            spectrogram = torch.ops.openclap.frame_rfft_mel
+            mel = spectrogram(wave.to(dtype), self.fft_window, self.mel_fb, cfg.hop_length, 1, frames)
+            return torch.log(mel + LOG_OFFSET).transpose(1, 2).float()
         wave = F.pad(pad_to_patches(wave, cfg), (0, cfg.n_fft - self.win_length))  # room for n_fft frames
         frames = wave.to(dtype).unfold(-1, cfg.n_fft, cfg.hop_length)  # [B, T, n_fft], the same T frames
         spectrum = torch.fft.rfft(frames * self.fft_window.to(dtype))  # [B, T, F] complex
