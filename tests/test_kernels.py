@@ -190,6 +190,16 @@ def test_yamnets_front_end_with_the_native_spectrogram_equals_torchs_on_real_aud
     torch.testing.assert_close(fused, plain, rtol=0, atol=2e-4)  # ln(mel + 0.001): float32 rounding
 
 
+def test_every_op_of_the_library_has_a_c_shim_for_packages() -> None:
+    # an op without one would be called through AOTInductor's proxy executor, which the GIL-free C entry
+    # point is not given (such a package then runs through torch's loader, holding the GIL)
+    kernels.load()
+    names = torch._C._dispatch_get_all_op_names()
+    ops = {name.split("::")[1] for name in names if name.startswith("openclap::")}
+    assert ops == set(kernels.C_SHIMS)
+    assert set(kernels.inductor_options()["aot_inductor.custom_ops_to_c_shims"]) == set(kernels._ops())
+
+
 def test_the_environment_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(kernels.ENV, "0")
     assert not kernels.available()
