@@ -109,7 +109,9 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
     with pytest.raises(RuntimeError, match="nW dividing the windows"):
         op(torch.zeros(4, 64, 48), bias, torch.zeros(3, 64, 64), 2, 0.2)
     spectrogram, wave, fb = torch.ops.openclap.frame_rfft_mel, torch.zeros(2, 1000), torch.zeros(257, 8)
-    with pytest.raises(RuntimeError, match=r"wave must be a float32 CPU tensor \[B, N\]"):
+    with pytest.raises(RuntimeError, match=r"wave must be a float32 or float64 CPU tensor \[B, N\]"):
+        spectrogram(wave.half(), torch.ones(512).half(), fb, 160, 1, 4)
+    with pytest.raises(RuntimeError, match=r"window must be \[n_fft\] in the wave's dtype"):
         spectrogram(wave.double(), torch.ones(512), fb, 160, 1, 4)
     with pytest.raises(RuntimeError, match="n_fft a power of two from 16 to 4096"):
         spectrogram(wave, torch.ones(400), fb, 160, 1, 4)
@@ -123,7 +125,8 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
         spectrogram(wave, torch.ones(512), fb, 0, 1, 4)
     assert kernels.spectrogram_fits(512, torch.float32, torch.device("cpu"))
     assert not kernels.spectrogram_fits(400, torch.float32, torch.device("cpu"))
-    assert not kernels.spectrogram_fits(512, torch.float64, torch.device("cpu"))
+    assert kernels.spectrogram_fits(512, torch.float64, torch.device("cpu"))
+    assert not kernels.spectrogram_fits(512, torch.float16, torch.device("cpu"))
     fits, cpu = kernels.window_attention_fits, torch.device("cpu")
     assert fits(64, 24, torch.float32, cpu)
     assert fits(64, 24, torch.bfloat16, cpu)  # bf16 autocast's linear output
@@ -137,30 +140,34 @@ def _spectrogram_reference(
     need = (frames - 1) * hop + n  # the waveform zero-extended to the last frame's end
     wave = torch.nn.functional.pad(wave.double(), (0, max(0, need - wave.shape[1])))
     spectrum = torch.fft.rfft(wave.unfold(-1, n, hop)[:, :frames] * window.double()).abs() ** exponent
-    return (spectrum @ fb.double()).float()
+    return (spectrum @ fb.double()).transpose(1, 2).float()  # [B, mels, frames]
 
 
-# (n_fft, window length, hop, samples, frames, exponent): YAMNet's own (400 of 512, hop 160), the smallest and
-# largest FFTs, frames past the waveform's end (zeros), a frame count short of a group of 16, one frame
+# (n_fft, window length, hop, samples, frames, exponent, dtype): YAMNet's own (400 of 512, hop 160), the
+# smallest and largest FFTs, frames past the waveform's end (zeros), a frame count short of a vector of
+# frames (16 in float32, 8 in float64), one frame; float64 as the log-mel dB front end's STFT
 SPECTROGRAMS = [
-    (512, 400, 160, 16000, 98, 1),
-    (512, 400, 160, 8000, 60, 1),
-    (16, 16, 4, 100, 30, 2),
-    (4096, 4096, 1024, 20000, 17, 2),
-    (1024, 1000, 320, 3000, 1, 1),
+    (512, 400, 160, 16000, 98, 1, torch.float32),
+    (512, 400, 160, 8000, 60, 1, torch.float32),
+    (16, 16, 4, 100, 30, 2, torch.float32),
+    (4096, 4096, 1024, 20000, 17, 2, torch.float32),
+    (1024, 1000, 320, 3000, 1, 1, torch.float32),
+    (1024, 1024, 480, 48000, 101, 2, torch.float64),
+    (16, 16, 4, 100, 30, 1, torch.float64),
+    (4096, 4000, 1024, 20000, 21, 2, torch.float64),
 ]
 
 
-@pytest.mark.parametrize(("n_fft", "width", "hop", "samples", "frames", "exponent"), SPECTROGRAMS)
+@pytest.mark.parametrize(("n_fft", "width", "hop", "samples", "frames", "exponent", "dtype"), SPECTROGRAMS)
 def test_the_spectrogram_equals_a_float64_reference(
-    n_fft: int, width: int, hop: int, samples: int, frames: int, exponent: int
+    n_fft: int, width: int, hop: int, samples: int, frames: int, exponent: int, dtype: torch.dtype
 ) -> None:
     from openclap.audio.encoders.yamnet import tf_mel_matrix
 
     kernels.load()
     g = torch.Generator().manual_seed(0)
-    wave = torch.randn(3, samples, generator=g)
-    window = torch.nn.functional.pad(torch.hann_window(width, periodic=True), (0, n_fft - width))
+    wave = torch.randn(3, samples, generator=g, dtype=dtype)
+    window = torch.nn.functional.pad(torch.hann_window(width, periodic=True, dtype=dtype), (0, n_fft - width))
     fbs = {  # YAMNet's triangles (zeros skipped); a dense random one with a column of zeros
         "mel": torch.from_numpy(tf_mel_matrix(16000, n_fft, 8, 125.0, 7500.0)).float(),
         "dense": torch.rand(n_fft // 2 + 1, 5, generator=g) * (torch.arange(5) != 2),
@@ -168,8 +175,10 @@ def test_the_spectrogram_equals_a_float64_reference(
     for fb in fbs.values():
         got = torch.ops.openclap.frame_rfft_mel(wave, window, fb, hop, exponent, frames)
         want = _spectrogram_reference(wave, window, fb, hop, exponent, frames)
-        assert got.shape == (3, frames, fb.shape[1])
-        torch.testing.assert_close(got, want, rtol=2e-5, atol=1e-5 * float(want.abs().max()))
+        assert got.shape == (3, fb.shape[1], frames) and got.dtype == torch.float32
+        # float32 FFT: 2e-5 of a value, 1e-5 of the largest; float64: float32's rounding of the result
+        rtol, scale = (2e-5, 1e-5) if dtype == torch.float32 else (5e-6, 1e-7)  # a float32 product
+        torch.testing.assert_close(got, want, rtol=rtol, atol=scale * float(want.abs().max()))
 
 
 def test_yamnets_front_end_with_the_native_spectrogram_equals_torchs_on_real_audio() -> None:
@@ -198,6 +207,31 @@ def test_every_op_of_the_library_has_a_c_shim_for_packages() -> None:
     ops = {name.split("::")[1] for name in names if name.startswith("openclap::")}
     assert ops == set(kernels.C_SHIMS)
     assert set(kernels.inductor_options()["aot_inductor.custom_ops_to_c_shims"]) == set(kernels._ops())
+
+
+@pytest.mark.parametrize("name", ["msclap-2023", "msclap-2022", "hf-clap-htsat-unfused", "laion-htsat-tiny"])
+def test_the_log_mel_db_front_end_with_the_native_spectrogram_equals_torchs_on_real_audio(name: str) -> None:
+    from openclap.audio.frontend import LogMel
+    from openclap.audio.io import load_audio, resample, to_mono
+    from tests.helpers import ESC50_AUDIO
+
+    config = get_config(name).audio
+    clips = []
+    for path in sorted(ESC50_AUDIO.glob("*.flac"))[:2]:  # 5 s at 44.1 kHz
+        wave, rate = load_audio(path)
+        clips.append(torch.from_numpy(resample(to_mono(wave), rate, config.sample_rate).copy()))
+    wave = torch.stack(clips).float()
+    front = LogMel(config)
+    for reduced in (False, True):  # the STFT in stft_dtype (float64 for these), then float32 (bf16 runs)
+        front.reduced_precision = reduced
+        plain = front(wave)
+        with kernels.fused():
+            fused = front(wave)
+        assert fused.shape == plain.shape and fused.dtype == plain.dtype
+        # dB: float32's rounding of the mel power (one float32 step of a value, 4e-6 dB), more in
+        # float32 STFTs' weak bins, as the module's own float32 STFT against float64
+        tolerance = 2e-2 if reduced else 5e-5
+        torch.testing.assert_close(fused, plain, rtol=0, atol=tolerance)
 
 
 def test_the_environment_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:

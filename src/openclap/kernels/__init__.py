@@ -3,9 +3,9 @@
 - ``openclap::swin_window_attention`` (``window_attention.cpp``): HTS-AT's window attention in one pass
   per (window, head): scores, relative-position bias, shift mask, softmax and the value product, reading
   the qkv linear's output (float32, or bfloat16 under bf16 autocast; the arithmetic float32) in place.
-- ``openclap::frame_rfft_mel`` (``spectrogram.cpp``): a float32 mel spectrogram's framing (the waveform
-  zero-extended at its end), window, real FFT, magnitude (or power) and filterbank in one pass, sixteen
-  frames at a time (YAMNet's front end).
+- ``openclap::frame_rfft_mel`` (``spectrogram.cpp``): a mel spectrogram's framing (the waveform
+  zero-extended at its end), window, real FFT (float32, or float64), magnitude (or power) and float32
+  filterbank in one pass, a vector of frames at a time (YAMNet's front end and the log-mel dB one).
 
 Compiled audio packages (fp32 and bf16) call them: ``openclap.compiled`` traces the model inside
 ``fused()``, where the modules that have a native op use it, and links the package to the library;
@@ -179,7 +179,7 @@ def _window_attention_shape(
 def _spectrogram_shape(
     wave: torch.Tensor, window: torch.Tensor, mel_fb: torch.Tensor, hop: int, exponent: int, frames: int
 ) -> torch.Tensor:
-    return wave.new_empty(wave.shape[0], frames, mel_fb.shape[1])
+    return wave.new_empty(wave.shape[0], mel_fb.shape[1], frames, dtype=torch.float32)
 
 
 @contextlib.contextmanager
@@ -209,11 +209,11 @@ def window_attention_fits(tokens: int, head_width: int, dtype: torch.dtype, devi
 
 
 def spectrogram_fits(n_fft: int, dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether ``frame_rfft_mel`` computes this spectrogram: float32 on the CPU, ``n_fft`` a power of two
-    from 16 to 4096."""
+    """Whether ``frame_rfft_mel`` computes this spectrogram: an FFT in float32 or float64 on the CPU,
+    ``n_fft`` a power of two from 16 to 4096."""
     low, high = FFT_SIZES
     power_of_two = low <= n_fft <= high and n_fft & (n_fft - 1) == 0
-    return dtype == torch.float32 and device.type == "cpu" and power_of_two
+    return dtype in (torch.float32, torch.float64) and device.type == "cpu" and power_of_two
 
 
 def _ops() -> list[torch._ops.OpOverload]:

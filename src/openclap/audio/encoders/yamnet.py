@@ -130,7 +130,7 @@ class YamnetLogMel(nn.Module):
             frames = (padded_length(wave.shape[-1], cfg) - self.win_length) // cfg.hop_length + 1
             spectrogram = torch.ops.openclap.frame_rfft_mel
             mel = spectrogram(wave.to(dtype), self.fft_window, self.mel_fb, cfg.hop_length, 1, frames)
-            return torch.log(mel + LOG_OFFSET).transpose(1, 2).float()
+            return torch.log(mel + LOG_OFFSET)  # [B, n_mels, frames] float32 from the op
         wave = F.pad(pad_to_patches(wave, cfg), (0, cfg.n_fft - self.win_length))  # room for n_fft frames
         frames = wave.to(dtype).unfold(-1, cfg.n_fft, cfg.hop_length)  # [B, T, n_fft], the same T frames
         spectrum = torch.fft.rfft(frames * self.fft_window.to(dtype))  # [B, T, F] complex
