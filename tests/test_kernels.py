@@ -11,6 +11,7 @@ library first); and a bf16 package, which calls it on autocast's bf16 output."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -232,6 +233,18 @@ def test_the_log_mel_db_front_end_with_the_native_spectrogram_equals_torchs_on_r
         # float32 STFTs' weak bins, as the module's own float32 STFT against float64
         tolerance = 2e-2 if reduced else 5e-5
         torch.testing.assert_close(fused, plain, rtol=0, atol=tolerance)
+
+
+def test_packages_link_against_the_loaded_library_rebuilt_if_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = kernels.load()
+    monkeypatch.setenv("OPENCLAP_CACHE_DIR", str(tmp_path / "another-cache"))  # changed after loading
+    path.unlink()  # and the library's cache cleared
+    with kernels.on_link_path():
+        assert path.is_file()  # built again where it was loaded from, for the linker
+        assert os.environ["LIBRARY_PATH"].split(os.pathsep)[0] == str(path.parent)
+    assert not (tmp_path / "another-cache").exists()
 
 
 def test_the_environment_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:

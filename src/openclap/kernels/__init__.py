@@ -184,8 +184,10 @@ def _spectrogram_shape(
 
 @contextlib.contextmanager
 def fused() -> Iterator[None]:
-    """While active (tracing a compiled package), modules that have a native op call it where it fits."""
+    """While active (tracing a compiled package), modules that have a native op call it where it fits.
+    Loads the library first (``KernelUnavailable`` where it cannot be), so the ops exist."""
     global _fusing
+    load()
     before, _fusing = _fusing, True
     try:
         yield
@@ -236,8 +238,12 @@ def on_link_path() -> Iterator[None]:
     """The loaded library's folder on the linker's search path (``LIBRARY_PATH``) while inductor links a
     package to it (``inductor_options`` names the library). The folder the library was loaded from, not
     the cache folder now: a process that changed ``OPENCLAP_CACHE_DIR`` after loading it had linked
-    against a folder without it."""
-    folder = load().parent
+    against a folder without it. A library deleted since it was loaded (its cache cleared) is built there
+    again first."""
+    path = load()
+    if not path.is_file():
+        _build(path)
+    folder = path.parent
     before = os.environ.get("LIBRARY_PATH")
     os.environ["LIBRARY_PATH"] = os.pathsep.join(p for p in (str(folder), before) if p)
     try:
