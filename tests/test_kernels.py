@@ -333,7 +333,9 @@ def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(
         for n in (3, 1):
             wave = 0.1 * torch.randn(n, eager.config.audio.clip_samples, generator=g)
             torch.testing.assert_close(model.encode_audio(wave), eager.encode_audio(wave), rtol=0, atol=2e-5)
-    kernels.library_path().unlink()  # a later process: the library rebuilt, then the package loaded
+    # a later process without the library in its cache (this one may have loaded it from another folder):
+    # the library rebuilt, then the package loaded
+    kernels.library_path().unlink(missing_ok=True)
     weights = tmp_path / "weights.safetensors"
     save_file({k: v.contiguous() for k, v in eager.state_dict().items()}, str(weights))
     script = f"from tests.test_kernels import _later_process; _later_process({str(weights)!r})"
