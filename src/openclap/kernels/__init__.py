@@ -16,7 +16,7 @@ They need an x86-64 CPU with AVX-512 (elsewhere torch's ops run as before: the a
 vectors lowered to AVX2 ran 9x slower than them). The library is built with ``-march=native`` into
 ``$OPENCLAP_CACHE_DIR/kernels`` (default ``~/.cache/openclap/kernels``), named by a hash of its sources,
 torch's version, the flags and the CPU's instruction-set flags, so a build for another machine or torch
-is never loaded; the build (about 10 s) is atomic. ``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns
+is never loaded; the build (about 12 s) is atomic. ``OPENCLAP_NATIVE_KERNELS=0`` in the environment turns
 them off (packages built then use torch's ops; a package's key says which kind it is).
 """
 
