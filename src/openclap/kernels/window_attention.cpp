@@ -176,11 +176,6 @@ static void attention(const at::Tensor& q, const at::Tensor& b, const at::Tensor
 // probabilities rounded to bf16 before the value product, as bf16 autocast's two batched products do
 typedef uint32_t pair_t;  // two bf16, the lower element in the low half
 
-static inline pair_t pair_at(const c10::BFloat16* row, int64_t e, int64_t d) {  // (row[e], row[e + 1] or 0)
-  const uint32_t lo = row[e].x, hi = e + 1 < d ? row[e + 1].x : 0;
-  return lo | (hi << 16);
-}
-
 template <int NV>
 static void scores_bf16(const pair_t (*qp)[DMAX / 2], const pair_t (*kp)[NMAX], int64_t pairs, const float* brow,
                         const float* mrow, float sc, float (*s)[NMAX], uint16_t (*pb)[NMAX]) {
@@ -224,13 +219,9 @@ static void values_bf16(const uint16_t (*pb)[NMAX], const pair_t (*vp)[DMAX], c1
         o[r][1] = _mm512_dpbf16_ps(o[r][1], p, v1);
       }
     }
-    for (int r = 0; r < 8; ++r) {
-      alignas(64) float tmp[DMAX];
-      _mm512_store_ps(&tmp[0], o[r][0]);
-      _mm512_store_ps(&tmp[L], o[r][1]);
-      c10::BFloat16* row = dst + (i0 + r) * c;
-      for (int64_t e = 0; e < d; ++e) row[e] = static_cast<c10::BFloat16>(tmp[e]);
-    }
+    const __mmask32 width = static_cast<__mmask32>((uint64_t{1} << d) - 1);
+    for (int r = 0; r < 8; ++r)  // rounded to nearest even, as c10::BFloat16(float)
+      _mm512_mask_storeu_epi16(dst + (i0 + r) * c, width, (__m512i)_mm512_cvtne2ps_pbh(o[r][1], o[r][0]));
   }
 }
 
@@ -248,22 +239,32 @@ static void attention_bf16(const at::Tensor& q, const at::Tensor& b, const at::T
     alignas(64) pair_t vp[NMAX / 2][DMAX];  // values, pairs along the tokens, zero beyond the head width
     alignas(64) float s[NMAX][NMAX];        // probabilities
     alignas(64) uint16_t pb[NMAX][NMAX];    // and as bf16
-    std::memset(vp, 0, sizeof(vp));
+    alignas(64) pair_t kt[NMAX][DMAX / 2];  // keys, pairs along the head width, before the transpose
+    const __mmask32 width = static_cast<__mmask32>((uint64_t{1} << d) - 1);  // a row's d bf16
+    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(DMAX / 2));  // kt's rows, in pair_t
+    // (row j's element i, row j + 1's element i) for i < 16 and for 16 <= i < 32
+    alignas(64) uint16_t low[2 * L], high[2 * L];
+    for (int i = 0; i < L; ++i) low[2 * i] = i, low[2 * i + 1] = 32 + i, high[2 * i] = L + i, high[2 * i + 1] = 48 + i;
+    const __m512i low_pairs = _mm512_load_si512(low), high_pairs = _mm512_load_si512(high);
     for (int64_t wh = begin; wh < end; ++wh) {
       const int64_t w = wh / heads, h = wh % heads;
       const c10::BFloat16* base = src + w * n * 3 * c + h * d;
+      // a row's d bf16 are its pairs as they lie in memory (zero past d): the queries as they are, the
+      // keys through kt and then transposed by gathers, two value rows interleaved into pairs
       for (int64_t j = 0; j < n; ++j) {
         const c10::BFloat16* qr = base + j * 3 * c;
-        const c10::BFloat16* kr = qr + c;
-        for (int64_t e = 0; e < pairs; ++e) {
-          qp[j][e] = pair_at(qr, 2 * e, d);
-          kp[e][j] = pair_at(kr, 2 * e, d);
-        }
+        _mm512_store_si512((void*)qp[j], _mm512_maskz_loadu_epi16(width, qr));
+        _mm512_store_si512((void*)kt[j], _mm512_maskz_loadu_epi16(width, qr + c));
       }
+      for (int64_t e = 0; e < pairs; ++e)
+        for (int64_t j = 0; j < n; j += L)
+          _mm512_store_si512((void*)&kp[e][j], _mm512_i32gather_epi32(rows, (const void*)&kt[j][e], 4));
       for (int64_t j = 0; j < n; j += 2) {
         const c10::BFloat16* v0 = base + j * 3 * c + 2 * c;
-        const c10::BFloat16* v1 = v0 + 3 * c;
-        for (int64_t e = 0; e < d; ++e) vp[j / 2][e] = uint32_t(v0[e].x) | (uint32_t(v1[e].x) << 16);
+        const __m512i a = _mm512_maskz_loadu_epi16(width, v0), b = _mm512_maskz_loadu_epi16(width, v0 + 3 * c);
+        _mm512_store_si512((void*)&vp[j / 2][0], _mm512_permutex2var_epi16(a, low_pairs, b));
+        _mm512_store_si512((void*)&vp[j / 2][L], _mm512_permutex2var_epi16(a, high_pairs, b));
       }
       const float* brow = bp + h * n * n;
       const float* mrow = mp ? mp + (w % nw) * n * n : nullptr;
