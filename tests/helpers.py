@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
@@ -102,3 +103,10 @@ def yamnet_fixture_scores() -> list[np.ndarray]:
     """TensorFlow YAMNet's clip-mean scores [521] of the three real clips in ``yamnet_tf.npz``."""
     with np.load(FIXTURES / "yamnet_tf.npz") as z:
         return [z[f"{i}/scores"].mean(axis=0) for i in range(3)]
+
+
+def package_calls(package: Path, shim: str) -> bool:
+    """Whether a compiled audio package's C++ code calls the C function ``shim`` (an ``openclap.kernels``
+    op called directly, not through AOTInductor's proxy executor)."""
+    with zipfile.ZipFile(package) as archive:
+        return any(shim.encode() in archive.read(n) for n in archive.namelist() if n.endswith(".cpp"))

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from openclap.audio.encoders.htsat import HTSAT, shifted_window_mask
 from openclap.config import ClapConfig
 from openclap.model import ClapModel
 from openclap.registry import get_config
+from tests.helpers import ESC50_AUDIO, package_calls
 
 HAS_COMPILER = any(shutil.which(name) for name in ("g++", "c++"))
 AVX512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
@@ -182,16 +182,21 @@ def test_the_spectrogram_equals_a_float64_reference(
         torch.testing.assert_close(got, want, rtol=rtol, atol=scale * float(want.abs().max()))
 
 
-def test_yamnets_front_end_with_the_native_spectrogram_equals_torchs_on_real_audio() -> None:
-    from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamnetLogMel
+def _real_clips(count: int, sample_rate: int) -> torch.Tensor:
+    """[count, N] float32: the first ESC-50 clips (5 s at 44.1 kHz) at ``sample_rate``."""
     from openclap.audio.io import load_audio, resample, to_mono
-    from tests.helpers import ESC50_AUDIO
 
     clips = []
-    for path in sorted(ESC50_AUDIO.glob("*.flac"))[:3]:  # 5 s at 44.1 kHz
+    for path in sorted(ESC50_AUDIO.glob("*.flac"))[:count]:
         wave, rate = load_audio(path)
-        clips.append(torch.from_numpy(resample(to_mono(wave), rate, 16000)[: 5 * 16000].copy()))
-    wave = torch.stack(clips).float()
+        clips.append(torch.from_numpy(resample(to_mono(wave), rate, sample_rate).copy()))
+    return torch.stack(clips).float()
+
+
+def test_yamnets_front_end_with_the_native_spectrogram_equals_torchs_on_real_audio() -> None:
+    from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamnetLogMel
+
+    wave = _real_clips(3, 16000)
     front = YamnetLogMel(YAMNET_FRONTEND)
     plain = front(wave)
     with kernels.fused():
@@ -213,15 +218,9 @@ def test_every_op_of_the_library_has_a_c_shim_for_packages() -> None:
 @pytest.mark.parametrize("name", ["msclap-2023", "msclap-2022", "hf-clap-htsat-unfused", "laion-htsat-tiny"])
 def test_the_log_mel_db_front_end_with_the_native_spectrogram_equals_torchs_on_real_audio(name: str) -> None:
     from openclap.audio.frontend import LogMel
-    from openclap.audio.io import load_audio, resample, to_mono
-    from tests.helpers import ESC50_AUDIO
 
     config = get_config(name).audio
-    clips = []
-    for path in sorted(ESC50_AUDIO.glob("*.flac"))[:2]:  # 5 s at 44.1 kHz
-        wave, rate = load_audio(path)
-        clips.append(torch.from_numpy(resample(to_mono(wave), rate, config.sample_rate).copy()))
-    wave = torch.stack(clips).float()
+    wave = _real_clips(2, config.sample_rate)
     front = LogMel(config)
     for reduced in (False, True):  # the STFT in stft_dtype (float64 for these), then float32 (bf16 runs)
         front.reduced_precision = reduced
@@ -284,9 +283,8 @@ def _tiny_htsat() -> ClapConfig:
     return ClapConfig.from_dict(data)
 
 
-def _calls_kernel(package: Path, shim: str = "aoti_torch_cpu_swin_window_attention") -> bool:
-    with zipfile.ZipFile(package) as archive:
-        return any(shim.encode() in archive.read(n) for n in archive.namelist() if n.endswith(".cpp"))
+def _calls_kernel(package: Path) -> bool:
+    return package_calls(package, "aoti_torch_cpu_swin_window_attention")
 
 
 def _seeded_pair() -> tuple[ClapModel, ClapModel]:
