@@ -259,6 +259,8 @@ def inductor_options() -> dict[str, object]:
     """Inductor options that make a package call the library's C shim directly (no proxy executor); link it
     inside ``on_link_path()``."""
     return {
-        "aot_inductor.custom_ops_to_c_shims": {op: [C_SHIMS[op.name().split("::")[1]]] for op in _ops()},
+        "aot_inductor.custom_ops_to_c_shims": {
+            getattr(torch.ops.openclap, op).default: [declaration] for op, declaration in C_SHIMS.items()
+        },
         "aot_inductor.custom_op_libs": [f":{library_name()}"],
     }
