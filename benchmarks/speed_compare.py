@@ -11,8 +11,10 @@ rate (measured in the same run, fp32 and bf16, 2048^3 and 3072^3 products, the f
 oneDNN: MKL's fp32 runs at half oneDNN's on AVX-512 AMD CPUs) that the model reaches; with ``--files N``,
 files/s from N real files (``../shared/data/audiocaps-demo``, resampled) to embeddings: openclap's
 ``embed_audio_files`` with each ``--workers`` count of decoding threads, the reference's own file path,
-each the fastest of ``--repeats`` runs after a warm-up (and the CPU-work limit's decoding and model
-timings the same way). Every measurement runs in its own process (peak memory is per process); openclap
+each the fastest of ``--repeats`` runs after a warm-up, openclap's taking turns with the CPU-work
+limit's decoding and model timings. openclap's precisions take turns too: both packages are built first,
+then each round times every precision once (``speedlib.alternating_rows``), so bf16 / fp32 compares calls
+made moments apart. Every measurement runs in its own process (peak memory is per process); openclap
 and the reference alternate per family so both see the same machine load. References: msclap's
 ``CLAPWrapper`` for msclap-2022 (Cnn14) / msclap-2023 (HTS-AT) and laion_clap's ``CLAP_Module`` for
 laion-htsat-tiny-unfused (HTS-AT; model call and ``get_audio_embedding_from_filelist``), both in the
@@ -40,12 +42,11 @@ from typing import Any
 
 import torch
 from speedlib import (
-    batch_rows,
+    alternating_rows,
     matmul_gflops,
     peak_rss_mb,
     run_child,
     serve_child,
-    timed_call,
     unit_rows,
 )
 
@@ -100,21 +101,31 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
             with FlopCounterMode(display=False) as counter:
                 model.encode_audio(*args) if mode == "audio" else text(1)()
             result[f"{mode}_flops"] = counter.get_total_flops()
-        for precision in spec["precisions"]:
+        waited = {}
+        for precision in spec["precisions"]:  # every precision's package first: they then take turns
             model.set_precision(precision)
-            waited = 0.0
+            start = time.perf_counter()
             if spec.get("compile"):  # after the FLOP count, which reads the eager model
-                start = time.perf_counter()
                 model.compile_towers()
                 model.encode_audio(clips[:2])
-                waited = time.perf_counter() - start
-            result[precision] = {
-                "audio": batch_rows(
-                    lambda b: lambda: model.encode_audio(clips[:b]), spec["batch_sizes"], spec["repeats"]
-                ),
-                "text": batch_rows(text, spec["batch_sizes"], spec["repeats"]),
-            }
-            result[precision]["compile_seconds"] = waited
+            waited[precision] = time.perf_counter() - start if spec.get("compile") else 0.0
+
+        def turns(call: Any) -> dict[str, dict[str, Any]]:  # call(b)() in each precision, taking turns
+            def made(precision: str) -> Any:
+                def for_batch(batch: int) -> Any:
+                    run = call(batch)  # built once (text's token batch), outside the timing
+                    return lambda: (model.set_precision(precision), run())
+
+                return for_batch
+
+            made_all = {precision: made(precision) for precision in spec["precisions"]}
+            return alternating_rows(made_all, spec["batch_sizes"], spec["repeats"])
+
+        rows = {"audio": turns(lambda b: lambda: model.encode_audio(clips[:b])), "text": turns(text)}
+        for precision in spec["precisions"]:
+            model.set_precision(precision)
+            result[precision] = {"audio": rows["audio"][precision], "text": rows["text"][precision]}
+            result[precision]["compile_seconds"] = waited[precision]
             check = {"audio": unit_rows(model.encode_audio(clips[:2]))}
             if spec.get("files"):
                 result[precision].update(files_per_s(model, spec["files"], spec["workers"], spec["repeats"]))
@@ -125,49 +136,59 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def files_per_s(model: Any, files: list[str], workers: list[int], repeats: int) -> dict[str, Any]:
-    """Files/s of ``embed_audio_files`` per decoding-worker count (the fastest of ``repeats`` runs), and
-    the first files' embeddings."""
+    """Files/s of ``embed_audio_files`` per decoding-worker count, the first files' embeddings, and the
+    CPU-work limit (``cpu_work_parts``). After one untimed round, each of ``repeats`` rounds times the
+    file path with every worker count and then the limit's parts, so that the share of the limit compares
+    timings made moments apart; each figure is the fastest of its rounds."""
     from openclap import embed_audio_files
 
-    out: dict[str, Any] = {"files_per_s_by_workers": {}}
-    for n in workers:
-        seconds, result = timed_call(
-            lambda n=n: embed_audio_files(model, files, long_audio="crop", workers=n),  # type: ignore[misc]
-            repeats,
-        )
-        out["files_per_s_by_workers"][str(n)] = len(files) / seconds
-    out["check"] = {"files": unit_rows(torch.from_numpy(result.embeddings))}
-    out["cpu_work_limit"] = cpu_work_limit(model, files, repeats=repeats)
-    return out
+    def run(n: int) -> Any:
+        return embed_audio_files(model, files, long_audio="crop", workers=n)
+
+    result = run(workers[0])
+    cpu_work_parts(model, files)
+    best: dict[str, float] = {"decode_s": float("inf"), "model_s": float("inf")}
+    seconds = {n: float("inf") for n in workers}
+    for _ in range(repeats):
+        for n in workers:
+            start = time.perf_counter()
+            result = run(n)
+            seconds[n] = min(seconds[n], time.perf_counter() - start)
+        for key, value in cpu_work_parts(model, files).items():
+            best[key] = min(best[key], value)
+    cores = os.cpu_count() or 1
+    limit = {**best, "cores": cores, "files_per_s": cores / (best["decode_s"] + best["model_s"])}
+    return {
+        "files_per_s_by_workers": {str(n): len(files) / s for n, s in seconds.items()},
+        "check": {"files": unit_rows(torch.from_numpy(result.embeddings))},
+        "cpu_work_limit": limit,
+    }
 
 
-def cpu_work_limit(model: Any, files: list[str], batch: int = 32, repeats: int = 2) -> dict[str, float]:
-    """The files/s that the CPU work per file allows when spread over every core: decoding and resampling
-    each file, then the model's share of a ``batch``-clip call, all on one thread (the work, not the
-    wall time of a parallel run), each the fastest of ``repeats`` timings after a warm-up (as the file
-    path's own timing): ``cores / (decode_s + model_s)``."""
+def cpu_work_parts(model: Any, files: list[str], batch: int = 32) -> dict[str, float]:
+    """One timing of the CPU work per file, all on one thread (the work, not the wall time of a parallel
+    run): ``decode_s``, decoding and resampling a file (the mean over ``files``), and ``model_s``, a
+    clip's share of a ``batch``-clip call. Spread over every core they allow ``cores / (decode_s +
+    model_s)`` files/s, the limit."""
     from openclap.audio.io import load_mono
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         cfg = model.config.audio
-        decode, waves = timed_call(lambda: [load_mono(path, cfg.sample_rate) for path in files], repeats)
+        start = time.perf_counter()
+        waves = [load_mono(path, cfg.sample_rate) for path in files]
+        decode = (time.perf_counter() - start) / len(files)
         clips = torch.zeros(batch, cfg.clip_samples)
         for i in range(batch):
             wave = torch.from_numpy(waves[i % len(waves)][: cfg.clip_samples])
             clips[i, : len(wave)] = wave
-        per_clip = timed_call(lambda: model.encode_audio(clips), repeats)[0] / batch
+        start = time.perf_counter()
+        model.encode_audio(clips)
+        per_clip = (time.perf_counter() - start) / batch
     finally:
         torch.set_num_threads(threads)
-    cores = os.cpu_count() or 1
-    decode /= len(files)
-    return {
-        "decode_s": decode,
-        "model_s": per_clip,
-        "cores": cores,
-        "files_per_s": cores / (decode + per_clip),
-    }
+    return {"decode_s": decode, "model_s": per_clip}
 
 
 def family_specs(

@@ -87,6 +87,31 @@ def batch_rows(
     return out
 
 
+def alternating_rows(
+    fns: dict[str, Callable[[int], Callable[[], Any]]], batch_sizes: list[int], repeats: int
+) -> dict[str, dict[str, Any]]:
+    """``batch_rows`` for several variants at once (``{"fp32": fn, "bf16": fn}``), their calls taking
+    turns: each round times every variant once, each timed call right after an untimed one of the same
+    variant (its weights back in the caches), and each variant's row is the median of its ``repeats``
+    rounds. A ratio of two variants then compares calls made moments apart: on a shared host, timing one
+    variant's calls in a stretch and then the other's moved msclap-2023's bf16 / fp32 from 1.71x to
+    1.83x between runs of the same code (docs/speed.md)."""
+    out: dict[str, dict[str, Any]] = {key: {} for key in fns}
+    for batch in batch_sizes:
+        calls = {key: fn(batch) for key, fn in fns.items()}
+        times: dict[str, list[float]] = {key: [] for key in fns}
+        for _ in range(repeats):
+            for key, call in calls.items():
+                call()
+                start = time.perf_counter()
+                call()
+                times[key].append(time.perf_counter() - start)
+        for key, seconds in times.items():
+            median = statistics.median(seconds)
+            out[key][f"b{batch}"] = {"seconds": median, "items_per_s": batch / median}
+    return out
+
+
 def unit_rows(out: Any, n: int = 2) -> list[list[float]]:
     """The first ``n`` embeddings of a call's output, L2-normalised, as lists (JSON): how openclap and a
     reference are compared (msclap returns unnormalised vectors, transformers 5 an output object)."""

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from laion_offline import offline_roberta
 from speed_table import print_tables
-from speedlib import matmul_gflops, max_abs_diff, unit_rows
+from speedlib import alternating_rows, matmul_gflops, max_abs_diff, unit_rows
 
 from openclap.cli_errors import positive_int
 
@@ -28,6 +28,21 @@ def test_unit_rows_normalises_tensors_and_output_objects_alike() -> None:
     torch.testing.assert_close(half, torch.tensor(rows), atol=1e-2, rtol=0)
     assert max_abs_diff(rows, [[0.6, 0.8], [0.0, 0.5]]) == pytest.approx(0.5)
     assert max_abs_diff(rows, None) is None
+
+
+def test_alternating_rows_take_turns_each_timed_call_after_a_warm_one() -> None:
+    calls: list[tuple[str, int]] = []
+
+    def variant(name: str):  # type: ignore[no-untyped-def]
+        return lambda batch: lambda: calls.append((name, batch))
+
+    rows = alternating_rows({"fp32": variant("fp32"), "bf16": variant("bf16")}, [1, 4], repeats=3)
+    one_round = [("fp32", 1), ("fp32", 1), ("bf16", 1), ("bf16", 1)]
+    assert calls[:12] == one_round * 3  # turns within each round, an untimed call before each timed one
+    assert calls[12:] == [(name, 4) for name, _ in one_round] * 3
+    assert set(rows) == {"fp32", "bf16"} and set(rows["bf16"]) == {"b1", "b4"}
+    row = rows["fp32"]["b4"]
+    assert row["items_per_s"] == pytest.approx(4 / row["seconds"]) and row["seconds"] > 0
 
 
 def _side(per_s: float, check: dict[str, list[list[float]]], **extra: object) -> dict[str, object]:
