@@ -254,3 +254,19 @@ def test_cpu_chunk_is_the_encoders_by_precision(encoder: str, fp32: int, bf16: i
     model = ClapModel(config, load_text_weights=False, text=False)
     assert model.cpu_chunk() == fp32
     assert model.set_precision("bf16").cpu_chunk() == bf16
+
+
+def test_cpu_chunk_on_one_intra_op_thread_is_the_encoders_own_where_it_gives_one() -> None:
+    """Batches side by side run on one intra-op thread each: the default model's chunk is smaller there
+    (its maps then fit the shared cache twice over), the others keep theirs."""
+    threads = torch.get_num_threads()
+    yamnet = ClapModel(get_config("openclap-yamnet"), load_text_weights=False, text=False)
+    cnn14 = ClapModel(get_config("msclap-2022"), load_text_weights=False, text=False)
+    try:
+        torch.set_num_threads(1)
+        assert yamnet.cpu_chunk() == 4 and yamnet.set_precision("bf16").cpu_chunk() == 4
+        assert cnn14.cpu_chunk() == 16
+        torch.set_num_threads(2)
+        assert yamnet.cpu_chunk() == 16 and yamnet.set_precision("fp32").cpu_chunk() == 8
+    finally:
+        torch.set_num_threads(threads)
