@@ -27,6 +27,19 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ["OPENCLAP_CACHE_DIR"] = old
 
 
+@pytest.fixture(autouse=True)
+def _thread_count_kept() -> Iterator[None]:
+    """Each test leaves torch's intra-op thread count as it found it: ``ClapModel.cpu_chunk`` and the
+    speed of every later test depend on it (``train()`` once left it at its run's 1 for good, and the
+    rest of the suite ran on one thread)."""
+    before = torch.get_num_threads()
+    yield
+    after = torch.get_num_threads()
+    if after != before:
+        torch.set_num_threads(before)
+        pytest.fail(f"the test left torch's thread count at {after} (it was {before})")
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> ClapModel:
     """``tiny-test`` (16 kHz, 1 s clips, 2-stage small CNN, 1-layer random BERT, MiniLM tokenizer).

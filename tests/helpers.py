@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib.util
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import soundfile as sf
+import torch
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "default_model"
 ESC50_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc50-fold4" / "audio"
@@ -73,6 +75,16 @@ def dominant_frequency(wave: np.ndarray, sample_rate: int) -> float:
     a, b, c = np.log(spec[k - 1 : k + 2] + 1e-30)
     offset = 0.5 * (a - c) / (a - 2 * b + c)
     return (k + offset) * sample_rate / len(wave)
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Call a recipe script's ``main()`` in the test process, torch's thread count put back after: a
+    script sets it for its own process (``--threads``), and the suite's later tests depend on it."""
+    threads = torch.get_num_threads()
+    try:
+        main()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def load_recipe(script: str) -> ModuleType:

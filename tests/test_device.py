@@ -45,6 +45,10 @@ def test_missing_cuda_is_a_clear_error(
     sf.write(clip, sine(440.0, 1.0, 16000), 16000)
     assert main(["classify", str(clip), "--labels", "dog,rain", "--device", "cuda"]) == 2
     assert "error: device 'cuda'" in capsys.readouterr().err
+    threads = torch.get_num_threads()
+    run = tiny_run(tone_manifest, tmp_path / "run", device="cuda")
+    assert run["threads"] != threads  # the run asks for its own thread count
     with pytest.raises(ValueError, match="device 'cuda'"):
-        train(TrainConfig.from_dict(tiny_run(tone_manifest, tmp_path / "run", device="cuda")))
+        train(TrainConfig.from_dict(run))
     assert not (tmp_path / "run").exists()  # nothing written before the error
+    assert torch.get_num_threads() == threads  # and the caller's thread count is back

@@ -247,11 +247,13 @@ def test_large_cpu_batches_run_in_chunks_with_the_same_outputs(
     ("encoder", "fp32", "bf16"), [("htsat", 4, 4), ("cnn14", 16, 16), ("yamnet", 8, 16), ("small", 16, 16)]
 )
 def test_cpu_chunk_is_the_encoders_by_precision(encoder: str, fp32: int, bf16: int) -> None:
-    """Each architecture's measured chunk (docs/speed.md), looked up by the model's precision."""
+    """Each architecture's measured chunk (docs/speed.md), looked up by the model's precision (on two
+    intra-op threads, as the suite runs)."""
     name = {"htsat": "msclap-2023", "cnn14": "msclap-2022", "yamnet": "openclap-yamnet", "small": "tiny-test"}
     config = get_config(name[encoder])
     assert config.audio_encoder.type == encoder
     model = ClapModel(config, load_text_weights=False, text=False)
+    assert torch.get_num_threads() == 2  # tests/conftest.py; a test that changes it puts it back
     assert model.cpu_chunk() == fp32
     assert model.set_precision("bf16").cpu_chunk() == bf16
 

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from openclap import create_model
-from tests.helpers import load_recipe
+from tests.helpers import load_recipe, run_script
 from tests.test_recipe_yamnet_heads import _corpus
 
 heads = load_recipe("yamnet_heads")
@@ -29,13 +29,13 @@ def _init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
     monkeypatch.setattr(sys, "argv", ["yamnet_heads.py", "--data", str(data), "--manifest", str(manifest),
                                       "--config", str(config), "--epochs", "2", "--batch-size", "4",
                                       "--no-calibrate", "--out", str(init)])  # fmt: skip
-    heads.main()
+    run_script(heads.main)
     return data, manifest, init
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
     monkeypatch.setattr(sys, "argv", ["yamnet_finetune.py", *args])
-    finetune.main()
+    run_script(finetune.main)
 
 
 def test_trunk_then_tail_is_the_models_own_audio_path(

@@ -22,7 +22,7 @@ from openclap.audio.encoders.yamnet import YAMNET_FRONTEND, YamNet, YamnetLogMel
 from openclap.embeddings_io import read_embeddings, write_embeddings
 from openclap.registry import get_config
 from tests.audio.test_yamnet import _tf_shaped
-from tests.helpers import FIXTURES, load_recipe
+from tests.helpers import FIXTURES, load_recipe, run_script
 
 heads = load_recipe("yamnet_heads")
 
@@ -71,7 +71,7 @@ def _corpus(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
     monkeypatch.setattr(sys, "argv", ["yamnet_heads.py", *args])
-    heads.main()
+    run_script(heads.main)
 
 
 def test_trains_heads_writes_a_loadable_model_and_reruns_bit_identical(

@@ -228,18 +228,23 @@ def _write_run_files(config: TrainConfig, info: DistInfo, device: torch.device) 
 
 # ----- entry point ------------------------------------------------------------------------------------
 def train(config: TrainConfig, resume: bool = False, callbacks: Sequence[StepCallback] = ()) -> TrainResult:
-    """Train (or fine-tune) a CLAP model as configured; see ``TrainConfig`` and ``recipes/``."""
+    """Train (or fine-tune) a CLAP model as configured; see ``TrainConfig`` and ``recipes/``. torch's
+    intra-op thread count is ``config.threads`` (where set) while it runs and the caller's again after."""
+    threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
-    # the tokenizer runs before data-loader workers fork; keep its thread pool out of the children
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    launched_here = not torch.distributed.is_initialized()
-    info, device = init_distributed(config.device)
     try:
-        return _train(config, resume, list(callbacks), info, device)
+        # the tokenizer runs before data-loader workers fork; keep its thread pool out of the children
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        launched_here = not torch.distributed.is_initialized()
+        info, device = init_distributed(config.device)
+        try:
+            return _train(config, resume, list(callbacks), info, device)
+        finally:
+            if launched_here:
+                shutdown()
     finally:
-        if launched_here:
-            shutdown()
+        torch.set_num_threads(threads)
 
 
 def _train(
