@@ -350,10 +350,25 @@ def test_a_compiled_htsat_package_calls_the_kernel_and_equals_eager(
     assert _calls_kernel(bf16)  # bf16 autocast's linear output, float32 inside
     assert torch.nn.functional.cosine_similarity(got, want).min() > 0.999
     model.set_precision("fp32")
-    monkeypatch.setenv(kernels.ENV, "0")  # off: another package (its key says so), built without it
-    model.compile_towers()
-    (plain,) = set(compiled.cache_dir().glob("tiny-htsat-test-fp32-*.pt2")) - {package}
-    assert not _calls_kernel(plain)
+    traced = []
+
+    def compile_nothing(program: torch.export.ExportedProgram, **_: object) -> None:
+        traced.append(program)  # the program build_package would compile (the C++ build skipped)
+        raise _Traced
+
+    monkeypatch.setattr("torch._inductor.aoti_compile_and_package", compile_nothing)
+    for off in (False, True):  # off: another package (its key says so), traced without the op
+        if off:
+            monkeypatch.setenv(kernels.ENV, "0")
+        assert package.name.endswith(f"-{compiled.package_key(model)}.pt2") != off
+        with pytest.raises(_Traced):
+            compiled.build_package(model, tmp_path / "traced.pt2")
+        assert kernels.uses_native_ops(traced[-1]) != off
+    assert not (tmp_path / "traced.pt2").exists() and len(traced) == 2
+
+
+class _Traced(Exception):
+    """build_package's program reached the compile step (the kernels-off check stops there)."""
 
 
 class _Attention(torch.nn.Module):  # the op alone, as a package's graph
