@@ -221,9 +221,10 @@ class ClapModel(nn.Module):
 
     def cpu_chunk(self) -> int:
         """Clips per forward pass of ``encode_audio`` on a CPU at inference: the audio encoder's
-        ``cpu_chunk_one_thread`` for the current precision when torch runs on one intra-op thread (as
-        batches side by side do) and it gives one, else its ``cpu_chunk``, else ``CPU_CHUNK``."""
-        if torch.get_num_threads() == 1:
+        ``cpu_chunk_one_thread`` for the current precision when its compiled package runs on one
+        intra-op thread (as batches side by side do) and it gives one, else its ``cpu_chunk``, else
+        ``CPU_CHUNK``."""
+        if torch.get_num_threads() == 1 and self.precision in self._compiled_audio:
             one_thread = getattr(self.audio_encoder, "cpu_chunk_one_thread", {})
             if self.precision in one_thread:
                 return int(one_thread[self.precision])

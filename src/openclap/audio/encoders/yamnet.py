@@ -269,12 +269,13 @@ class YamNet(nn.Module):
     #: batch 32, 2 threads, clips/s by chunk 16 / 8 / 4 (``benchmarks/chunk_size.py``): fp32 417.0 /
     #: 404.6 / 379.9 and 403.4 / 410.4 / 366.8 (a tie between 16 and 8), bf16 667.3 / 633.1 / 537.8.
     cpu_chunk: ClassVar[dict[str, int]] = {"fp32": 8, "bf16": 16}
-    #: The same on one intra-op thread (``batch_threads``' batches side by side): two such calls of 8
-    #: fp32 clips outgrow the 32 MB L3 they share (80 patches' 48 x 32 maps: 15.7 MB at 32 channels,
-    #: 31.5 MB at 64). Compiled, two 1-thread calls of 16 clips at once (``benchmarks/chunk_size.py
-    #: openclap-yamnet PRECISION --side-by-side``), clips/s by chunk 16 / 8 / 4: fp32 467.1 / 462.6 /
-    #: 517.0 (88 / 88 / 93 % of twice one call alone); bf16 826.5 / 840.2 / 878.5, 835.3 / 903.4 /
-    #: 883.8, 825.2 / 826.4 / 859.2.
+    #: The same for the compiled package on one intra-op thread (``batch_threads``' batches side by
+    #: side): two such calls of 8 fp32 clips outgrow the 32 MB L3 they share (80 patches' 48 x 32 maps:
+    #: 15.7 MB at 32 channels, 31.5 MB at 64). Two 1-thread calls of 16 clips at once
+    #: (``benchmarks/chunk_size.py openclap-yamnet PRECISION --side-by-side``), clips/s by chunk 16 / 8 /
+    #: 4: fp32 467.1 / 462.6 / 517.0 (88 / 88 / 93 % of twice one call alone); bf16 826.5 / 840.2 /
+    #: 878.5, 835.3 / 903.4 / 883.8, 825.2 / 826.4 / 859.2. Eager keeps ``cpu_chunk`` (``--eager``: fp32
+    #: by 8 / 4 side by side 286.6 / 276.3, bf16 by 16 / 4 417.5 / 380.7).
     cpu_chunk_one_thread: ClassVar[dict[str, int]] = {"fp32": 4, "bf16": 4}
     #: Batches side by side on a CPU, each on one intra-op thread (``ClapModel.cpu_batches_side_by_side``):
     #: ``embed_audio_files`` of 400 ESC-50 clips, 2 threads, 1.03-1.20x files/s against one batch at a
