@@ -209,7 +209,8 @@ def file_groups(
 
 def clips_per_group(files: int, batch_size: int, threads: int) -> int:
     """A batch of clips a group, fewer in a short job: at least ``GROUPS_PER_THREAD`` groups per thread
-    where the files allow, so that the last groups, which no other overlaps, are a small part of it."""
+    where the files allow, so that the last groups, which the other threads may no longer overlap, are a
+    small part of it."""
     return max(1, min(batch_size, math.ceil(files / (GROUPS_PER_THREAD * threads))))
 
 
@@ -219,7 +220,7 @@ FileRow = tuple[str, torch.Tensor | None, str | None]  # (path, mean row or None
 
 def _embed_group(model: ClapModel, group: list[str], batch_size: int, long_audio: str) -> list[FileRow]:
     """Decode a group of files and embed them, with the calling thread's intra-op threads: one file at a
-    time on one, else that many at once (the last group, or a lone one, has every core)."""
+    time on one, else that many at once (a lone group has the caller's threads)."""
     loaded = list(decoded_files(group, model.config.audio.sample_rate, torch.get_num_threads()))
     waves = [(i, wave) for i, (_, wave) in enumerate(loaded) if not isinstance(wave, AudioError)]
     means = windowed_means(model, iter(waves), _audio_rows(model), batch_size, long_audio)
