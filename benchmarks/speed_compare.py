@@ -8,7 +8,11 @@ Usage: .venv/bin/python benchmarks/speed_compare.py [--families msclap-2022 ... 
 For each family: audio clips/s and latency at each batch size, text prompts/s, peak memory of the process,
 FLOPs per clip and per prompt (``torch.utils.flop_counter``) and the share of this CPU's matrix-product
 rate (measured in the same run, fp32 and bf16, 2048^3 and 3072^3 products, the fastest of torch's BLAS and
-oneDNN: MKL's fp32 runs at half oneDNN's on AVX-512 AMD CPUs) that the model reaches; with ``--files N``,
+oneDNN: MKL's fp32 runs at half oneDNN's on AVX-512 AMD CPUs) that the model reaches. openclap's share is
+taken round by round: a 3072^3 product of that library takes turns with the model's calls
+(``speedlib.alternating_rows``), each round's share is the model's FLOP rate over that round's product
+rate, and the table gives the median (``speedlib.share_by_rounds``): on a shared host the rate measured
+once, minutes before the model's calls, moved the same code's share by a tenth. With ``--files N``,
 files/s from N real files (``../shared/data/audiocaps-demo``, resampled) to embeddings: openclap's
 ``embed_audio_files`` with each ``--workers`` count of decoding threads, the reference's own file path,
 each the fastest of ``--repeats`` runs after a warm-up, openclap's taking turns with the CPU-work
@@ -45,8 +49,10 @@ from speedlib import (
     alternating_rows,
     matmul_gflops,
     peak_rss_mb,
+    product,
     run_child,
     serve_child,
+    share_by_rounds,
     unit_rows,
 )
 
@@ -60,6 +66,14 @@ REFERENCE = {
     "hf-clap": ("hf", None),
 }
 CLIP_SECONDS = {"msclap-2022": 5, "msclap-2023": 7, "laion-htsat-tiny-unfused": 10, "hf-clap": 10}  # README
+
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def best_library(rates: dict[str, float]) -> str:
+    """The library of ``matmul_gflops``' best rate: the one whose product the bound is taken against."""
+    return "onednn" if rates.get("onednn", 0.0) > rates["blas"] else "blas"
 
 
 def matmul_rates() -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -121,10 +135,18 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
             made_all = {precision: made(precision) for precision in spec["precisions"]}
             return alternating_rows(made_all, spec["batch_sizes"], spec["repeats"])
 
-        rows = {"audio": turns(lambda b: lambda: model.encode_audio(clips[:b])), "text": turns(text)}
+        products = {p: product(DTYPES[p], best_library(detail[p])) for p in spec["precisions"]}
+        audio = {**{p: lambda b, p=p: lambda: (model.set_precision(p), model.encode_audio(clips[:b]))
+                    for p in spec["precisions"]},
+                 **{f"product {p}": lambda b, p=p: products[p][0] for p in spec["precisions"]}}
+        rows = {"audio": alternating_rows(audio, spec["batch_sizes"], spec["repeats"]), "text": turns(text)}
         for precision in spec["precisions"]:
             model.set_precision(precision)
             result[precision] = {"audio": rows["audio"][precision], "text": rows["text"][precision]}
+            for batch, row in result[precision]["audio"].items():  # the bound, round by round
+                row["bound_in_turns"] = share_by_rounds(
+                    result["audio_flops"], int(batch[1:]), row["rounds"],
+                    rows["audio"][f"product {precision}"][batch]["rounds"], products[precision][1])
             result[precision]["compile_seconds"] = waited[precision]
             check = {"audio": unit_rows(model.encode_audio(clips[:2]))}
             if spec.get("files"):

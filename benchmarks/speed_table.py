@@ -55,6 +55,9 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
             flops = ours["audio_flops"] / 1e9
             rate = ours.get("matmul_gflops", rates)[precision]  # measured in the same process, just before
             share = None if ours_big is None else flops * ours_big / rate
+            turns = rows["audio"].get(f"b{big}", {}).get("bound_in_turns")
+            if turns is not None:  # against a product timed in turns with the model's calls
+                share, rate = turns["share"], turns["rate"]
             ref_rss = "–" if not ref or "error" in ref else f"{ref['peak_rss_mb']:.0f}"
             print(
                 f"| {family} | {precision} | {_fmt(b1.get('seconds'), 3)} | {_fmt(b1.get('items_per_s'))} "

@@ -93,7 +93,8 @@ def alternating_rows(
     """``batch_rows`` for several variants at once (``{"fp32": fn, "bf16": fn}``), their calls taking
     turns: each round times every variant once, each timed call right after an untimed one of the same
     variant (its weights back in the caches), and each variant's row is the median of its ``repeats``
-    rounds. A ratio of two variants then compares calls made moments apart: on a shared host, timing one
+    rounds (each row also keeps its ``rounds``' seconds, in order, so that a ratio can be taken round by
+    round). A ratio of two variants then compares calls made moments apart: on a shared host, timing one
     variant's calls in a stretch and then the other's moved msclap-2023's bf16 / fp32 from 1.71x to
     1.83x between runs of the same code (docs/speed.md)."""
     out: dict[str, dict[str, Any]] = {key: {} for key in fns}
@@ -108,8 +109,35 @@ def alternating_rows(
                 times[key].append(time.perf_counter() - start)
         for key, seconds in times.items():
             median = statistics.median(seconds)
-            out[key][f"b{batch}"] = {"seconds": median, "items_per_s": batch / median}
+            out[key][f"b{batch}"] = {"seconds": median, "items_per_s": batch / median, "rounds": seconds}
     return out
+
+
+def product(dtype: torch.dtype, library: str, n: int = 3072) -> tuple[Callable[[], Any], float]:
+    """``(call, GFLOP)`` of one ``n``^3 square product in ``dtype`` through ``library`` (``blas``: torch's
+    ``a @ b``; ``onednn``: oneDNN's product), as ``matmul_gflops`` times it: a call that can take turns
+    with a model's (``alternating_rows``), so that a FLOP bound and the model's time are measured moments
+    apart. 3072 rather than 2048: on huge pages a power of two can read low (``matmul_gflops``)."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(dtype) for _ in range(2))
+
+    def call() -> Any:
+        with torch.no_grad():
+            if library == "onednn":
+                return torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")
+            return a @ b
+
+    return call, 2 * n**3 / 1e9
+
+
+def share_by_rounds(flops: float, batch: int, model_rounds: list[float], product_rounds: list[float],
+                    product_gflop: float) -> dict[str, float]:
+    """A model's share of the FLOP bound taken round by round against a product timed beside it
+    (``alternating_rows``): each round's ``flops * batch / model seconds`` over that round's product rate;
+    the median share and the median product rate (GFLOP/s)."""
+    rates = [product_gflop / s for s in product_rounds]
+    shares = [flops * batch / 1e9 / m / r for m, r in zip(model_rounds, rates, strict=True)]
+    return {"share": statistics.median(shares), "rate": statistics.median(rates)}
 
 
 def unit_rows(out: Any, n: int = 2) -> list[list[float]]:

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from laion_offline import offline_roberta
 from speed_table import print_tables
-from speedlib import alternating_rows, matmul_gflops, max_abs_diff, unit_rows
+from speedlib import alternating_rows, matmul_gflops, max_abs_diff, product, share_by_rounds, unit_rows
 
 from openclap.cli_errors import positive_int
 
@@ -43,6 +43,19 @@ def test_alternating_rows_take_turns_each_timed_call_after_a_warm_one() -> None:
     assert set(rows) == {"fp32", "bf16"} and set(rows["bf16"]) == {"b1", "b4"}
     row = rows["fp32"]["b4"]
     assert row["items_per_s"] == pytest.approx(4 / row["seconds"]) and row["seconds"] > 0
+    assert len(row["rounds"]) == 3 and sorted(row["rounds"])[1] == row["seconds"]
+
+
+def test_the_flop_bound_is_taken_round_by_round_against_the_product_beside_it() -> None:
+    # 10 GFLOP a clip, batch 2: 20 GFLOP per call; the product (100 GFLOP) runs at 200, 100, 400 GFLOP/s
+    got = share_by_rounds(10e9, 2, [0.4, 0.4, 0.1], [0.5, 1.0, 0.25], 100.0)
+    assert got == {"share": pytest.approx(0.5), "rate": pytest.approx(200.0)}  # shares 0.25, 0.5, 0.5
+    for library in ("blas", "onednn"):
+        call, gflop = product(torch.float32, library, n=64)
+        assert gflop == pytest.approx(2 * 64**3 / 1e9)
+        if library == "blas" or torch.backends.mkldnn.is_available():
+            out = call()
+            assert out.shape == (64, 64) and torch.isfinite(out).all()
 
 
 def _side(per_s: float, check: dict[str, list[list[float]]], **extra: object) -> dict[str, object]:
@@ -67,6 +80,11 @@ def test_table_gives_files_per_worker_count_the_best_ratio_and_the_agreement(
     print_tables(results, argparse.Namespace(batch_sizes=[1], precisions=["fp32"]))
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| laion")]
     assert "| 2.00x |" in rows[0]  # audio clips/s, openclap over the reference
+    assert "| 48 % (100) |" in rows[0]  # 12 GFLOP x 4 clips/s against the rate measured before
+    ours["audio"]["b1"]["bound_in_turns"] = {"share": 0.61, "rate": 90.0}  # against the product in turns
+    print_tables(results, argparse.Namespace(batch_sizes=[1], precisions=["fp32"]))
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| laion")]
+    assert "| 61 % (90) |" in rows[0]
     files = rows[1].rstrip(" |").split(" | ")
     assert files[6:11] == [
         "3.0 (1) / 4.0 (2)", "5.0 (80 %); decode 100.0 + model 300.0 ms", "2.5", "1.60x", "0.0e+00 / 2.0e-01"
