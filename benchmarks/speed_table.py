@@ -38,7 +38,7 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\n## Audio tower (clips/s; latency = seconds per call at batch 1; FLOP bound at batch {big})\n")
     print(
         "| family | precision | openclap b1 latency s | openclap clips/s b1 | openclap clips/s "
-        f"b{big} | GFLOP/clip | share of matmul rate (rate) | reference clips/s b{big} "
+        f"b{big} | GFLOP/clip | share of the FLOP bound (matmul rate) | reference clips/s b{big} "
         "| openclap / reference | peak RSS MB (ours / ref) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
