@@ -38,6 +38,7 @@ from git_sources import find_repo
 from yamnet_captions import SoundClass, load_classes, load_ontology
 
 from openclap import create_model
+from openclap.cli_errors import positive_int
 from openclap.embeddings_io import read_embeddings, write_embeddings
 from openclap.model import ClapModel
 from openclap.train.semantic import template_features
@@ -99,8 +100,9 @@ def main() -> None:
     parser.add_argument(
         "--model", default="openclap-small", help="config whose text tower and templates to use"
     )
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch's intra-op threads")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     data = args.data
     needed = [data / "manifest.jsonl", data / "yamnet_teacher.npz", data / "yamnet" / "yamnet_class_map.csv"]
     missing = [str(path) for path in needed if not path.is_file()]
