@@ -124,7 +124,9 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
                 model.encode_audio(clips[:2])
             waited[precision] = time.perf_counter() - start if spec.get("compile") else 0.0
 
-        def turns(call: Any) -> dict[str, dict[str, Any]]:  # call(b)() in each precision, taking turns
+        def turns(call: Any, extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
+            """call(b)() in each precision and the ``extra`` variants, taking turns (``alternating_rows``)."""
+
             def made(precision: str) -> Any:
                 def for_batch(batch: int) -> Any:
                     run = call(batch)  # built once (text's token batch), outside the timing
@@ -133,13 +135,13 @@ def measure_openclap(spec: dict[str, Any]) -> dict[str, Any]:
                 return for_batch
 
             made_all = {precision: made(precision) for precision in spec["precisions"]}
-            return alternating_rows(made_all, spec["batch_sizes"], spec["repeats"])
+            return alternating_rows({**made_all, **extra}, spec["batch_sizes"], spec["repeats"])
 
+        # each precision's bound: a product of the bound's library, timed in turns with the model's calls
         products = {p: product(DTYPES[p], best_library(detail[p])) for p in spec["precisions"]}
-        audio = {**{p: lambda b, p=p: lambda: (model.set_precision(p), model.encode_audio(clips[:b]))
-                    for p in spec["precisions"]},
-                 **{f"product {p}": lambda b, p=p: products[p][0] for p in spec["precisions"]}}
-        rows = {"audio": alternating_rows(audio, spec["batch_sizes"], spec["repeats"]), "text": turns(text)}
+        beside = {f"product {p}": lambda b, p=p: products[p][0] for p in spec["precisions"]}
+        audio = turns(lambda b: lambda: model.encode_audio(clips[:b]), beside)
+        rows = {"audio": audio, "text": turns(text, {})}
         for precision in spec["precisions"]:
             model.set_precision(precision)
             result[precision] = {"audio": rows["audio"][precision], "text": rows["text"][precision]}
