@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openclap import compiled, create_model
+from openclap import compiled, create_model, kernels
 from openclap.compiled import KEEP_PER_MODEL, package_key, prune_packages
 
 
@@ -55,4 +55,14 @@ def test_the_package_key_follows_the_audio_source(monkeypatch: pytest.MonkeyPatc
     key = package_key(model)
     assert package_key(model) == key
     monkeypatch.setattr(compiled, "source_digest", lambda: "other source")
+    assert package_key(model) != key
+
+
+def test_the_package_key_follows_the_cpus_instruction_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """inductor compiles a package with -march=native: another CPU's flags (a cache folder shared by
+    machines) must give another key, even where torch names both capabilities "AVX512"."""
+    model = create_model("tiny-test", pretrained=False, text=False)
+    key = package_key(model)
+    here = kernels.cpu_flags()
+    monkeypatch.setattr(kernels, "cpu_flags", lambda: here.replace(" avx512_bf16", "") + " other")
     assert package_key(model) != key

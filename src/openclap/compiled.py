@@ -88,7 +88,10 @@ def source_digest() -> str:
 
 def package_key(model: ClapModel) -> str:
     """Hash of what the compiled code depends on (weights, config, precision, openclap's audio source,
-    torch, CPU, Python, whether it calls ``openclap.kernels``)."""
+    torch, CPU, Python, whether it calls ``openclap.kernels``). The CPU is its instruction-set flags, not
+    only torch's capability name: inductor compiles with ``-march=native``, so a package built where
+    AVX512-BF16 or AMX exists may not run on another "AVX512" CPU (a cache folder shared between
+    machines)."""
     digest = hashlib.blake2b(digest_size=16)
     meta = {
         "source": source_digest(),
@@ -96,6 +99,7 @@ def package_key(model: ClapModel) -> str:
         "precision": model.precision,
         "torch": torch.__version__,
         "cpu": torch.backends.cpu.get_cpu_capability(),
+        "cpu_flags": kernels.cpu_flags(),
         "machine": platform.machine(),
         "python": sys.version_info[:2],
         "max_batch": MAX_BATCH,

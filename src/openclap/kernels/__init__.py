@@ -78,14 +78,16 @@ def library_name() -> str:
         torch.backends.cpu.get_cpu_capability(),
         platform.machine(),
         *FLAGS,
-        _cpu_flags(),
+        cpu_flags(),
     ]
     digest.update(repr(meta).encode())
     return f"openclap_kernels_{digest.hexdigest()}.so"
 
 
-def _cpu_flags() -> str:
-    """The first ``flags`` line of ``/proc/cpuinfo`` (empty where there is none)."""
+@functools.cache
+def cpu_flags() -> str:
+    """The first ``flags`` line of ``/proc/cpuinfo`` (empty where there is none): the instruction sets that
+    code built with ``-march=native`` (this library, an AOTInductor package) may use."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
             return next((line for line in info if line.startswith("flags")), "")
