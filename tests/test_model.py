@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 
 import pytest
@@ -275,3 +277,24 @@ def test_cpu_chunk_of_a_compiled_package_on_one_thread_is_the_encoders_own_where
         assert yamnet.cpu_chunk() == 16 and yamnet.set_precision("fp32").cpu_chunk() == 8
     finally:
         torch.set_num_threads(threads)
+
+
+def test_audio_versions_see_in_place_changes_replaced_tensors_and_replaced_modules() -> None:
+    """What tells a compiled package's weights from the model's (``ClapModel._audio_package``)."""
+    model = create_model("tiny-test", pretrained=False, text=False)
+    before = model._audio_versions()
+    assert model._audio_versions() == before
+    count = sum(1 for m in (model.frontend, model.audio_encoder, model.audio_projection)
+                for _ in itertools.chain(m.parameters(), m.buffers()))
+    assert len(before) == count  # every parameter and buffer of the audio side
+    with torch.no_grad():
+        next(model.audio_projection.parameters()).add_(1.0)
+    changed = model._audio_versions()
+    assert changed != before
+    linear = next(m for m in model.audio_projection.modules() if isinstance(m, torch.nn.Linear))
+    linear.weight = torch.nn.Parameter(linear.weight.detach().clone())
+    replaced = model._audio_versions()
+    assert replaced != changed
+    name, child = next(iter(model.audio_encoder.named_children()))
+    setattr(model.audio_encoder, name, copy.deepcopy(child))
+    assert model._audio_versions() != replaced
