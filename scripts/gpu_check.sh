@@ -27,7 +27,7 @@ export PYTHONPATH="$PWD/src:$PWD:$site" PYTHONUNBUFFERED=1
 esc=../shared/data/esc50-fold4/audio
 [ -d "$esc" ] || { mkdir -p "$esc" && cp .gpu/esc/*.flac "$esc"/; }
 { nvidia-smi -L; nproc; python3 -c "import torch, transformers, numpy; print('torch', torch.__version__, 'transformers', transformers.__version__, 'numpy', numpy.__version__)"; } 2>&1 | tee "$out/machine.txt"
-[ "$mode" = files ] || timeout 300 python3 -m pytest tests/gpu tests/train/test_train_resume.py -m cuda -v -rs -p no:cacheprovider 2>&1 | tee "$out/pytest_gpu.log"
+[ "$mode" = files ] || timeout 300 python3 -m pytest tests/gpu tests/train/test_train_resume.py -m cuda -v -rs -p no:cacheprovider -o addopts="" 2>&1 | tee "$out/pytest_gpu.log"
 [ "$mode" = tests ] && exit 0
 timeout 180 python3 benchmarks/embed_files_speed.py .gpu/esc --copies 50 --device cuda --batch-size 64 \
     --workers 1 4 8 16 2>&1 | tee "$out/embed_files_speed.txt"
