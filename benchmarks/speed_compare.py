@@ -304,6 +304,12 @@ def main() -> None:
             check_output_path(args.out)
         except ValueError as err:
             parser.error(str(err))
+    needs_env = [f for f in args.families if f in REFERENCE and REFERENCE[f][0] != "hf"]
+    if needs_env and not os.access(args.reference_python, os.X_OK):  # before measuring, as --out
+        parser.error(
+            f"--reference-python {args.reference_python}: no such program ({', '.join(needs_env)} run their "
+            "reference code there); build it with `sh benchmarks/reference_env/build.sh PATH`"
+        )
     torch.set_num_threads(args.threads)
     rates, detail = matmul_rates()
     print(
