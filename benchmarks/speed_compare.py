@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -305,7 +306,7 @@ def main() -> None:
         except ValueError as err:
             parser.error(str(err))
     needs_env = [f for f in args.families if f in REFERENCE and REFERENCE[f][0] != "hf"]
-    if needs_env and not os.access(args.reference_python, os.X_OK):  # before measuring, as --out
+    if needs_env and shutil.which(args.reference_python) is None:  # an executable file; before measuring
         parser.error(
             f"--reference-python {args.reference_python}: no such program ({', '.join(needs_env)} run their "
             "reference code there); build it with `sh benchmarks/reference_env/build.sh PATH`"
